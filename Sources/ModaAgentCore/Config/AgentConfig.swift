@@ -1,0 +1,70 @@
+/// The daemon's settings, one struct per section of the config file (SPEC 2).
+/// Every field has the documented default, so `AgentConfig()` is a valid config.
+public struct AgentConfig: Sendable, Equatable {
+    public var endpoint: String = "https://moda-ingest.modas.workers.dev/v1/ingest"
+    public var apiKeyFile: String = "/etc/moda-agent/api-key"
+    /// A literal key; discouraged, and never printed.
+    public var apiKey: String? = nil
+    public var environment: String? = nil
+    public var socket = Socket()
+    public var queue = Queue()
+    public var batch = Batch()
+    public var delivery = Delivery()
+    public var log = Log()
+
+    public init() {}
+
+    public struct Socket: Sendable, Equatable {
+        public var path: String = "/run/moda-agent/ingest.sock"
+        /// Permission bits as written in the file ("0660"), kept as text so `--check-config` echoes it.
+        public var mode: String = "0660"
+        public var maxLineBytes: Int = 1_048_576
+        public var maxConnections: Int = 1024
+
+        public var modeBits: UInt32 { UInt32(mode, radix: 8) ?? 0o660 }
+    }
+
+    public enum WhenFull: String, Sendable, CaseIterable {
+        case reject
+        case dropOldest
+    }
+
+    public enum Durability: String, Sendable, CaseIterable {
+        /// fsync before acknowledging.
+        case full
+        /// Acknowledge once in the WAL: survives a process crash, not necessarily a power loss.
+        case normal
+    }
+
+    public struct Queue: Sendable, Equatable {
+        public var path: String = "/var/lib/moda-agent/queue.db"
+        public var maxBytes: Int = 1_073_741_824
+        public var whenFull: WhenFull = .reject
+        public var durability: Durability = .full
+    }
+
+    public struct Batch: Sendable, Equatable {
+        /// The API accepts at most 1,000 events per request.
+        public static let apiMaxEvents = 1000
+        /// The API accepts at most 5 MB per request.
+        public static let apiMaxBytes = 5_000_000
+
+        public var maxEvents: Int = 1000
+        public var maxBytes: Int = 5_000_000
+        public var maxEventBytes: Int = 102_400
+        public var flushIntervalMs: Double = 1000
+    }
+
+    public struct Delivery: Sendable, Equatable {
+        public var maxInFlight: Int = 1
+        public var timeoutSeconds: Double = 30
+        public var retryInitialSeconds: Double = 1
+        public var retryMaxSeconds: Double = 30
+        public var drainTimeoutSeconds: Double = 10
+    }
+
+    public struct Log: Sendable, Equatable {
+        public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        public var level: String = "info"
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Reads and checks the JSON config file (SPEC 2): unknown keys, wrong types and out-of-range values
+/// are refused with the key's dotted path; everything absent takes its default.
+public enum ConfigLoader {
+    public static let defaultPath = "/etc/moda-agent/config.json"
+
+    /// `--config` wins, then `$MODA_AGENT_CONFIG`, then the default path.
+    public static func resolvePath(flag: String?, environment: [String: String]) -> String {
+        if let flag, !flag.isEmpty { return flag }
+        if let fromEnv = environment["MODA_AGENT_CONFIG"], !fromEnv.isEmpty { return fromEnv }
+        return defaultPath
+    }
+
+    public static func load(path: String) throws(ConfigError) -> AgentConfig {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw .unreadableFile(path: path, reason: describe(error))
+        }
+        return try parse(data, path: path)
+    }
+
+    public static func parse(_ data: Data, path: String) throws(ConfigError) -> AgentConfig {
+        let root: ConfigValue
+        do {
+            root = try JSONDecoder().decode(ConfigValue.self, from: data)
+        } catch {
+            throw .malformed(path: path, reason: describe(error))
+        }
+        var reader = SectionReader(path: path, prefix: "", value: root)
+        return try reader.readConfig()
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let decoding = error as? DecodingError {
+            switch decoding {
+            case .dataCorrupted(let context):
+                let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey]
+                return (underlying as? String) ?? context.debugDescription
+            default:
+                return "\(decoding)"
+            }
+        }
+        let nsError = error as NSError
+        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        if nsError.domain == NSCocoaErrorDomain && nsError.code == NSFileReadNoSuchFileError {
+            return "No such file or directory"
+        }
+        if nsError.domain == NSCocoaErrorDomain && nsError.code == NSFileReadNoPermissionError {
+            return "Permission denied"
+        }
+        return nsError.localizedDescription
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The daemon's lifetime: parts start in dependency order (queue, delivery, socket) and stop in
+/// reverse (socket, ingest writer, delivery drain, queue), per SPEC 6.
+public enum AgentDaemon {
+    /// Runs until SIGTERM/SIGINT; returns the process exit status.
+    public static func run(configPath: String, environment: [String: String]) async -> Int32 {
+        let config: AgentConfig
+        let key: APIKeyResolver.Resolved
+        do {
+            config = try ConfigLoader.load(path: configPath)
+            key = try APIKeyResolver.resolve(config: config, environment: environment)
+        } catch {
+            FileHandle.standardError.write(Data("moda-agent: \(error)\n".utf8))
+            return ExitStatus.configuration
+        }
+        LoggingSetup.bootstrap(level: Logger.Level(rawValue: config.log.level) ?? .info)
+        var logger = Logger(label: "moda-agent")
+        logger.logLevel = Logger.Level(rawValue: config.log.level) ?? .info
+        let signals = SignalWatcher()
+
+        let lock: QueueLock
+        let store: QueueStore
+        let writerDB: SQLiteConnection
+        do {
+            let folder = (config.queue.path as NSString).deletingLastPathComponent
+            if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            lock = try QueueLock(queuePath: config.queue.path)
+            writerDB = try QueueDatabase.open(path: config.queue.path, durability: config.queue.durability, create: true)
+            store = try QueueStore(path: config.queue.path, durability: config.queue.durability, create: true)
+            try DaemonRecord.write(writerDB, pid: getpid(), version: AgentVersion.current, startedAt: Timestamp.now())
+        } catch {
+            logger.critical("\(error)")
+            if case .locked = error { return ExitStatus.alreadyRunning }
+            return ExitStatus.failure
+        }
+        _ = lock
+
+        let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds))
+        let flusher: Flusher
+        let writer: QueueWriter
+        do {
+            flusher = try Flusher(
+                store: store, uploader: uploader, settings: DeliverySettings(config: config, apiKey: key.key),
+                logger: logger)
+            writer = try QueueWriter(db: writerDB, config: config.queue) { flusher.eventsCommitted($0) }
+        } catch {
+            logger.critical("\(error)")
+            return ExitStatus.failure
+        }
+        flusher.start()
+
+        let notifier = SystemdNotifier()
+        let group = MultiThreadedEventLoopGroup.singleton
+        let metrics = IngestMetrics()
+        let server: IngestServer
+        do {
+            let activated = try SocketActivation.listeningUnixStreamSocket()
+            server = try await IngestServer.start(
+                config: config, activatedSocket: activated,
+                validator: EventValidator(maxEventBytes: config.batch.maxEventBytes, defaultEnvironment: config.environment),
+                writer: writer, metrics: metrics, group: group, logger: logger)
+        } catch let error as IngestError {
+            logger.critical("\(error)")
+            flusher.stop()
+            await uploader.shutdown()
+            if case .socketInUse = error { return ExitStatus.alreadyRunning }
+            return ExitStatus.failure
+        } catch {
+            logger.critical("cannot start the ingest socket: \(error)")
+            flusher.stop()
+            await uploader.shutdown()
+            return ExitStatus.failure
+        }
+        logger.info(
+            "moda-agent started",
+            metadata: ["version": "\(AgentVersion.current)", "queue": "\(config.queue.path)",
+                "api_key_source": "\(key.source.rawValue)"])
+        notifier.ready()
+        let heartbeat = Heartbeat(flusher: flusher, writer: writer, notifier: notifier)
+        heartbeat.start()
+
+        var currentConfig = config
+        for await signal in signals.signals {
+            switch signal {
+            case .flush:
+                flusher.flushNow()
+                continue
+            case .reload:
+                notifier.reloading()
+                do {
+                    let fresh = try ConfigLoader.load(path: configPath)
+                    let freshKey = try APIKeyResolver.resolve(config: fresh, environment: ProcessInfo.processInfo.environment)
+                    flusher.reload(DeliverySettings(config: fresh, apiKey: freshKey.key))
+                    currentConfig = fresh
+                    logger.info("configuration reloaded", metadata: ["api_key_source": "\(freshKey.source.rawValue)"])
+                } catch {
+                    logger.error("reload failed, keeping the running configuration: \(error)")
+                }
+                notifier.readyAfterReload()
+                continue
+            case .terminate:
+                break
+            }
+            break
+        }
+
+        logger.info("shutting down: finishing lines already read, then draining deliveries")
+        notifier.stopping()
+        heartbeat.stop()
+        await server.stopAccepting()
+        await server.drain(timeout: .seconds(5))
+        writer.waitUntilIdle()
+        let drained = await flusher.drain(timeout: currentConfig.delivery.drainTimeoutSeconds)
+        flusher.stop()
+        await uploader.shutdown()
+        let left = (try? store.counters().queuedEvents) ?? 0
+        store.close()
+        logger.info(
+            drained ? "stopped; queue empty" : "stopped; events wait in the queue for the next start",
+            metadata: ["event_count": "\(left)", "accepted_events": "\(metrics.acceptedEvents.current)"])
+        return ExitStatus.success
+    }
+}

@@ -1,0 +1,43 @@
+import Dispatch
+
+/// Keeps systemd's STATUS= current and pings the watchdog, but only after the writer and the
+/// flusher have both answered: a stuck pipeline stops the pings and systemd restarts the daemon.
+final class Heartbeat: @unchecked Sendable {
+    // @unchecked: `timer` is set once in start() before the source runs and cancelled in stop().
+    private let flusher: Flusher
+    private let writer: QueueWriter
+    private let notifier: SystemdNotifier
+    private let queue = DispatchQueue(label: "moda-agent.heartbeat")
+    private var timer: (any DispatchSourceTimer)?
+    private var lastStatus = ""
+
+    init(flusher: Flusher, writer: QueueWriter, notifier: SystemdNotifier) {
+        self.flusher = flusher
+        self.writer = writer
+        self.notifier = notifier
+    }
+
+    func start() {
+        let interval = min(1.0, SystemdNotifier.watchdogInterval().map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 1.0)
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        source.schedule(deadline: .now(), repeating: max(0.05, interval))
+        source.setEventHandler { [weak self] in self?.beat() }
+        timer = source
+        source.resume()
+    }
+
+    func stop() {
+        timer?.cancel()
+    }
+
+    private func beat() {
+        writer.waitUntilIdle()
+        let snapshot = flusher.snapshot()
+        let line = SystemdNotifier.statusLine(queuedEvents: snapshot.queuedEvents, deliveryState: snapshot.state.rawValue)
+        if line != lastStatus {
+            notifier.status(line)
+            lastStatus = line
+        }
+        notifier.watchdog()
+    }
+}

@@ -1,0 +1,16 @@
+/// The part of the config the flusher uses; replaced as a whole on SIGHUP.
+public struct DeliverySettings: Sendable {
+    public var endpoint: String
+    public var apiKey: String
+    public var batch: AgentConfig.Batch
+    public var delivery: AgentConfig.Delivery
+
+    public init(config: AgentConfig, apiKey: String) {
+        endpoint = config.endpoint
+        self.apiKey = apiKey
+        batch = config.batch
+        delivery = config.delivery
+    }
+
+    var backoff: Backoff { Backoff(initial: delivery.retryInitialSeconds, maximum: delivery.retryMaxSeconds) }
+}

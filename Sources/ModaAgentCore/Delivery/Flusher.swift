@@ -1,0 +1,268 @@
+import Dispatch
+import Logging
+
+/// Drains the queue to Moda: reads the head of the queue as a batch, sends it when it is full,
+/// when its oldest event has waited `flushIntervalMs`, on `flush`, or while draining; classifies
+/// the answer and acts on it (delete, retry with backoff, split, dead-letter, pause).
+///
+/// Dispatch-driven: every decision runs on one serial queue, timers are dispatch work items, and
+/// only the HTTP call leaves the queue. Batches are read from SQLite when needed, never cached,
+/// so memory does not grow with the backlog.
+public final class Flusher: @unchecked Sendable {
+    // @unchecked: every stored var below is read and written only on `queue`.
+    private let queue = DispatchQueue(label: "moda-agent.flusher")
+    private let store: QueueStore
+    private let uploader: Uploader
+    private var settings: DeliverySettings
+    private let logger: Logger
+    private var status: DeliveryStatus
+    /// Halves of a rejected batch still to deliver, the next one last.
+    private var splitStack: [[QueuedEvent]] = []
+    private var inFlight = false
+    private var timer: DispatchWorkItem?
+    private var waitingForRetry = false
+    private var forceSend = false
+    private var draining = false
+    private var stopped = false
+    private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
+    /// Events committed since the head was last read and found not full; saves re-reading the
+    /// head on every commit while a partial batch waits for its flush interval.
+    private var unreadCommits = 0
+    private var lastHeadCount = 0
+    private var random = SystemRandomNumberGenerator()
+
+    public init(store: QueueStore, uploader: Uploader, settings: DeliverySettings, logger: Logger) throws(QueueError) {
+        self.store = store
+        self.uploader = uploader
+        self.settings = settings
+        self.logger = logger
+        var status = try store.readStatus()
+        // A pause or backoff from a previous run is not carried over: a restart tries at once.
+        status.nextAttemptAt = nil
+        status.attempts = 0
+        if status.state != .ok { status.state = .idle }
+        self.status = status
+    }
+
+    public func start() {
+        queue.async {
+            self.persistStatus()
+            self.evaluate()
+        }
+    }
+
+    /// The ingest writer committed `count` events.
+    public func eventsCommitted(_ count: Int) {
+        queue.async {
+            self.unreadCommits += count
+            if self.timer == nil || self.lastHeadCount + self.unreadCommits >= self.settings.batch.maxEvents {
+                if !self.waitingForRetry { self.evaluate() }
+            }
+        }
+    }
+
+    /// `modactl flush`: deliver now, skipping any backoff or pause wait.
+    public func flushNow() {
+        queue.async {
+            self.logger.info("flush requested")
+            self.forceSend = true
+            self.cancelTimer()
+            self.evaluate()
+        }
+    }
+
+    /// SIGHUP: new endpoint, key and delivery settings; a paused delivery tries again at once.
+    public func reload(_ settings: DeliverySettings) {
+        queue.async {
+            self.settings = settings
+            if self.status.state == .unauthorized || self.status.state == .misconfigured || self.waitingForRetry {
+                self.cancelTimer()
+            }
+            self.evaluate()
+        }
+    }
+
+    /// Delivers what it can until the queue is empty or `timeout` passes. Returns true when empty.
+    public func drain(timeout: Double) async -> Bool {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                self.draining = true
+                self.forceSend = true
+                self.drainWaiters.append(continuation)
+                self.queue.asyncAfter(deadline: .now() + timeout) { self.resumeDrainWaiters(drained: false) }
+                // One immediate attempt even mid-backoff: the upstream may be back.
+                self.cancelTimer()
+                self.evaluate()
+            }
+        }
+    }
+
+    /// Stops all activity; an in-flight batch stays queued and is sent again after a restart.
+    public func stop() {
+        queue.sync {
+            stopped = true
+            cancelTimer()
+            resumeDrainWaiters(drained: false)
+        }
+    }
+
+    /// Queue depth and delivery state, for sd_notify STATUS and the watchdog: answering at all
+    /// proves the flusher's queue is not stuck.
+    public func snapshot() -> (queuedEvents: Int, state: DeliveryStatus.State) {
+        queue.sync {
+            let queued = (try? store.counters().queuedEvents) ?? 0
+            return (queued, status.state)
+        }
+    }
+
+    // MARK: - On the queue
+
+    private func evaluate() {
+        guard !stopped, !inFlight else { return }
+        if waitingForRetry { return }
+        if let next = splitStack.last {
+            send(next)
+            return
+        }
+        let head: QueueHead
+        do {
+            head = try store.head(maxEvents: settings.batch.maxEvents, maxBytes: settings.batch.maxBytes)
+        } catch {
+            logger.error("cannot read the queue; trying again in 1 s", metadata: ["error": "\(error)"])
+            schedule(after: 1) { self.evaluate() }
+            return
+        }
+        unreadCommits = 0
+        lastHeadCount = head.events.count
+        guard let oldest = head.events.first else {
+            forceSend = false
+            resumeDrainWaiters(drained: true)
+            return
+        }
+        let due = oldest.receivedAt + settings.batch.flushIntervalMs / 1000
+        let now = Timestamp.now()
+        if head.isFull || forceSend || draining || due <= now {
+            send(head.events)
+        } else if timer == nil {
+            schedule(after: due - now) { self.evaluate() }
+        }
+    }
+
+    private func send(_ events: [QueuedEvent]) {
+        cancelTimer()
+        inFlight = true
+        let body = RequestBody.encode(events.map(\.body))
+        let settings = self.settings
+        let uploader = self.uploader
+        Task {
+            let result = await uploader.post(
+                body: body, endpoint: settings.endpoint, apiKey: settings.apiKey,
+                timeoutSeconds: settings.delivery.timeoutSeconds)
+            self.queue.async { self.handle(result, for: events) }
+        }
+    }
+
+    private func handle(_ result: UploadResult, for events: [QueuedEvent]) {
+        inFlight = false
+        guard !stopped, let first = events.first, let last = events.last else { return }
+        let fromStack = !splitStack.isEmpty
+        let now = Timestamp.now()
+        switch ResponseClassifier.classify(result, eventCount: events.count) {
+        case .delivered(let requestId):
+            status.state = .ok
+            status.lastSuccessAt = now
+            status.attempts = 0
+            status.nextAttemptAt = nil
+            do {
+                try store.markDelivered(first: first.id, last: last.id, status: status)
+            } catch {
+                logger.error("delivered, but cannot remove the batch from the queue; it may be sent again",
+                    metadata: ["error": "\(error)"])
+            }
+            logger.debug("delivered", metadata: ["event_count": "\(events.count)", "request_id": "\(requestId ?? "")"])
+            if fromStack { splitStack.removeLast() }
+            evaluate()
+        case .retry(let after, let fault):
+            retry(fault: fault, retryAfter: after, state: .retrying, now: now)
+        case .pause(let reason, let fault):
+            status.state = reason == .unauthorized ? .unauthorized : .misconfigured
+            retry(fault: fault, retryAfter: settings.delivery.retryMaxSeconds, state: status.state, now: now)
+        case .split(let fault):
+            logger.warning(
+                "the API refused a batch; splitting it to find the events at fault",
+                metadata: ["delivery_status": "\(fault.status ?? 0)", "event_count": "\(events.count)",
+                    "message": "\(fault.message)"])
+            if fromStack { splitStack.removeLast() }
+            let middle = events.count / 2
+            splitStack.append(Array(events[middle...]))
+            splitStack.append(Array(events[..<middle]))
+            evaluate()
+        case .deadLetter(let fault):
+            status.lastError = .init(status: fault.status, message: fault.message, at: now)
+            do {
+                try store.deadLetter(first, fault: fault, at: now, status: status)
+                logger.warning(
+                    "event dead-lettered", metadata: ["delivery_status": "\(fault.status ?? 0)",
+                        "message": "\(fault.message)", "request_id": "\(fault.requestId ?? "")"])
+            } catch {
+                logger.error("cannot dead-letter an event; trying again in 1 s", metadata: ["error": "\(error)"])
+                schedule(after: 1) { self.evaluate() }
+                return
+            }
+            if fromStack { splitStack.removeLast() }
+            evaluate()
+        }
+    }
+
+    private func retry(fault: DeliveryFault, retryAfter: Double?, state: DeliveryStatus.State, now: Double) {
+        status.attempts += 1
+        let delay: Double
+        if state == .retrying {
+            delay = settings.backoff.delay(attempt: status.attempts, retryAfter: retryAfter, using: &random)
+        } else {
+            delay = settings.delivery.retryMaxSeconds
+        }
+        status.state = state
+        status.lastError = .init(status: fault.status, message: fault.message, at: now)
+        status.nextAttemptAt = now + delay
+        persistStatus()
+        logger.warning(
+            "delivery failed; will try again",
+            metadata: ["delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
+                "attempt": "\(status.attempts)", "retry_in_seconds": "\(delay)", "state": "\(state.rawValue)"])
+        waitingForRetry = true
+        schedule(after: delay) { self.evaluate() }
+    }
+
+    private func persistStatus() {
+        do {
+            try store.writeStatus(status)
+        } catch {
+            logger.error("cannot record the delivery state", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func schedule(after seconds: Double, _ action: @escaping @Sendable () -> Void) {
+        cancelTimer()
+        let item = DispatchWorkItem {
+            self.timer = nil
+            self.waitingForRetry = false
+            action()
+        }
+        timer = item
+        queue.asyncAfter(deadline: .now() + max(0, seconds), execute: item)
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+        waitingForRetry = false
+    }
+
+    private func resumeDrainWaiters(drained: Bool) {
+        guard !drainWaiters.isEmpty, drained ? !inFlight : true else { return }
+        let waiters = drainWaiters
+        drainWaiters.removeAll()
+        for waiter in waiters { waiter.resume(returning: drained) }
+    }
+}

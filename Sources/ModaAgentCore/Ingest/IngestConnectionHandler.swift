@@ -1,0 +1,192 @@
+import NIOCore
+
+/// One client connection: frames lines, validates them on this event loop, hands each read burst
+/// to the group-commit writer, and writes the replies in order once the writer has committed.
+///
+/// Backpressure: while `maxOutstanding` bursts wait on the writer, reads are held, so a fast
+/// client cannot queue unbounded memory. Replies that the client does not read are dropped once
+/// the channel stops being writable; the events stay queued.
+final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Sent down the pipeline when the daemon shuts down: stop reading, finish what was read, close.
+    struct DrainEvent: Sendable {}
+
+    private enum Entry {
+        case events([PreparedEvent])
+        case reply(IngestReply)
+    }
+
+    private static let maxOutstanding = 2
+
+    private var framer: LineFramer
+    /// Kept apart from `framer`: the framer's callback must not read the framer it is mutating.
+    private let maxLineBytes: Int
+    private let validator: EventValidator
+    private let writer: QueueWriter
+    private let metrics: IngestMetrics
+    private var entries: [Entry] = []
+    private var lineNumbers: [Int] = []
+    private var outstanding = 0
+    private var readHeld = false
+    private var inputClosed = false
+    private var draining = false
+
+    init(maxLineBytes: Int, validator: EventValidator, writer: QueueWriter, metrics: IngestMetrics) {
+        self.framer = LineFramer(maxLineBytes: maxLineBytes)
+        self.maxLineBytes = maxLineBytes
+        self.validator = validator
+        self.writer = writer
+        self.metrics = metrics
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !draining || !inputClosed else { return }
+        var buffer = unwrapInboundIn(data)
+        let receivedAt = Timestamp.now()
+        let stamp = Timestamp.iso8601(receivedAt)
+        framer.consume(&buffer) { item in self.handle(item, stamp: stamp) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        submit(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed {
+            inputClosed = true
+            framer.finish { item in self.handle(item, stamp: Timestamp.iso8601(Timestamp.now())) }
+            submit(context: context)
+            closeIfFinished(context: context)
+        } else if event is DrainEvent {
+            // Lines already framed are submitted; a partial line was never completed, so it is not
+            // a line yet and gets no reply.
+            draining = true
+            submit(context: context)
+            closeIfFinished(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if outstanding >= Self.maxOutstanding || draining {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A broken peer only ends its own connection; what it sent and we committed stays queued.
+        context.close(promise: nil)
+    }
+
+    private func handle(_ item: LineFramer.Item, stamp: String) {
+        switch item {
+        case .tooLong(let number):
+            metrics.rejectedLines.add(1)
+            append(
+                .reply(.rejected(
+                    line: number,
+                    message: "line is longer than socket.maxLineBytes (\(maxLineBytes) bytes); "
+                        + "it was discarded up to the next newline. Send smaller lines or raise the limit",
+                    retryable: false)), line: number)
+        case .line(let number, let bytes):
+            if Self.isBlank(bytes) { return }
+            switch validator.prepare(line: bytes, receivedAt: stamp) {
+            case .success(let events):
+                append(.events(events), line: number)
+            case .failure(let rejection):
+                metrics.rejectedLines.add(1)
+                append(.reply(.rejected(line: number, message: rejection.message, retryable: false)), line: number)
+            }
+        }
+    }
+
+    private func append(_ entry: Entry, line: Int) {
+        entries.append(entry)
+        lineNumbers.append(line)
+    }
+
+    private func submit(context: ChannelHandlerContext) {
+        guard !entries.isEmpty else { return }
+        let batch = entries
+        let numbers = lineNumbers
+        entries.removeAll(keepingCapacity: true)
+        lineNumbers.removeAll(keepingCapacity: true)
+        outstanding += 1
+        var lines: [[PreparedEvent]] = []
+        for case .events(let events) in batch { lines.append(events) }
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let finish: @Sendable ([QueueWriter.Outcome]) -> Void = { outcomes in
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.complete(batch: batch, numbers: numbers, outcomes: outcomes, context: context)
+            }
+        }
+        if lines.isEmpty {
+            // Only rejections: nothing to commit, but the replies still wait their turn behind earlier
+            // bursts, so they go through the writer too.
+            writer.submit(lines: [], receivedAt: 0, completion: finish)
+        } else {
+            writer.submit(lines: lines, receivedAt: Timestamp.now(), completion: finish)
+        }
+    }
+
+    private func complete(
+        batch: [Entry], numbers: [Int], outcomes: [QueueWriter.Outcome], context: ChannelHandlerContext
+    ) {
+        outstanding -= 1
+        var replies = context.channel.allocator.buffer(capacity: batch.count * 32)
+        var next = outcomes.makeIterator()
+        for (entry, number) in zip(batch, numbers) {
+            let reply: IngestReply
+            switch entry {
+            case .reply(let fixed):
+                reply = fixed
+            case .events:
+                switch next.next() {
+                case .accepted(let count):
+                    metrics.acceptedEvents.add(count)
+                    reply = .accepted(count)
+                case .queueFull(let message):
+                    metrics.rejectedLines.add(1)
+                    reply = .rejected(line: number, message: message, retryable: true)
+                case .failed(let message):
+                    metrics.rejectedLines.add(1)
+                    reply = .rejected(line: number, message: message, retryable: true)
+                case nil:
+                    reply = .rejected(line: number, message: "internal error: no outcome", retryable: true)
+                }
+            }
+            replies.writeString(reply.json)
+        }
+        if context.channel.isActive && context.channel.isWritable {
+            context.writeAndFlush(wrapOutboundOut(replies), promise: nil)
+        } else {
+            metrics.droppedReplies.add(batch.count)
+        }
+        if readHeld && outstanding < Self.maxOutstanding && !draining {
+            readHeld = false
+            context.read()
+        }
+        closeIfFinished(context: context)
+    }
+
+    private func closeIfFinished(context: ChannelHandlerContext) {
+        guard (inputClosed || draining), outstanding == 0, entries.isEmpty else { return }
+        context.close(promise: nil)
+    }
+
+    private static func isBlank(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for byte in bytes where byte != 0x20 && byte != 0x09 && byte != 0x0D {
+            return false
+        }
+        return true
+    }
+}

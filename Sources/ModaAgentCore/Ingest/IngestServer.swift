@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The listening Unix socket: accepts connections up to `socket.maxConnections` and gives each its
+/// own `IngestConnectionHandler`. Shutdown is two steps: stop accepting, then let every connection
+/// finish the lines it has read.
+public final class IngestServer: Sendable {
+    private let serverChannel: any Channel
+    private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    public let path: String
+    private let ownsSocketFile: Bool
+
+    private init(
+        serverChannel: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>, path: String,
+        ownsSocketFile: Bool
+    ) {
+        self.serverChannel = serverChannel
+        self.connections = connections
+        self.path = path
+        self.ownsSocketFile = ownsSocketFile
+    }
+
+    /// Binds `config.socket.path` (clearing a stale file first) or adopts `activatedSocket`, the
+    /// listening fd systemd passed; an adopted socket is never unlinked or re-created.
+    public static func start(
+        config: AgentConfig, activatedSocket: CInt?, validator: EventValidator, writer: QueueWriter,
+        metrics: IngestMetrics, group: any EventLoopGroup, logger: Logger
+    ) async throws -> IngestServer {
+        let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+        let maxConnections = config.socket.maxConnections
+        let maxLineBytes = config.socket.maxLineBytes
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 512)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 512 * 1024))
+            .childChannelInitializer { channel in
+                let admitted = connections.withLockedValue { open -> Bool in
+                    guard open.count < maxConnections else { return false }
+                    open[ObjectIdentifier(channel)] = channel
+                    return true
+                }
+                guard admitted else {
+                    let reply = IngestReply.rejected(
+                        line: 0,
+                        message: "too many connections (socket.maxConnections \(maxConnections)); retry later",
+                        retryable: true)
+                    var buffer = channel.allocator.buffer(capacity: 128)
+                    buffer.writeString(reply.json)
+                    return channel.writeAndFlush(buffer).always { _ in channel.close(promise: nil) }
+                }
+                metrics.openConnections.add(1)
+                channel.closeFuture.whenComplete { _ in
+                    metrics.openConnections.add(-1)
+                    _ = connections.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        IngestConnectionHandler(
+                            maxLineBytes: maxLineBytes, validator: validator, writer: writer, metrics: metrics))
+                }
+            }
+
+        let path = config.socket.path
+        if let activatedSocket {
+            let channel = try await bootstrap.withBoundSocket(activatedSocket).get()
+            logger.info("listening on the socket systemd passed", metadata: ["socket": "\(path)"])
+            return IngestServer(serverChannel: channel, connections: connections, path: path, ownsSocketFile: false)
+        }
+        try UnixSocketPath.clearStale(path)
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+        } catch {
+            throw IngestError.cannotBind(path: path, reason: "\(error)")
+        }
+        if chmod(path, mode_t(config.socket.modeBits)) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? await channel.close()
+            throw IngestError.cannotSetMode(path: path, mode: config.socket.mode, reason: reason)
+        }
+        logger.info("listening", metadata: ["socket": "\(path)", "mode": "\(config.socket.mode)"])
+        return IngestServer(serverChannel: channel, connections: connections, path: path, ownsSocketFile: true)
+    }
+
+    /// Stops accepting; connections already open carry on until `drain`.
+    public func stopAccepting() async {
+        try? await serverChannel.close()
+        if ownsSocketFile { unlink(path) }
+    }
+
+    /// Asks every connection to finish the lines it has read (commit, reply, close) and waits up to
+    /// `timeout` for them; the caller then stops the writer.
+    public func drain(timeout: Duration) async {
+        let open = connections.withLockedValue { Array($0.values) }
+        for channel in open {
+            channel.pipeline.fireUserInboundEventTriggered(IngestConnectionHandler.DrainEvent())
+        }
+        if !open.isEmpty {
+            // Whichever comes first: every connection closed, or the timeout.
+            let loop = serverChannel.eventLoop
+            let done = loop.makePromise(of: Void.self)
+            let completed = NIOLockedValueBox(false)
+            let finish: @Sendable () -> Void = {
+                if completed.withLockedValue({ done in defer { done = true }; return !done }) { done.succeed() }
+            }
+            EventLoopFuture.andAllComplete(open.map(\.closeFuture), on: loop).whenComplete { _ in finish() }
+            let timer = loop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                + timeout.components.attoseconds / 1_000_000_000)) { finish() }
+            try? await done.futureResult.get()
+            timer.cancel()
+        }
+        for channel in connections.withLockedValue({ Array($0.values) }) {
+            try? await channel.close()
+        }
+    }
+
+    public var openConnections: Int { connections.withLockedValue { $0.count } }
+}

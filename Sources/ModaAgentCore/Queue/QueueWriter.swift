@@ -1,0 +1,172 @@
+import Dispatch
+import NIOConcurrencyHelpers
+
+/// The single writer of ingested events: group commit. Connections hand over every line they have
+/// read so far; one transaction (one fsync) takes everything waiting, and only then are the
+/// submitters told, so a reply is never sent for an event that is not durable.
+public final class QueueWriter: @unchecked Sendable {
+    // @unchecked: `db` and the prepared statements are touched only on `queue` (a serial queue);
+    // `pending` and `drainScheduled` only under `lock`.
+    public enum Outcome: Sendable, Equatable {
+        case accepted(Int)
+        /// Refused for lack of room; the client may retry.
+        case queueFull(String)
+        /// The transaction failed (disk full, I/O error); nothing of the line is queued; retryable.
+        case failed(String)
+    }
+
+    private struct Submission {
+        var lines: [[PreparedEvent]]
+        var receivedAt: Double
+        var completion: @Sendable ([Outcome]) -> Void
+    }
+
+    private let db: SQLiteConnection
+    private let queue = DispatchQueue(label: "moda-agent.queue-writer")
+    private let lock = NIOLock()
+    private var pending: [Submission] = []
+    private var drainScheduled = false
+    private let maxBytes: Int
+    private let whenFull: AgentConfig.WhenFull
+    private let insert: SQLiteStatement
+    private let readCounters: SQLiteStatement
+    private let writeCounters: SQLiteStatement
+    private let oldest: SQLiteStatement
+    private let deleteThrough: SQLiteStatement
+    private let onCommit: @Sendable (Int) -> Void
+
+    /// `onCommit` runs on the writer's queue after each commit with the number of events added,
+    /// so the flusher can wake without polling.
+    init(
+        db: SQLiteConnection, config: AgentConfig.Queue, onCommit: @escaping @Sendable (Int) -> Void
+    ) throws(QueueError) {
+        self.db = db
+        self.maxBytes = config.maxBytes
+        self.whenFull = config.whenFull
+        self.onCommit = onCommit
+        insert = try db.prepare("INSERT INTO events (received_at, body) VALUES (?, ?)")
+        readCounters = try db.prepare("SELECT queued_events, queued_bytes, dropped_events FROM counters WHERE id = 1")
+        writeCounters = try db.prepare(
+            "UPDATE counters SET queued_events = ?, queued_bytes = ?, dropped_events = ? WHERE id = 1")
+        oldest = try db.prepare("SELECT id, length(CAST(body AS BLOB)) FROM events ORDER BY id")
+        deleteThrough = try db.prepare("DELETE FROM events WHERE id <= ?")
+    }
+
+    /// Hands over the lines of one read; `completion` gets one outcome per line, in order, on the
+    /// writer's queue. One call per read burst, not per line, keeps lock traffic flat.
+    public func submit(
+        lines: [[PreparedEvent]], receivedAt: Double, completion: @escaping @Sendable ([Outcome]) -> Void
+    ) {
+        let schedule = lock.withLock { () -> Bool in
+            pending.append(Submission(lines: lines, receivedAt: receivedAt, completion: completion))
+            if drainScheduled { return false }
+            drainScheduled = true
+            return true
+        }
+        if schedule {
+            queue.async { self.drain() }
+        }
+    }
+
+    /// Returns once everything submitted before the call is committed and its completion has run.
+    public func waitUntilIdle() {
+        queue.sync {}
+    }
+
+    private func drain() {
+        while true {
+            let group = lock.withLock { () -> [Submission] in
+                let taken = pending
+                pending.removeAll(keepingCapacity: true)
+                if taken.isEmpty { drainScheduled = false }
+                return taken
+            }
+            if group.isEmpty { return }
+            let (outcomes, added) = commit(group)
+            for (submission, result) in zip(group, outcomes) {
+                submission.completion(result)
+            }
+            if added > 0 { onCommit(added) }
+        }
+    }
+
+    private func commit(_ group: [Submission]) -> (outcomes: [[Outcome]], added: Int) {
+        var outcomes: [[Outcome]] = []
+        outcomes.reserveCapacity(group.count)
+        var added = 0
+        do {
+            try db.transaction { () throws(QueueError) in
+                try readCounters.step()
+                var events = readCounters.int64(0)
+                var bytes = readCounters.int64(1)
+                var dropped = readCounters.int64(2)
+                readCounters.reset()
+                for submission in group {
+                    var lineOutcomes: [Outcome] = []
+                    lineOutcomes.reserveCapacity(submission.lines.count)
+                    for line in submission.lines {
+                        let lineBytes = Int64(line.reduce(0) { $0 + $1.body.count })
+                        if bytes + lineBytes > Int64(maxBytes) {
+                            guard whenFull == .dropOldest, lineBytes <= Int64(maxBytes) else {
+                                lineOutcomes.append(.queueFull(Self.fullMessage(bytes: bytes, limit: maxBytes)))
+                                continue
+                            }
+                            let freed = try dropOldest(atLeast: bytes + lineBytes - Int64(maxBytes))
+                            events -= freed.events
+                            bytes -= freed.bytes
+                            dropped += freed.events
+                        }
+                        for event in line {
+                            insert.bind(1, submission.receivedAt)
+                            event.body.withUnsafeBytes { insert.bindText(2, $0) }
+                            try insert.run()
+                        }
+                        events += Int64(line.count)
+                        bytes += lineBytes
+                        added += line.count
+                        lineOutcomes.append(.accepted(line.count))
+                    }
+                    outcomes.append(lineOutcomes)
+                }
+                writeCounters.bind(1, events)
+                writeCounters.bind(2, bytes)
+                writeCounters.bind(3, dropped)
+                try writeCounters.run()
+            }
+        } catch {
+            let message = Self.failureMessage(error)
+            let failed = group.map { submission in
+                submission.lines.map { _ in Outcome.failed(message) }
+            }
+            return (failed, 0)
+        }
+        return (outcomes, added)
+    }
+
+    /// Deletes the oldest events until at least `needed` bytes are free; returns what went.
+    private func dropOldest(atLeast needed: Int64) throws(QueueError) -> (events: Int64, bytes: Int64) {
+        var freedBytes: Int64 = 0
+        var freedEvents: Int64 = 0
+        var lastID: Int64 = 0
+        defer { oldest.reset() }
+        while freedBytes < needed, try oldest.step() {
+            lastID = oldest.int64(0)
+            freedBytes += oldest.int64(1)
+            freedEvents += 1
+        }
+        oldest.reset()
+        if freedEvents > 0 {
+            deleteThrough.bind(1, lastID)
+            try deleteThrough.run()
+        }
+        return (freedEvents, freedBytes)
+    }
+
+    static func fullMessage(bytes: Int64, limit: Int) -> String {
+        "queue full: \(bytes) bytes queued (queue.maxBytes \(limit)); retry later"
+    }
+
+    static func failureMessage(_ error: QueueError) -> String {
+        "queue write failed: \(error); nothing of this line was queued, retry later"
+    }
+}

@@ -1,0 +1,80 @@
+import CSQLite
+
+/// One SQLite connection. Not thread-safe by design: each owner (the ingest writer, the flusher,
+/// a modactl command) has its own and uses it from one thread or serial queue at a time.
+final class SQLiteConnection {
+    let path: String
+    private(set) var handle: OpaquePointer?
+
+    init(path: String, readOnly: Bool = false) throws(QueueError) {
+        self.path = path
+        var db: OpaquePointer?
+        let flags =
+            (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_close_v2(db)
+            throw .cannotOpen(path: path, reason: message)
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit {
+        close()
+    }
+
+    func close() {
+        guard let handle else { return }
+        sqlite3_close_v2(handle)
+        self.handle = nil
+    }
+
+    func error(_ code: Int32, _ context: String) -> QueueError {
+        let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
+        return .sqlite(code: code, message: message, context: context)
+    }
+
+    func execute(_ sql: String) throws(QueueError) {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc, "running \(sql.prefix(60))") }
+    }
+
+    func prepare(_ sql: String) throws(QueueError) -> SQLiteStatement {
+        var statement: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw error(rc, "preparing \(sql.prefix(60))") }
+        return SQLiteStatement(connection: self, statement: statement)
+    }
+
+    /// Runs a query expected to give one integer (a count, a pragma).
+    func scalarInt(_ sql: String) throws(QueueError) -> Int64? {
+        let statement = try prepare(sql)
+        guard try statement.step() else { return nil }
+        return statement.isNull(0) ? nil : statement.int64(0)
+    }
+
+    func scalarText(_ sql: String) throws(QueueError) -> String? {
+        let statement = try prepare(sql)
+        guard try statement.step() else { return nil }
+        return statement.text(0)
+    }
+
+    var changes: Int { Int(sqlite3_changes(handle)) }
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Runs `body` inside BEGIN IMMEDIATE … COMMIT; rolls back on any error. IMMEDIATE takes the
+    /// write lock up front, so two writers wait on the busy timeout instead of failing mid-way.
+    func transaction<T>(_ body: () throws(QueueError) -> T) throws(QueueError) -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if sqlite3_get_autocommit(handle) == 0 { sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import ModaAgentCore
+
+/// The daemon's command line; everything else lives in ModaAgentCore.
+@main
+struct ModaAgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "moda-agent",
+        abstract: "Durable local forwarding agent for the Moda ingest API.",
+        discussion: """
+            Reads JSON lines on a Unix socket, queues them durably in SQLite and delivers them to Moda.
+            The config path is --config, else $MODA_AGENT_CONFIG, else /etc/moda-agent/config.json.
+            """,
+        version: AgentVersion.current)
+
+    @Option(name: .long, help: "Path of the JSON config file.")
+    var config: String?
+
+    @Flag(name: .long, help: "Validate the config, print the effective config as JSON and exit (0 valid, 78 invalid).")
+    var checkConfig = false
+
+    mutating func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let path = ConfigLoader.resolvePath(flag: config, environment: environment)
+        if checkConfig {
+            throw ExitCode(ConfigCheck.run(path: path, environment: environment))
+        }
+        let status = await AgentDaemon.run(configPath: path, environment: environment)
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+
+/// A `moda-agent` daemon run from the built binary, with its own config, queue and socket in a
+/// temporary folder. Tests drive it like an operator would: signals, kill -9, restarts.
+public final class AgentProcess: @unchecked Sendable {
+    // @unchecked: `process` is replaced only by start(), which tests call from one task.
+    public let directory: TemporaryDirectory
+    public let configPath: String
+    public let socketPath: String
+    public let queuePath: String
+    public let logPath: String
+    public let apiKey: String
+    private var process: Process?
+
+    /// `overrides` are merged into the config section by section, e.g.
+    /// `["queue": ["maxBytes": 4096], "endpoint": "http://127.0.0.1:1234/v1/ingest"]`.
+    public init(
+        directory: TemporaryDirectory = TemporaryDirectory(), overrides: [String: Any] = [:],
+        apiKey: String = "test-key-\(UUID().uuidString.prefix(6))"
+    ) throws {
+        self.directory = directory
+        self.apiKey = apiKey
+        configPath = directory.file("config.json")
+        socketPath = directory.file("ingest.sock")
+        queuePath = directory.file("queue/queue.db")
+        logPath = directory.file("agent.log")
+        var config: [String: Any] = [
+            // Port 9 (discard) on loopback: nothing listens, so delivery fails fast and events stay queued.
+            "endpoint": "http://127.0.0.1:9/v1/ingest",
+            "apiKeyFile": directory.file("no-such-key-file"),
+            "socket": ["path": socketPath] as [String: Any],
+            "queue": ["path": queuePath] as [String: Any],
+            "delivery": ["retryInitialSeconds": 0.05, "retryMaxSeconds": 0.5, "drainTimeoutSeconds": 1] as [String: Any],
+            "batch": ["flushIntervalMs": 50] as [String: Any],
+        ]
+        for (key, value) in overrides {
+            if let section = value as? [String: Any], var existing = config[key] as? [String: Any] {
+                for (inner, innerValue) in section { existing[inner] = innerValue }
+                config[key] = existing
+            } else {
+                config[key] = value
+            }
+        }
+        try Self.writeConfig(config, to: configPath)
+    }
+
+    public static func writeConfig(_ config: [String: Any], to path: String) throws {
+        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Starts the daemon and waits (bounded) until its socket answers.
+    @discardableResult
+    public func start(extraEnvironment: [String: String] = [:], waitUntilReady: Bool = true) async throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: BuiltProducts.agent)
+        process.arguments = ["--config", configPath]
+        var environment = ProcessInfo.processInfo.environment
+        environment["MODA_API_KEY"] = apiKey
+        environment.removeValue(forKey: "NOTIFY_SOCKET")
+        environment.removeValue(forKey: "LISTEN_FDS")
+        environment.removeValue(forKey: "JOURNAL_STREAM")
+        for (key, value) in extraEnvironment { environment[key] = value }
+        process.environment = environment
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        handle.seekToEndOfFile()
+        process.standardError = handle
+        process.standardOutput = handle
+        try process.run()
+        self.process = process
+        if waitUntilReady {
+            let ready = await waitFor(timeout: .seconds(20)) {
+                !process.isRunning || UnixSocketClient.canConnect(socketPath)
+            }
+            guard ready, process.isRunning else {
+                throw AgentProcessError.didNotStart(log: log(), status: process.isRunning ? nil : process.terminationStatus)
+            }
+        }
+        return process
+    }
+
+    public var pid: Int32 { process?.processIdentifier ?? 0 }
+    public var isRunning: Bool { process?.isRunning ?? false }
+
+    public func signal(_ number: Int32) {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, number)
+    }
+
+    /// kill -9: no chance to clean up, exactly like a crash.
+    public func crash() async {
+        signal(SIGKILL)
+        _ = await waitForExit(timeout: .seconds(10))
+    }
+
+    /// Waits (bounded) for the process to end; its exit status, or nil if it is still running.
+    public func waitForExit(timeout: Duration) async -> Int32? {
+        guard let process else { return nil }
+        let ended = await waitFor(timeout: timeout, every: .milliseconds(10)) { !process.isRunning }
+        return ended ? process.terminationStatus : nil
+    }
+
+    /// SIGTERM and the exit status.
+    public func stop(timeout: Duration = .seconds(20)) async -> Int32? {
+        signal(SIGTERM)
+        return await waitForExit(timeout: timeout)
+    }
+
+    public func log() -> String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    }
+
+    public func client() throws -> UnixSocketClient {
+        try UnixSocketClient(path: socketPath)
+    }
+
+    /// Stops the daemon if it still runs and removes the folder.
+    public func cleanUp() async {
+        if isRunning {
+            signal(SIGKILL)
+            _ = await waitForExit(timeout: .seconds(5))
+        }
+        directory.remove()
+    }
+}
+
+public enum AgentProcessError: Error, CustomStringConvertible {
+    case didNotStart(log: String, status: Int32?)
+
+    public var description: String {
+        switch self {
+        case .didNotStart(let log, let status):
+            return "moda-agent did not start (exit status \(status.map(String.init) ?? "none")):\n\(log)"
+        }
+    }
+}
+
+extension AgentProcess {
+    /// Runs `body` with a fresh agent and always stops it and removes its folder afterwards,
+    /// whether `body` returns or throws.
+    public static func with<T>(
+        overrides: [String: Any] = [:], start: Bool = true, _ body: (AgentProcess) async throws -> T
+    ) async throws -> T {
+        let agent = try AgentProcess(overrides: overrides)
+        do {
+            if start { try await agent.start() }
+            let result = try await body(agent)
+            await agent.cleanUp()
+            return result
+        } catch {
+            await agent.cleanUp()
+            throw error
+        }
+    }
+}
