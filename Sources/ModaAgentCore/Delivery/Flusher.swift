@@ -21,6 +21,9 @@ public final class Flusher: @unchecked Sendable {
     private var inFlight = false
     private var timer: DispatchWorkItem?
     private var waitingForRetry = false
+    /// The timer only polls an empty queue for events added by another process (`modactl
+    /// dead-letters replay`); a commit should not wait for it.
+    private var idlePolling = false
     private var forceSend = false
     private var draining = false
     private var stopped = false
@@ -55,7 +58,9 @@ public final class Flusher: @unchecked Sendable {
     public func eventsCommitted(_ count: Int) {
         queue.async {
             self.unreadCommits += count
-            if self.timer == nil || self.lastHeadCount + self.unreadCommits >= self.settings.batch.maxEvents {
+            if self.timer == nil || self.idlePolling
+                || self.lastHeadCount + self.unreadCommits >= self.settings.batch.maxEvents
+            {
                 if !self.waitingForRetry { self.evaluate() }
             }
         }
@@ -137,13 +142,15 @@ public final class Flusher: @unchecked Sendable {
         guard let oldest = head.events.first else {
             forceSend = false
             resumeDrainWaiters(drained: true)
+            schedule(after: max(1, settings.batch.flushIntervalMs / 1000)) { self.evaluate() }
+            idlePolling = true
             return
         }
         let due = oldest.receivedAt + settings.batch.flushIntervalMs / 1000
         let now = Timestamp.now()
         if head.isFull || forceSend || draining || due <= now {
             send(head.events)
-        } else if timer == nil {
+        } else if timer == nil || idlePolling {
             schedule(after: due - now) { self.evaluate() }
         }
     }
@@ -247,6 +254,7 @@ public final class Flusher: @unchecked Sendable {
         let item = DispatchWorkItem {
             self.timer = nil
             self.waitingForRetry = false
+            self.idlePolling = false
             action()
         }
         timer = item
@@ -257,6 +265,7 @@ public final class Flusher: @unchecked Sendable {
         timer?.cancel()
         timer = nil
         waitingForRetry = false
+        idlePolling = false
     }
 
     private func resumeDrainWaiters(drained: Bool) {

@@ -31,7 +31,7 @@ public final class Uploader: Sendable {
             return .response(
                 UploadResponse(
                     status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
-                    body: Array(buffer: bytes)))
+                    location: response.headers.first(name: "Location"), body: Array(buffer: bytes)))
         } catch {
             return .transportFailure(Self.describe(error))
         }

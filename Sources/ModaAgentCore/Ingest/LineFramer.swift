@@ -35,7 +35,11 @@ struct LineFramer {
         while buffer.readableBytes > 0 {
             let newline = buffer.withUnsafeReadableBytes { $0.firstIndex(of: UInt8(ascii: "\n")) }
             guard let newline else {
-                stash(&buffer, body)
+                if discarding {
+                    buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+                } else {
+                    stash(&buffer, body)
+                }
                 return
             }
             if discarding {

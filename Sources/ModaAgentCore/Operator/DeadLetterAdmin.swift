@@ -1,0 +1,100 @@
+import Foundation
+
+/// The operator's actions on dead letters: list, show, replay (back into the queue, in their
+/// original order) and purge. Each change is one transaction beside a running daemon.
+public final class DeadLetterAdmin {
+    private let store: QueueStore
+
+    public init(queuePath: String) throws(QueueError) {
+        store = try QueueStore(path: queuePath, durability: .full, create: false)
+    }
+
+    public func close() { store.close() }
+
+    private static let columns =
+        "id, event_id, received_at, dead_at, status, error, request_id, conversation_id, preview, body"
+
+    public func list(limit: Int? = nil) throws(QueueError) -> [DeadLetter] {
+        let statement = try store.db.prepare(
+            "SELECT \(Self.columns) FROM dead_letters ORDER BY id LIMIT \(limit.map { max(0, $0) } ?? -1)")
+        var out: [DeadLetter] = []
+        while try statement.step() { out.append(Self.read(statement)) }
+        return out
+    }
+
+    public func find(_ id: Int64) throws(QueueError) -> DeadLetter? {
+        let statement = try store.db.prepare("SELECT \(Self.columns) FROM dead_letters WHERE id = ?")
+        statement.bind(1, id)
+        return try statement.step() ? Self.read(statement) : nil
+    }
+
+    /// Moves the given dead letters (all when `ids` is nil) back to the end of the queue, oldest
+    /// first. Returns how many moved.
+    public func replay(ids: [Int64]?) throws(QueueError) -> Int {
+        try store.db.transaction { () throws(QueueError) -> Int in
+            let filter = try makeFilter(ids)
+            try store.db.execute(
+                "INSERT INTO events (received_at, body) SELECT received_at, body FROM dead_letters \(filter) ORDER BY id")
+            let moved = store.db.changes
+            let bytes = try store.db.scalarInt(
+                "SELECT total(length(CAST(body AS BLOB))) FROM dead_letters \(filter)") ?? 0
+            try store.db.execute("DELETE FROM dead_letters \(filter)")
+            try store.db.execute(
+                "UPDATE counters SET queued_events = queued_events + \(moved), queued_bytes = queued_bytes + \(bytes) WHERE id = 1")
+            return moved
+        }
+    }
+
+    /// Deletes dead letters: the given ids, all (`ids` nil), or those dead-lettered before `olderThan`.
+    public func purge(ids: [Int64]?, deadBefore: Double? = nil) throws(QueueError) -> Int {
+        try store.db.transaction { () throws(QueueError) -> Int in
+            if let deadBefore {
+                try store.db.execute("DELETE FROM dead_letters WHERE dead_at < \(deadBefore)")
+            } else {
+                try store.db.execute("DELETE FROM dead_letters \(try makeFilter(ids))")
+            }
+            return store.db.changes
+        }
+    }
+
+    /// The ids that do not exist, so the operator hears about typos instead of a silent no-op.
+    public func missing(_ ids: [Int64]) throws(QueueError) -> [Int64] {
+        var missing: [Int64] = []
+        for id in ids where try find(id) == nil { missing.append(id) }
+        return missing
+    }
+
+    private func makeFilter(_ ids: [Int64]?) throws(QueueError) -> String {
+        guard let ids else { return "" }
+        return "WHERE id IN (\(ids.map(String.init).joined(separator: ",")))"
+    }
+
+    private static func read(_ statement: SQLiteStatement) -> DeadLetter {
+        DeadLetter(
+            id: statement.int64(0), eventID: statement.int64(1), receivedAt: statement.double(2),
+            deadAt: statement.double(3), status: Int(statement.int64(4)), error: statement.text(5) ?? "",
+            requestId: statement.text(6), conversationId: statement.text(7), preview: statement.text(8),
+            body: statement.text(9) ?? "")
+    }
+}
+
+extension DeadLetter {
+    /// One element of `dead-letters list --json` (SPEC 7).
+    public var listJSON: [String: Any] {
+        let null = NSNull()
+        return [
+            "id": Int(id), "time": Timestamp.iso8601(deadAt), "status": status, "error": error,
+            "requestId": requestId ?? null as Any, "conversationId": conversationId ?? null as Any,
+            "preview": preview ?? null as Any,
+        ]
+    }
+
+    /// `dead-letters show`: the listing plus the event itself and when it was received.
+    public var detailJSON: [String: Any] {
+        var object = listJSON
+        object["receivedAt"] = Timestamp.iso8601(receivedAt)
+        object["queueId"] = Int(eventID)
+        object["event"] = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) ?? body
+        return object
+    }
+}

@@ -1,0 +1,79 @@
+/// The human `modactl status`, laid out like `systemctl status`: a bullet that is green, yellow
+/// or red at a glance, then one line per part, then what to do if something needs doing.
+extension StatusReport {
+    public func text(color: Bool, now: Double = Timestamp.now()) -> String {
+        let paint = Painter(enabled: color)
+        var lines: [String] = []
+        let healthy = daemon.running && (delivery.state == .ok || delivery.state == .idle)
+        let bullet = !daemon.running ? paint.red("●") : healthy ? paint.green("●") : paint.yellow("●")
+        lines.append("\(bullet) moda-agent - forwarding agent for the Moda ingest API")
+        if daemon.running {
+            var active = "active (running)"
+            if let uptime = daemon.uptimeSeconds { active += " for \(Durations.human(uptime))" }
+            lines.append("      Daemon: \(paint.green(active)); pid \(daemon.pid.map(String.init) ?? "?"), version \(daemon.version ?? "?")")
+        } else {
+            lines.append("      Daemon: \(paint.red("inactive (not running)")); events wait in the queue until it starts")
+        }
+        var queueLine = "\(queue.queuedEvents) \(queue.queuedEvents == 1 ? "event" : "events"), \(Durations.bytes(queue.queuedBytes))"
+        if let age = oldestAgeSeconds { queueLine += ", oldest \(Durations.human(age)) old" }
+        if queue.droppedEvents > 0 { queueLine += paint.yellow(", \(queue.droppedEvents) dropped (queue.whenFull dropOldest)") }
+        lines.append("       Queue: \(queueLine)")
+        lines.append("              \(queuePath)")
+        let stateWord: String
+        switch delivery.state {
+        case .ok: stateWord = paint.green("ok")
+        case .idle: stateWord = "idle"
+        case .retrying: stateWord = paint.yellow("retrying")
+        case .unauthorized, .misconfigured: stateWord = paint.red(delivery.state.rawValue)
+        }
+        var deliveryLine = "\(stateWord); \(queue.deliveredEvents) delivered"
+        if let success = delivery.lastSuccessAt {
+            deliveryLine += ", last success \(Durations.human(now - success)) ago"
+        }
+        lines.append("    Delivery: \(deliveryLine)")
+        if let error = delivery.lastError {
+            let status = error.status.map { "HTTP \($0)" } ?? "no response"
+            lines.append("  Last error: \(status): \(error.message) (\(Durations.human(now - error.at)) ago)")
+        }
+        if let next = delivery.nextAttemptAt, daemon.running {
+            lines.append("Next attempt: in \(Durations.human(max(0, next - now))) (attempt \(delivery.attempts + 1))")
+        }
+        let deadLine = deadLetters == 0 ? "none" : paint.yellow("\(deadLetters)")
+        lines.append(" Dead letters: \(deadLine)")
+        if !hints.isEmpty {
+            lines.append("")
+            lines.append(contentsOf: hints.map { "  \($0)" })
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// What the operator should do next, if anything.
+    var hints: [String] {
+        var hints: [String] = []
+        if !daemon.running {
+            hints.append("Start the daemon: systemctl start moda-agent")
+        }
+        switch delivery.state {
+        case .unauthorized:
+            hints.append("Moda refused the API key: fix it, then `systemctl reload moda-agent` (or `modactl flush`).")
+        case .misconfigured:
+            hints.append("Moda answered 404: check `endpoint` in the config, then `systemctl reload moda-agent`.")
+        case .retrying:
+            hints.append("Moda is not accepting batches right now; they are retried with backoff. `modactl flush` tries at once.")
+        default:
+            break
+        }
+        if deadLetters > 0 {
+            hints.append("Inspect dead letters: modactl dead-letters list; after fixing, modactl dead-letters replay --all")
+        }
+        return hints
+    }
+}
+
+struct Painter {
+    var enabled: Bool
+    func green(_ text: String) -> String { wrap(text, "32") }
+    func yellow(_ text: String) -> String { wrap(text, "33") }
+    func red(_ text: String) -> String { wrap(text, "31") }
+    private func wrap(_ text: String, _ code: String) -> String { enabled ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// Everything `modactl status` shows, read from the database and the lock file, so it works
+/// whether or not the daemon runs.
+public struct StatusReport: Sendable {
+    public struct Daemon: Sendable {
+        public var running: Bool
+        public var pid: Int32?
+        public var version: String?
+        public var uptimeSeconds: Double?
+    }
+
+    public var daemon: Daemon
+    public var queue: QueueStore.Counters
+    public var oldestAgeSeconds: Double?
+    public var deadLetters: Int
+    public var delivery: DeliveryStatus
+    public var queuePath: String
+
+    public static func gather(config: AgentConfig, now: Double = Timestamp.now()) throws(QueueError) -> StatusReport {
+        let holder = QueueLock.holder(path: QueueLock.lockPath(forQueue: config.queue.path))
+        guard FileManager.default.fileExists(atPath: config.queue.path) else {
+            return StatusReport(
+                daemon: Daemon(running: holder != nil, pid: holder, version: nil, uptimeSeconds: nil),
+                queue: .init(queuedEvents: 0, queuedBytes: 0, droppedEvents: 0, deliveredEvents: 0),
+                oldestAgeSeconds: nil, deadLetters: 0, delivery: DeliveryStatus(), queuePath: config.queue.path)
+        }
+        let store = try QueueStore(path: config.queue.path, durability: .normal, create: false)
+        defer { store.close() }
+        var daemon = Daemon(running: holder != nil, pid: holder, version: nil, uptimeSeconds: nil)
+        let record = try store.db.prepare("SELECT pid, version, started_at FROM daemon WHERE id = 1")
+        if holder != nil, try record.step(), Int32(record.int64(0)) == holder {
+            daemon.version = record.text(1)
+            daemon.uptimeSeconds = max(0, now - record.double(2))
+        }
+        let counters = try store.counters()
+        let oldest = try store.oldestReceivedAt()
+        let dead = Int(try store.db.scalarInt("SELECT count(*) FROM dead_letters") ?? 0)
+        var delivery = try store.readStatus()
+        if holder == nil, delivery.state == .retrying || delivery.state == .unauthorized || delivery.state == .misconfigured {
+            // Nobody is retrying while the daemon is down; keep the state word but no next attempt.
+            delivery.nextAttemptAt = nil
+        }
+        return StatusReport(
+            daemon: daemon, queue: counters, oldestAgeSeconds: oldest.map { max(0, now - $0) }, deadLetters: dead,
+            delivery: delivery, queuePath: config.queue.path)
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import ModaAgentCore
+
+/// The operator's CLI. `--config` may stand anywhere on the command line (SPEC 1), so it is taken
+/// out before ArgumentParser sees the rest.
+@main
+struct Modactl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modactl",
+        abstract: "Inspect and operate a moda-agent: status, send, flush, dead letters.",
+        discussion: """
+            --config PATH may be given anywhere; without it $MODA_AGENT_CONFIG, else /etc/moda-agent/config.json.
+            status and dead-letters read the queue database directly and work with the daemon stopped.
+            """,
+        version: AgentVersion.current,
+        subcommands: [Status.self, Send.self, Flush.self, DeadLetters.self])
+
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            GlobalOptions.configFlag = try GlobalOptions.extractConfig(&arguments)
+        } catch {
+            FileHandle.standardError.write(Data("modactl: \(error)\n".utf8))
+            Foundation.exit(ExitStatus.usage)
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+enum GlobalOptions {
+    nonisolated(unsafe) static var configFlag: String?
+
+    struct MissingValue: Error, CustomStringConvertible {
+        var description: String { "--config needs a path; see modactl --help" }
+    }
+
+    static func extractConfig(_ arguments: inout [String]) throws -> String? {
+        var found: String?
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" { break }
+            if argument == "--config" {
+                guard index + 1 < arguments.count else { throw MissingValue() }
+                found = arguments[index + 1]
+                arguments.removeSubrange(index...(index + 1))
+            } else if argument.hasPrefix("--config=") {
+                found = String(argument.dropFirst("--config=".count))
+                arguments.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        return found
+    }
+
+    /// The config, or exit 78 with the loader's message.
+    static func loadConfig() throws -> AgentConfig {
+        let path = ConfigLoader.resolvePath(flag: configFlag, environment: ProcessInfo.processInfo.environment)
+        do {
+            return try ConfigLoader.load(path: path)
+        } catch {
+            fail(error.description, status: ExitStatus.configuration)
+        }
+    }
+}
+
+func fail(_ message: String, status: Int32 = ExitStatus.failure) -> Never {
+    FileHandle.standardError.write(Data("modactl: \(message)\n".utf8))
+    exit(status)
+}
+
+func printJSON(_ object: Any) {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+    print(String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\\/", with: "/"))
+}

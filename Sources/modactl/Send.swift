@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import ModaAgentCore
+
+struct Send: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send JSON lines from files (or stdin) to the daemon; print each error and a summary.",
+        discussion: "Exits 1 if any line was rejected or no daemon answers.")
+
+    @Argument(help: "Files of JSON lines; none or - reads standard input.")
+    var files: [String] = []
+
+    func run() throws {
+        let config = try GlobalOptions.loadConfig()
+        let sources = files.isEmpty ? ["-"] : files
+        var total = LineSender.Summary()
+        for source in sources {
+            let data: Data
+            if source == "-" {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let contents = FileManager.default.contents(atPath: source) else {
+                    fail("cannot read \(source): \(String(cString: strerror(errno))); check the path")
+                }
+                data = contents
+            }
+            let summary: LineSender.Summary
+            do {
+                summary = try LineSender.send(data, socketPath: config.socket.path)
+            } catch {
+                fail(error.description)
+            }
+            let name = source == "-" ? "stdin" : source
+            for error in summary.errors {
+                FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
+            }
+            total.lines += summary.lines
+            total.acceptedLines += summary.acceptedLines
+            total.acceptedEvents += summary.acceptedEvents
+            total.rejectedLines += summary.rejectedLines
+        }
+        print(
+            "sent \(total.lines) \(total.lines == 1 ? "line" : "lines"): \(total.acceptedEvents) "
+                + "\(total.acceptedEvents == 1 ? "event" : "events") queued, \(total.rejectedLines) rejected")
+        if total.rejectedLines > 0 { throw ExitCode(ExitStatus.failure) }
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+
+@testable import ModaAgentCore
+
+@Suite("config loading")
+struct ConfigLoaderTests {
+    private func parse(_ json: String) throws(ConfigError) -> AgentConfig {
+        try ConfigLoader.parse(Data(json.utf8), path: "/etc/moda-agent/config.json")
+    }
+
+    private func error(_ json: String) -> ConfigError? {
+        do {
+            _ = try parse(json)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test("an empty object gives every documented default")
+    func defaults() throws {
+        let config = try parse("{}")
+        #expect(config == AgentConfig())
+        #expect(config.endpoint == "https://moda-ingest.modas.workers.dev/v1/ingest")
+        #expect(config.socket.path == "/run/moda-agent/ingest.sock")
+        #expect(config.socket.modeBits == 0o660)
+        #expect(config.queue.maxBytes == 1_073_741_824 && config.queue.whenFull == .reject && config.queue.durability == .full)
+        #expect(config.batch.maxEvents == 1000 && config.batch.maxBytes == 5_000_000)
+        #expect(config.batch.maxEventBytes == 102_400 && config.batch.flushIntervalMs == 1000)
+        #expect(config.delivery.retryInitialSeconds == 1 && config.delivery.retryMaxSeconds == 30)
+        #expect(config.delivery.drainTimeoutSeconds == 10 && config.delivery.maxInFlight == 1)
+    }
+
+    @Test("config.example.json parses and matches the defaults")
+    func exampleFile() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let data = try Data(contentsOf: root.appendingPathComponent("config.example.json"))
+        var config = try ConfigLoader.parse(data, path: "config.example.json")
+        config.apiKeyFile = AgentConfig().apiKeyFile
+        #expect(config == AgentConfig())
+    }
+
+    @Test("fractional durations are accepted")
+    func fractions() throws {
+        let config = try parse(#"{"delivery":{"retryInitialSeconds":0.25,"retryMaxSeconds":0.5},"batch":{"flushIntervalMs":0.5}}"#)
+        #expect(config.delivery.retryInitialSeconds == 0.25)
+        #expect(config.batch.flushIntervalMs == 0.5)
+    }
+
+    @Test(
+        "unknown keys are refused with their dotted path",
+        arguments: [
+            (#"{"endpont":"x"}"#, "endpont"),
+            (#"{"socket":{"pathh":"/x"}}"#, "socket.pathh"),
+            (#"{"batch":{"maxEvent":3}}"#, "batch.maxEvent"),
+            (#"{"log":{"level":"info","format":"json"}}"#, "log.format"),
+        ])
+    func unknownKeys(json: String, key: String) {
+        guard case .unknownKey(_, let reported, _)? = error(json) else {
+            Issue.record("expected an unknown-key error for \(key)")
+            return
+        }
+        #expect(reported == key)
+        #expect(error(json)?.description.contains("unknown key \"\(key)\"") == true)
+    }
+
+    @Test(
+        "wrong types and out-of-range values name the key",
+        arguments: [
+            (#"{"batch":{"maxEvents":1001}}"#, "batch.maxEvents"),
+            (#"{"batch":{"maxEvents":0}}"#, "batch.maxEvents"),
+            (#"{"batch":{"maxBytes":5000001}}"#, "batch.maxBytes"),
+            (#"{"batch":{"maxEvents":"10"}}"#, "batch.maxEvents"),
+            (#"{"batch":{"maxEvents":true}}"#, "batch.maxEvents"),
+            (#"{"batch":{"maxEvents":10.5}}"#, "batch.maxEvents"),
+            (#"{"queue":{"whenFull":"block"}}"#, "queue.whenFull"),
+            (#"{"queue":{"durability":"none"}}"#, "queue.durability"),
+            (#"{"socket":{"mode":"rw-rw----"}}"#, "socket.mode"),
+            (#"{"socket":"/tmp/x.sock"}"#, "socket"),
+            (#"{"delivery":{"retryInitialSeconds":5,"retryMaxSeconds":1}}"#, "delivery.retryMaxSeconds"),
+            (#"{"delivery":{"timeoutSeconds":0}}"#, "delivery.timeoutSeconds"),
+            (#"{"log":{"level":"loud"}}"#, "log.level"),
+            (#"{"endpoint":"ftp://x"}"#, "endpoint"),
+            (#"{"environment":5}"#, "environment"),
+        ])
+    func invalidValues(json: String, key: String) {
+        guard case .invalidValue(_, let reported, _)? = error(json) else {
+            Issue.record("expected an invalid-value error for \(key), got \(String(describing: error(json)))")
+            return
+        }
+        #expect(reported == key)
+    }
+
+    @Test("batch.maxEvents 1001 says why")
+    func maxEventsMessage() {
+        let message = error(#"{"batch":{"maxEvents":1001}}"#)?.description ?? ""
+        #expect(message.contains("batch.maxEvents is 1001"))
+        #expect(message.contains("at most 1000 events per request"))
+    }
+
+    @Test("malformed JSON and a missing file are configuration errors that name the file")
+    func malformedAndMissing() {
+        #expect(error("{\"endpoint\": ")?.description.contains("/etc/moda-agent/config.json is not valid JSON") == true)
+        do {
+            _ = try ConfigLoader.load(path: "/nonexistent/moda/config.json")
+            Issue.record("a missing file must fail")
+        } catch {
+            #expect(error.description.contains("cannot read config file /nonexistent/moda/config.json"))
+        }
+    }
+
+    @Test("the config path: --config, then MODA_AGENT_CONFIG, then the default")
+    func pathResolution() {
+        #expect(ConfigLoader.resolvePath(flag: "/a.json", environment: ["MODA_AGENT_CONFIG": "/b.json"]) == "/a.json")
+        #expect(ConfigLoader.resolvePath(flag: nil, environment: ["MODA_AGENT_CONFIG": "/b.json"]) == "/b.json")
+        #expect(ConfigLoader.resolvePath(flag: nil, environment: [:]) == "/etc/moda-agent/config.json")
+    }
+
+    @Test("the effective config never holds the API key")
+    func effectiveConfigRedactsKey() throws {
+        let config = try parse(#"{"apiKey":"sk-live-very-secret"}"#)
+        let json = config.effectiveJSON()
+        #expect(!json.contains("sk-live-very-secret"))
+        #expect(json.contains("<redacted>"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["endpoint", "apiKeyFile", "apiKey", "environment", "socket", "queue", "batch", "delivery", "log"])
+    }
+}
+
+@Suite("API key sources")
+struct APIKeyResolverTests {
+    @Test("precedence: MODA_API_KEY > systemd credential > apiKeyFile > apiKey literal")
+    func precedence() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("moda-key-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let credentials = folder.appendingPathComponent("creds")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        try "credential-key\n".write(to: credentials.appendingPathComponent("api-key"), atomically: true, encoding: .utf8)
+        let keyFile = folder.appendingPathComponent("api-key")
+        try "  file-key \n".write(to: keyFile, atomically: true, encoding: .utf8)
+        var config = AgentConfig()
+        config.apiKeyFile = keyFile.path
+        config.apiKey = "literal-key"
+
+        let all = ["MODA_API_KEY": "env-key", "CREDENTIALS_DIRECTORY": credentials.path]
+        #expect(try APIKeyResolver.resolve(config: config, environment: all) == .init(key: "env-key", source: .environment))
+        #expect(
+            try APIKeyResolver.resolve(config: config, environment: ["CREDENTIALS_DIRECTORY": credentials.path])
+                == .init(key: "credential-key", source: .credential))
+        #expect(try APIKeyResolver.resolve(config: config, environment: [:]) == .init(key: "file-key", source: .file))
+        config.apiKeyFile = folder.appendingPathComponent("missing").path
+        #expect(try APIKeyResolver.resolve(config: config, environment: [:]) == .init(key: "literal-key", source: .literal))
+        config.apiKey = nil
+        #expect(throws: ConfigError.missingAPIKey(apiKeyFile: config.apiKeyFile)) {
+            try APIKeyResolver.resolve(config: config, environment: [:])
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import ModaAgentTestSupport
+import NIOConcurrencyHelpers
+import Testing
+
+@testable import ModaAgentCore
+
+@Suite("queue writer (group commit)")
+struct QueueWriterTests {
+    private func event(_ text: String) -> PreparedEvent { PreparedEvent(body: Array(text.utf8)) }
+
+    private func makeWriter(_ folder: TemporaryDirectory, maxBytes: Int = 1 << 30, whenFull: AgentConfig.WhenFull = .reject)
+        throws -> (QueueWriter, String)
+    {
+        var config = AgentConfig.Queue()
+        config.path = folder.file("q/queue.db")
+        config.maxBytes = maxBytes
+        config.whenFull = whenFull
+        let db = try QueueDatabase.open(path: config.path, durability: .full, create: true)
+        return (try QueueWriter(db: db, config: config) { _ in }, config.path)
+    }
+
+    private func submit(_ writer: QueueWriter, _ lines: [[PreparedEvent]]) async -> [QueueWriter.Outcome] {
+        await withCheckedContinuation { continuation in
+            writer.submit(lines: lines, receivedAt: 1000) { continuation.resume(returning: $0) }
+        }
+    }
+
+    @Test("the database runs in WAL mode with synchronous=FULL for durability full")
+    func pragmas() throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let db = try QueueDatabase.open(path: folder.file("queue.db"), durability: .full, create: true)
+        #expect(try db.scalarText("PRAGMA journal_mode") == "wal")
+        #expect(try db.scalarInt("PRAGMA synchronous") == 2)
+        let normal = try QueueDatabase.open(path: folder.file("queue.db"), durability: .normal, create: true)
+        #expect(try normal.scalarInt("PRAGMA synchronous") == 1)
+        #expect(try db.scalarInt("PRAGMA user_version") == Int64(QueueSchema.version))
+    }
+
+    @Test("lines are committed with one outcome each, in order, and counted")
+    func commitsAndCounts() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, path) = try makeWriter(folder)
+        let outcomes = await submit(writer, [[event("{\"a\":1}")], [event("{\"b\":2}"), event("{\"c\":3}")]])
+        #expect(outcomes == [.accepted(1), .accepted(2)])
+        let snapshot = try QueueSnapshot(path: path)
+        #expect(snapshot.events == ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"])
+        #expect(snapshot.counters["queued_events"] == 3)
+        #expect(snapshot.counters["queued_bytes"] == 21)
+    }
+
+    @Test("many concurrent submitters share commits and every one is answered")
+    func groupCommit() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, path) = try makeWriter(folder)
+        let total = await withTaskGroup(of: Int.self) { group in
+            for task in 0..<50 {
+                group.addTask {
+                    let outcomes = await submit(writer, (0..<20).map { [event("{\"t\":\(task),\"i\":\($0)}")] })
+                    return outcomes.filter { $0 == .accepted(1) }.count
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(total == 1000)
+        #expect(try QueueSnapshot(path: path).events.count == 1000)
+    }
+
+    @Test("whenFull reject: a line that does not fit is refused whole, retryably; others still fit")
+    func rejectWhenFull() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, path) = try makeWriter(folder, maxBytes: 20)
+        let outcomes = await submit(writer, [[event("{\"a\":111111}")], [event("{\"b\":2}"), event("{\"c\":3}")], [event("{}")]])
+        #expect(outcomes[0] == .accepted(1))
+        guard case .queueFull(let message) = outcomes[1] else {
+            Issue.record("expected queue full, got \(outcomes[1])")
+            return
+        }
+        #expect(message.hasPrefix("queue full: 12 bytes queued (queue.maxBytes 20)"))
+        #expect(outcomes[2] == .accepted(1))
+        #expect(try QueueSnapshot(path: path).events == ["{\"a\":111111}", "{}"])
+    }
+
+    @Test("whenFull dropOldest: the oldest events make room and are counted")
+    func dropOldest() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, path) = try makeWriter(folder, maxBytes: 30, whenFull: .dropOldest)
+        for index in 1...5 {
+            _ = await submit(writer, [[event("{\"n\":\(index)}")]])  // 7 bytes each
+        }
+        let snapshot = try QueueSnapshot(path: path)
+        #expect(snapshot.events == ["{\"n\":2}", "{\"n\":3}", "{\"n\":4}", "{\"n\":5}"])
+        #expect(snapshot.counters["dropped_events"] == 1)
+        #expect(snapshot.counters["queued_bytes"] == 28)
+    }
+}
