@@ -20,6 +20,24 @@ struct ModaAgentCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Validate the config, print the effective config as JSON and exit (0 valid, 78 invalid).")
     var checkConfig = false
 
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            // ArgumentParser exits 64 (EX_USAGE) on usage errors; SPEC 1 fixes 2.
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage)
+            }
+            exit(withError: error)
+        }
+    }
+
     mutating func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let path = ConfigLoader.resolvePath(flag: config, environment: environment)

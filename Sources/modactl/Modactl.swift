@@ -28,7 +28,7 @@ struct Modactl: ParsableCommand {
             var command = try parseAsRoot(arguments)
             try command.run()
         } catch {
-            exit(withError: error)
+            exitMappingUsage(error)
         }
     }
 }
@@ -68,6 +68,18 @@ enum GlobalOptions {
         } catch {
             fail(error.description, status: ExitStatus.configuration)
         }
+    }
+}
+
+extension ParsableCommand {
+    /// ArgumentParser exits 64 (EX_USAGE) on usage errors; SPEC 1 fixes 2, as most Unix tools use.
+    static func exitMappingUsage(_ error: any Error) -> Never {
+        if exitCode(for: error) == .validationFailure {
+            let message = fullMessage(for: error)
+            FileHandle.standardError.write(Data((message.isEmpty ? "" : message + "\n").utf8))
+            Foundation.exit(ExitStatus.usage)
+        }
+        exit(withError: error)
     }
 }
 

@@ -146,7 +146,7 @@ import FoundationNetworking
     @Test func delayAnswersLaterWithoutBlockingOthers() async throws {
         try await Self.withServer { server in
             server.respond { request in
-                request.field("slow", ofEvent: 0) == true ? .delay(0.5, then: .success) : .success
+                request.field("slow", ofEvent: 0) == true ? .delay(3, then: .success) : .success
             }
             let clock = ContinuousClock()
             let start = clock.now
@@ -155,11 +155,12 @@ import FoundationNetworking
             let fast = try await Self.post(#"{"events":[{"slow":false}]}"#, to: server)
             let fastDone = clock.now - start
             #expect(fast.status == 200)
-            #expect(fastDone < .milliseconds(450))
+            // Generous: the suite runs in parallel on 2 cores; what matters is "well before the slow one".
+            #expect(fastDone < .milliseconds(2500))
             #expect(server.deliveredEvents == [#"{"slow":false}"#])
             let slowReply = try await slow
             #expect(slowReply.status == 200)
-            #expect(clock.now - start >= .milliseconds(500))
+            #expect(clock.now - start >= .seconds(3))
             #expect(server.deliveredEvents == [#"{"slow":false}"#, #"{"slow":true}"#])
         }
     }

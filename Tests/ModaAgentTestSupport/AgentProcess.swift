@@ -11,6 +11,8 @@ public final class AgentProcess: @unchecked Sendable {
     public let logPath: String
     public let apiKey: String
     private var process: Process?
+    /// False: the key comes from the config's apiKeyFile, so a test can change it and send SIGHUP.
+    public var apiKeyInEnvironment = true
 
     /// `overrides` are merged into the config section by section, e.g.
     /// `["queue": ["maxBytes": 4096], "endpoint": "http://127.0.0.1:1234/v1/ingest"]`.
@@ -27,7 +29,7 @@ public final class AgentProcess: @unchecked Sendable {
         var config: [String: Any] = [
             // Port 9 (discard) on loopback: nothing listens, so delivery fails fast and events stay queued.
             "endpoint": "http://127.0.0.1:9/v1/ingest",
-            "apiKeyFile": directory.file("no-such-key-file"),
+            "apiKeyFile": directory.file("api-key"),
             "socket": ["path": socketPath] as [String: Any],
             "queue": ["path": queuePath] as [String: Any],
             "delivery": ["retryInitialSeconds": 0.05, "retryMaxSeconds": 0.5, "drainTimeoutSeconds": 1] as [String: Any],
@@ -56,7 +58,12 @@ public final class AgentProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: BuiltProducts.agent)
         process.arguments = ["--config", configPath]
         var environment = ProcessInfo.processInfo.environment
-        environment["MODA_API_KEY"] = apiKey
+        if apiKeyInEnvironment {
+            environment["MODA_API_KEY"] = apiKey
+        } else {
+            environment.removeValue(forKey: "MODA_API_KEY")
+        }
+        environment.removeValue(forKey: "CREDENTIALS_DIRECTORY")
         environment.removeValue(forKey: "NOTIFY_SOCKET")
         environment.removeValue(forKey: "LISTEN_FDS")
         environment.removeValue(forKey: "JOURNAL_STREAM")

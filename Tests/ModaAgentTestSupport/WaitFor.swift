@@ -12,3 +12,15 @@ public func waitFor(
     }
     return try condition()
 }
+
+/// `waitFor` for conditions that must await (running `modactl`, say).
+public func waitForAsync(
+    timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(50), _ condition: () async -> Bool
+) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: interval)
+    }
+    return await condition()
+}

@@ -1,0 +1,114 @@
+/// Builds the body stored for an event: its original bytes, with `timestamp` / `environment` written over a
+/// `null` value or added as new members just before the closing `}`.
+enum StoredBodyWriter {
+    private static let timestampKey: StaticString = "\"timestamp\":"
+    private static let environmentKey: StaticString = "\"environment\":"
+
+    /// The values to fill in, as JSON string content (escaped, without quotes). `environment` is nil when
+    /// neither the envelope nor the configuration names one.
+    struct Values {
+        var timestamp: UnsafeRawBufferPointer
+        var environment: UnsafeRawBufferPointer?
+    }
+
+    static func length(of record: EventRecord, values: Values) -> Int {
+        var length = record.end - record.start
+        var needsComma = !record.isEmpty
+        func add(_ action: StampAction, _ key: StaticString, _ value: UnsafeRawBufferPointer) {
+            switch action {
+            case .keep:
+                break
+            case .replaceNull:
+                length += value.count + 2 - 4
+            case .insert:
+                length += (needsComma ? 1 : 0) + key.utf8CodeUnitCount + value.count + 2
+                needsComma = true
+            }
+        }
+        add(record.timestamp, timestampKey, values.timestamp)
+        if let environment = values.environment {
+            add(record.environment, environmentKey, environment)
+        }
+        return length
+    }
+
+    static func body(of record: EventRecord, in line: UnsafeRawBufferPointer, values: Values) -> [UInt8] {
+        let total = length(of: record, values: values)
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, initializedCount in
+            var writer = Writer(buffer: UnsafeMutableRawBufferPointer(buffer))
+            var cursor = record.start
+            // Null values are overwritten in the order they occur in the object.
+            typealias Null = (at: Int, value: UnsafeRawBufferPointer)
+            var nulls: (first: Null?, second: Null?) = (nil, nil)
+            if case .replaceNull(let at) = record.timestamp {
+                nulls.first = (at, values.timestamp)
+            }
+            if let environment = values.environment, case .replaceNull(let at) = record.environment {
+                if let first = nulls.first, first.at > at {
+                    nulls = ((at, environment), first)
+                } else if nulls.first == nil {
+                    nulls.first = (at, environment)
+                } else {
+                    nulls.second = (at, environment)
+                }
+            }
+            func replace(_ null: Null?) {
+                guard let null else { return }
+                writer.append(line, cursor..<null.at)
+                writer.appendQuoted(null.value)
+                cursor = null.at + 4
+            }
+            replace(nulls.first)
+            replace(nulls.second)
+            writer.append(line, cursor..<(record.end - 1))
+            var needsComma = !record.isEmpty
+            func insert(_ key: StaticString, _ value: UnsafeRawBufferPointer) {
+                if needsComma { writer.append(JSONByte.comma) }
+                writer.append(key)
+                writer.appendQuoted(value)
+                needsComma = true
+            }
+            if record.timestamp == .insert {
+                insert(timestampKey, values.timestamp)
+            }
+            if let environment = values.environment, record.environment == .insert {
+                insert(environmentKey, environment)
+            }
+            writer.append(JSONByte.closeBrace)
+            assert(writer.count == total, "stored body length miscomputed")
+            initializedCount = writer.count
+        }
+    }
+
+    /// Appends into uninitialized array storage; never writes past it.
+    private struct Writer {
+        let buffer: UnsafeMutableRawBufferPointer
+        var count = 0
+
+        mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            guard bytes.count <= buffer.count - count else { return }
+            UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count + bytes.count)]).copyMemory(from: bytes)
+            count += bytes.count
+        }
+
+        mutating func append(_ line: UnsafeRawBufferPointer, _ range: Range<Int>) {
+            append(UnsafeRawBufferPointer(rebasing: line[range]))
+        }
+
+        mutating func append(_ byte: UInt8) {
+            guard count < buffer.count else { return }
+            buffer[count] = byte
+            count += 1
+        }
+
+        mutating func append(_ text: StaticString) {
+            text.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) }
+        }
+
+        mutating func appendQuoted(_ content: UnsafeRawBufferPointer) {
+            append(JSONByte.quote)
+            append(content)
+            append(JSONByte.quote)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+import Foundation
+import ModaAgentTestSupport
+import NIOConcurrencyHelpers
+import Testing
+
+/// Runs `body` with a mock Moda server and an agent pointed at it; both always stopped.
+func withUpstream<T>(
+    _ behavior: MockBehavior = .alwaysSuccess, overrides: [String: Any] = [:], startAgent: Bool = true,
+    _ body: (AgentProcess, MockModaServer) async throws -> T
+) async throws -> T {
+    let mock = try await MockModaServer.start()
+    mock.respond(behavior)
+    var settings = overrides
+    settings["endpoint"] = mock.endpoint
+    do {
+        let result = try await AgentProcess.with(overrides: settings, start: startAgent) { agent in
+            try await body(agent, mock)
+        }
+        try await mock.shutdown()
+        return result
+    } catch {
+        try? await mock.shutdown()
+        throw error
+    }
+}
+
+func sequenceNumbers(_ events: [String]) -> [Int] {
+    events.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["seq"] as? Int }
+}
+
+func lines(_ range: ClosedRange<Int>, _ make: (Int) -> String = { EventLines.standard($0) }) -> String {
+    range.map(make).joined(separator: "\n") + "\n"
+}
+
+@Suite("delivery")
+struct DeliveryTests {
+    @Test("full batches leave at once and never exceed batch.maxEvents; a partial one waits its interval")
+    func fullBatchesLeaveAtOnce() async throws {
+        try await withUpstream(overrides: ["batch": ["maxEvents": 10, "flushIntervalMs": 60_000]]) { agent, mock in
+            let replies = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...35))
+            #expect(replies.count == 35)
+            #expect(await mock.waitForDeliveredCount(30, timeout: .seconds(10)))
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(mock.deliveredCount == 30, "the last 5 wait for flushIntervalMs (60 s)")
+            #expect(mock.requests.allSatisfy { $0.eventCount <= 10 })
+            #expect(sequenceNumbers(mock.deliveredEvents) == Array(1...30))
+        }
+    }
+
+    @Test("no request body exceeds batch.maxBytes")
+    func maxBytes() async throws {
+        try await withUpstream(overrides: ["batch": ["maxBytes": 2048, "maxEventBytes": 1024]]) { agent, mock in
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...100) { EventLines.typical($0) })
+            #expect(await mock.waitForDeliveredCount(100, timeout: .seconds(20)))
+            #expect(mock.requests.allSatisfy { $0.body.count <= 2048 })
+            #expect(mock.requests.count >= 100 * 300 / 2048)
+            #expect(sequenceNumbers(mock.deliveredEvents) == Array(1...100))
+        }
+    }
+
+    @Test("a lone event leaves within flushIntervalMs")
+    func loneEventLeavesWithinInterval() async throws {
+        try await withUpstream(overrides: ["batch": ["flushIntervalMs": 300]]) { agent, mock in
+            let start = ContinuousClock.now
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1))
+            #expect(await mock.waitForDeliveredCount(1, timeout: .seconds(5)))
+            let waited = ContinuousClock.now - start
+            #expect(waited < .milliseconds(300 + 250), "delivered after \(waited)")
+            #expect(waited >= .milliseconds(250), "not before its interval: \(waited)")
+        }
+    }
+
+    @Test("503 for a while, then 200: delivered exactly once, in order; waits follow the backoff bounds")
+    func serviceUnavailableThenSuccess() async throws {
+        let arrivals = NIOLockedValueBox<[ContinuousClock.Instant]>([])
+        let failures = 5
+        let behavior = MockBehavior { request in
+            let count = arrivals.withLockedValue { $0.append(.now); return $0.count }
+            return count <= failures
+                ? .status(503, message: "Service temporarily unavailable", retryable: true) : .success
+        }
+        let overrides: [String: Any] = [
+            "delivery": ["retryInitialSeconds": 0.1, "retryMaxSeconds": 0.8], "batch": ["flushIntervalMs": 10],
+        ]
+        try await withUpstream(behavior, overrides: overrides) { agent, mock in
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...50))
+            #expect(await mock.waitForDeliveredCount(50, timeout: .seconds(20)))
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(mock.deliveredCount == 50, "exactly once")
+            #expect(sequenceNumbers(mock.deliveredEvents) == Array(1...50))
+            let times = arrivals.withLockedValue { $0 }
+            try #require(times.count >= failures + 1)
+            // Wait before retry n is in [d/2, d] with d = min(0.8, 0.1·2^(n-1)), plus scheduling slack.
+            for attempt in 1...failures {
+                let gap = times[attempt] - times[attempt - 1]
+                let nominal = min(0.8, 0.1 * pow(2, Double(attempt - 1)))
+                #expect(gap >= .milliseconds(Int(nominal / 2 * 1000) - 5), "attempt \(attempt): \(gap) < \(nominal / 2)")
+                #expect(gap <= .milliseconds(Int(nominal * 1000) + 400), "attempt \(attempt): \(gap) > \(nominal)")
+            }
+            let status = try await agent.status()
+            let delivery = try #require(status["delivery"] as? [String: Any])
+            #expect(delivery["state"] as? String == "ok")
+            #expect((delivery["lastError"] as? [String: Any])?["status"] as? Int == 503)
+            #expect(delivery["deliveredEvents"] as? Int == 50)
+        }
+    }
+
+    @Test(
+        "non-retryable rejections split the batch: only the bad events are dead-lettered",
+        arguments: [(400, [77]), (422, [5, 150, 151]), (413, [199])])
+    func poisonEventsAreIsolated(status: Int, poison: [Int]) async throws {
+        let behavior = MockBehavior.rejectingEvents(where: { $0["poison"] == true }, status: status)
+        try await withUpstream(behavior, overrides: ["batch": ["flushIntervalMs": 10]]) { agent, mock in
+            let payload = lines(1...200) { index in
+                poison.contains(index)
+                    ? "{\"conversation_id\":\"bad-\(index)\",\"role\":\"user\",\"message\":\"poison \(index)\",\"poison\":true,\"seq\":\(index)}"
+                    : EventLines.standard(index)
+            }
+            let replies = try UnixSocketClient.exchange(path: agent.socketPath, payload)
+            #expect(replies.count == 200)
+            #expect(await mock.waitForDeliveredCount(200 - poison.count, timeout: .seconds(30)))
+            let settled = await waitFor {
+                let snapshot = try? QueueSnapshot(path: agent.queuePath)
+                return snapshot?.deadLetters.count == poison.count && snapshot?.events.count == 0
+            }
+            #expect(settled, "dead letters recorded and the delivered events removed from the queue")
+            #expect(sequenceNumbers(mock.deliveredEvents) == (1...200).filter { !poison.contains($0) })
+            let snapshot = try QueueSnapshot(path: agent.queuePath)
+            #expect(sequenceNumbers(snapshot.deadLetters) == poison)
+            let list = try await agent.modactl("dead-letters", "list", "--json")
+            #expect(list.status == 0)
+            let letters = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+            #expect(letters.count == poison.count)
+            for (letter, index) in zip(letters, poison) {
+                #expect(letter["status"] as? Int == status)
+                #expect((letter["error"] as? String)?.contains("rejected by the mock server") == true)
+                #expect((letter["requestId"] as? String)?.isEmpty == false)
+                #expect(letter["conversationId"] as? String == "bad-\(index)")
+                #expect(letter["preview"] as? String == "poison \(index)")
+                #expect(letter["id"] is Int && letter["time"] is String)
+            }
+        }
+    }
+
+    @Test("401: nothing dead-lettered, state unauthorized; after fixing the key and SIGHUP, delivered")
+    func unauthorizedPausesUntilReload() async throws {
+        let behavior = MockBehavior { request in
+            request.headers["authorization"] == "Bearer good-key"
+                ? .success : .status(401, message: "Invalid or missing API key", retryable: false)
+        }
+        try await withUpstream(behavior, overrides: ["delivery": ["retryMaxSeconds": 300]], startAgent: false) { agent, mock in
+            try "bad-key\n".write(toFile: agent.directory.file("api-key"), atomically: true, encoding: .utf8)
+            agent.apiKeyInEnvironment = false
+            try await agent.start()
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...20))
+            #expect(await waitForAsync { (try? await agent.deliveryState()) == "unauthorized" })
+            let status = try await agent.status()
+            let lastError = (status["delivery"] as? [String: Any])?["lastError"] as? [String: Any]
+            #expect(lastError?["status"] as? Int == 401)
+            #expect(lastError?["message"] as? String == "Invalid or missing API key")
+            #expect((status["deadLetters"] as? [String: Any])?["events"] as? Int == 0)
+            #expect((status["queue"] as? [String: Any])?["events"] as? Int == 20)
+
+            try "good-key\n".write(toFile: agent.directory.file("api-key"), atomically: true, encoding: .utf8)
+            agent.signal(SIGHUP)
+            #expect(await mock.waitForDeliveredCount(20, timeout: .seconds(10)))
+            #expect(await waitForAsync { (try? await agent.deliveryState()) == "ok" })
+            #expect(!agent.log().contains("bad-key") && !agent.log().contains("good-key"), "the key never reaches the log")
+        }
+    }
+
+    @Test("404 pauses as misconfigured")
+    func notFoundIsMisconfigured() async throws {
+        try await withUpstream(.always(.status(404, message: "Not found", retryable: false))) { agent, _ in
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...3))
+            #expect(await waitForAsync { (try? await agent.deliveryState()) == "misconfigured" })
+            #expect(try QueueSnapshot(path: agent.queuePath).deadLetters.isEmpty)
+        }
+    }
+
+    @Test("dropped connections and timeouts are retried; nothing lost")
+    func transportFailuresAreRetried() async throws {
+        let behavior = MockBehavior.replying(
+            [.dropConnection, .delay(2, then: .success), .dropConnection, .status(502, message: "Bad gateway", retryable: true)])
+        let overrides: [String: Any] = ["delivery": ["timeoutSeconds": 0.5], "batch": ["maxEvents": 25]]
+        try await withUpstream(behavior, overrides: overrides) { agent, mock in
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...100))
+            #expect(await mock.waitForDeliveredCount(100, timeout: .seconds(30)))
+            #expect(Set(sequenceNumbers(mock.deliveredEvents)) == Set(1...100))
+            #expect(await waitFor { (try? QueueSnapshot(path: agent.queuePath).events.count) == 0 })
+        }
+    }
+
+    @Test("an unreachable endpoint keeps everything queued, then delivers when it appears")
+    func unreachableEndpoint() async throws {
+        // Reserve a port, then free it: nothing listens there until the mock starts on it.
+        let probe = try await MockModaServer.start()
+        let port = probe.port
+        try await probe.shutdown()
+        try await AgentProcess.with(overrides: ["endpoint": "http://127.0.0.1:\(port)/v1/ingest"]) { agent in
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...10))
+            #expect(await waitForAsync { (try? await agent.deliveryState()) == "retrying" })
+            #expect(try QueueSnapshot(path: agent.queuePath).events.count == 10)
+            let mock = try await MockModaServer.start(port: port)
+            #expect(await mock.waitForDeliveredCount(10, timeout: .seconds(15)))
+            try await mock.shutdown()
+        }
+    }
+
+    @Test("kill -9 with a batch in flight: sent again after restart, nothing lost")
+    func crashWithBatchInFlight() async throws {
+        try await withUpstream(.always(.delay(30, then: .success))) { agent, mock in
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...40))
+            #expect(await waitFor { mock.requestCount >= 1 })
+            await agent.crash()
+            mock.respond(.alwaysSuccess)
+            try await agent.start()
+            #expect(await mock.waitForDeliveredCount(40, timeout: .seconds(15)))
+            #expect(sequenceNumbers(mock.deliveredEvents) == Array(1...40))
+        }
+    }
+
+    @Test("SIGTERM with the upstream up: the queue is drained before exit")
+    func sigtermDrains() async throws {
+        try await withUpstream(overrides: ["batch": ["flushIntervalMs": 60_000], "delivery": ["drainTimeoutSeconds": 10]]) {
+            agent, mock in
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...30))
+            #expect(await agent.stop() == 0)
+            #expect(mock.deliveredCount == 30)
+            #expect(try QueueSnapshot(path: agent.queuePath).events.isEmpty)
+        }
+    }
+
+    @Test("SIGTERM with the upstream down: exit within drainTimeoutSeconds + 1 s, events kept")
+    func sigtermWithUpstreamDown() async throws {
+        let overrides: [String: Any] = ["delivery": ["drainTimeoutSeconds": 2, "retryInitialSeconds": 0.1]]
+        try await withUpstream(.always(.status(503, message: "down", retryable: true)), overrides: overrides) {
+            agent, _ in
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...30))
+            let start = ContinuousClock.now
+            agent.signal(SIGTERM)
+            let status = await agent.waitForExit(timeout: .seconds(10))
+            let took = ContinuousClock.now - start
+            #expect(status == 0)
+            #expect(took < .seconds(3), "took \(took)")
+            #expect(try QueueSnapshot(path: agent.queuePath).events.count == 30)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Testing
+
+@testable import ModaAgentCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// What socket activation can be tested in-process: the environment handling of sd_listen_fds (without claiming
+/// fd 3, which belongs to someone else in a test runner) and the checks on the passed socket, with real sockets.
+///
+/// Serialized because some tests set `LISTEN_*` process-wide.
+@Suite(.serialized)
+struct SocketActivationTests {
+    @Test func notActivatedReturnsNil() throws {
+        let environment = ListenEnvironment(fds: nil, pid: nil)
+        defer { environment.restore() }
+        #expect(try SocketActivation.listeningUnixStreamSocket() == nil)
+    }
+
+    @Test func variablesMeantForAnotherProcessAreIgnoredAndUnset() throws {
+        let environment = ListenEnvironment(fds: "1", pid: "1")
+        defer { environment.restore() }
+        #expect(try SocketActivation.listeningUnixStreamSocket() == nil)
+        // Unset so that children do not inherit them either.
+        #expect(getenv("LISTEN_FDS") == nil)
+        #expect(getenv("LISTEN_PID") == nil)
+    }
+
+    @Test func malformedListenFDsThrows() {
+        let environment = ListenEnvironment(fds: "many", pid: String(getpid()))
+        defer { environment.restore() }
+        #expect(throws: SocketActivationError.listenFDsFailed(errno: EINVAL)) {
+            try SocketActivation.listeningUnixStreamSocket()
+        }
+        #expect(getenv("LISTEN_FDS") == nil)
+    }
+
+    @Test func adoptsListeningUnixStreamSocket() throws {
+        let socket = try TestSocket(type: SOCK_STREAM, bindPath: true, listen: true)
+        #expect(try SocketActivation.adopt(count: 1, firstFD: socket.fd) == socket.fd)
+    }
+
+    @Test func noSocketsMeansNotActivated() throws {
+        #expect(try SocketActivation.adopt(count: 0, firstFD: firstPassedFD) == nil)
+    }
+
+    @Test func rejectsMoreThanOneSocket() {
+        #expect(throws: SocketActivationError.unexpectedSocketCount(2)) {
+            try SocketActivation.adopt(count: 2, firstFD: firstPassedFD)
+        }
+        #expect(
+            SocketActivationError.unexpectedSocketCount(2).description.contains("ListenStream= in moda-agent.socket")
+        )
+    }
+
+    @Test func rejectsUnixStreamSocketThatDoesNotListen() throws {
+        let socket = try TestSocket(type: SOCK_STREAM, bindPath: true, listen: false)
+        #expect(throws: SocketActivationError.notAListeningUnixStreamSocket(fd: socket.fd)) {
+            try SocketActivation.adopt(count: 1, firstFD: socket.fd)
+        }
+    }
+
+    @Test func rejectsDatagramSocket() throws {
+        let socket = try TestSocket(type: SOCK_DGRAM, bindPath: true, listen: false)
+        #expect(throws: SocketActivationError.notAListeningUnixStreamSocket(fd: socket.fd)) {
+            try SocketActivation.adopt(count: 1, firstFD: socket.fd)
+        }
+    }
+
+    @Test func rejectsTCPSocket() throws {
+        let fd = Glibc.socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        try #require(bound == 0 && listen(fd, 1) == 0)
+        #expect(throws: SocketActivationError.notAListeningUnixStreamSocket(fd: fd)) {
+            try SocketActivation.adopt(count: 1, firstFD: fd)
+        }
+    }
+
+    @Test func rejectsNonSocket() throws {
+        var fds: [CInt] = [-1, -1]
+        try #require(pipe(&fds) == 0)
+        defer {
+            close(fds[0])
+            close(fds[1])
+        }
+        #expect(throws: SocketActivationError.notAListeningUnixStreamSocket(fd: fds[0])) {
+            try SocketActivation.adopt(count: 1, firstFD: fds[0])
+        }
+    }
+
+    @Test func errorsSayWhatToCheck() {
+        let errors: [SocketActivationError] = [
+            .listenFDsFailed(errno: EBADF),
+            .unexpectedSocketCount(3),
+            .notAListeningUnixStreamSocket(fd: 3),
+            .inspectionFailed(fd: 3, errno: EBADF),
+        ]
+        for error in errors {
+            #expect(error.description.contains("moda-agent.socket"), "\(error)")
+        }
+        #expect(SocketActivationError.inspectionFailed(fd: 3, errno: EBADF).description.contains("Bad file descriptor"))
+    }
+}
+
+/// fd 3 as systemd passes it; only used where the descriptor is never touched.
+private let firstPassedFD: CInt = 3
+
+/// A Unix socket of the given type, bound to a short unique path in /tmp, optionally listening.
+private final class TestSocket {
+    let fd: CInt
+    private let path: String
+
+    init(type: __socket_type, bindPath: Bool, listen shouldListen: Bool) throws {
+        self.path = "/tmp/moda-sa-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+        self.fd = socket(AF_UNIX, CInt(type.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        guard self.fd >= 0 else { throw SocketTestError("socket() failed: errno \(errno)") }
+        guard bindPath else { return }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(self.path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(self.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0 else { throw SocketTestError("bind(\(self.path)) failed: errno \(errno)") }
+        if shouldListen {
+            guard listen(self.fd, 16) == 0 else { throw SocketTestError("listen failed: errno \(errno)") }
+        }
+    }
+
+    deinit {
+        close(self.fd)
+        unlink(self.path)
+    }
+}
+
+private struct SocketTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Sets `LISTEN_FDS`/`LISTEN_PID` (nil: unset), unsets `LISTEN_FDNAMES`; ``restore()`` puts back what was there.
+private struct ListenEnvironment {
+    private static let names = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]
+    private let saved: [String?]
+
+    init(fds: String?, pid: String?) {
+        self.saved = Self.names.map { name in getenv(name).map { String(cString: $0) } }
+        Self.apply([fds, pid, nil])
+    }
+
+    func restore() {
+        Self.apply(self.saved)
+    }
+
+    private static func apply(_ values: [String?]) {
+        for (name, value) in zip(self.names, values) {
+            if let value { setenv(name, value, 1) } else { unsetenv(name) }
+        }
+    }
+}
