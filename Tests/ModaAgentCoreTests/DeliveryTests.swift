@@ -58,53 +58,6 @@ struct DeliveryTests {
         }
     }
 
-    @Test("a lone event leaves within flushIntervalMs")
-    func loneEventLeavesWithinInterval() async throws {
-        try await withUpstream(overrides: ["batch": ["flushIntervalMs": 300]]) { agent, mock in
-            let start = ContinuousClock.now
-            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1))
-            #expect(await mock.waitForDeliveredCount(1, timeout: .seconds(5)))
-            let waited = ContinuousClock.now - start
-            #expect(waited < .milliseconds(300 + 250), "delivered after \(waited)")
-            #expect(waited >= .milliseconds(250), "not before its interval: \(waited)")
-        }
-    }
-
-    @Test("503 for a while, then 200: delivered exactly once, in order; waits follow the backoff bounds")
-    func serviceUnavailableThenSuccess() async throws {
-        let arrivals = NIOLockedValueBox<[ContinuousClock.Instant]>([])
-        let failures = 5
-        let behavior = MockBehavior { request in
-            let count = arrivals.withLockedValue { $0.append(.now); return $0.count }
-            return count <= failures
-                ? .status(503, message: "Service temporarily unavailable", retryable: true) : .success
-        }
-        let overrides: [String: Any] = [
-            "delivery": ["retryInitialSeconds": 0.1, "retryMaxSeconds": 0.8], "batch": ["flushIntervalMs": 10],
-        ]
-        try await withUpstream(behavior, overrides: overrides) { agent, mock in
-            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...50))
-            #expect(await mock.waitForDeliveredCount(50, timeout: .seconds(20)))
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(mock.deliveredCount == 50, "exactly once")
-            #expect(sequenceNumbers(mock.deliveredEvents) == Array(1...50))
-            let times = arrivals.withLockedValue { $0 }
-            try #require(times.count >= failures + 1)
-            // Wait before retry n is in [d/2, d] with d = min(0.8, 0.1·2^(n-1)), plus scheduling slack.
-            for attempt in 1...failures {
-                let gap = times[attempt] - times[attempt - 1]
-                let nominal = min(0.8, 0.1 * pow(2, Double(attempt - 1)))
-                #expect(gap >= .milliseconds(Int(nominal / 2 * 1000) - 5), "attempt \(attempt): \(gap) < \(nominal / 2)")
-                #expect(gap <= .milliseconds(Int(nominal * 1000) + 400), "attempt \(attempt): \(gap) > \(nominal)")
-            }
-            let status = try await agent.status()
-            let delivery = try #require(status["delivery"] as? [String: Any])
-            #expect(delivery["state"] as? String == "ok")
-            #expect((delivery["lastError"] as? [String: Any])?["status"] as? Int == 503)
-            #expect(delivery["deliveredEvents"] as? Int == 50)
-        }
-    }
-
     @Test(
         "non-retryable rejections split the batch: only the bad events are dead-lettered",
         arguments: [(400, [77]), (422, [5, 150, 151]), (413, [199])])
@@ -231,19 +184,4 @@ struct DeliveryTests {
         }
     }
 
-    @Test("SIGTERM with the upstream down: exit within drainTimeoutSeconds + 1 s, events kept")
-    func sigtermWithUpstreamDown() async throws {
-        let overrides: [String: Any] = ["delivery": ["drainTimeoutSeconds": 2, "retryInitialSeconds": 0.1]]
-        try await withUpstream(.always(.status(503, message: "down", retryable: true)), overrides: overrides) {
-            agent, _ in
-            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...30))
-            let start = ContinuousClock.now
-            agent.signal(SIGTERM)
-            let status = await agent.waitForExit(timeout: .seconds(10))
-            let took = ContinuousClock.now - start
-            #expect(status == 0)
-            #expect(took < .seconds(3), "took \(took)")
-            #expect(try QueueSnapshot(path: agent.queuePath).events.count == 30)
-        }
-    }
 }

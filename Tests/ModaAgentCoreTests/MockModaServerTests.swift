@@ -143,28 +143,6 @@ import FoundationNetworking
         }
     }
 
-    @Test func delayAnswersLaterWithoutBlockingOthers() async throws {
-        try await Self.withServer { server in
-            server.respond { request in
-                request.field("slow", ofEvent: 0) == true ? .delay(3, then: .success) : .success
-            }
-            let clock = ContinuousClock()
-            let start = clock.now
-            async let slow = Self.post(#"{"events":[{"slow":true}]}"#, to: server)
-            try await Task.sleep(for: .milliseconds(100))
-            let fast = try await Self.post(#"{"events":[{"slow":false}]}"#, to: server)
-            let fastDone = clock.now - start
-            #expect(fast.status == 200)
-            // Generous: the suite runs in parallel on 2 cores; what matters is "well before the slow one".
-            #expect(fastDone < .milliseconds(2500))
-            #expect(server.deliveredEvents == [#"{"slow":false}"#])
-            let slowReply = try await slow
-            #expect(slowReply.status == 200)
-            #expect(clock.now - start >= .seconds(3))
-            #expect(server.deliveredEvents == [#"{"slow":false}"#, #"{"slow":true}"#])
-        }
-    }
-
     @Test func rejectingEventsNamesTheBadEvent() async throws {
         try await Self.withServer { server in
             server.respond(.rejectingEvents(where: { $0["bad"] == true }, status: 422))
@@ -220,7 +198,7 @@ import FoundationNetworking
             let clock = ContinuousClock()
             let start = clock.now
             #expect(await server.waitForDeliveredCount(1, timeout: .milliseconds(100)) == false)
-            #expect(clock.now - start < .seconds(2))
+            #expect(clock.now - start < .seconds(5))
             async let waited = server.waitForDeliveredCount(2, timeout: .seconds(10))
             _ = try await Self.post(Self.twoEvents, to: server)
             #expect(await waited)

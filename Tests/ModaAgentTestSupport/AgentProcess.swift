@@ -27,8 +27,8 @@ public final class AgentProcess: @unchecked Sendable {
         queuePath = directory.file("queue/queue.db")
         logPath = directory.file("agent.log")
         var config: [String: Any] = [
-            // Port 9 (discard) on loopback: nothing listens, so delivery fails fast and events stay queued.
-            "endpoint": "http://127.0.0.1:9/v1/ingest",
+            // Nothing listens there, so delivery fails fast and events stay queued.
+            "endpoint": ClosedPort.endpoint,
             "apiKeyFile": directory.file("api-key"),
             "socket": ["path": socketPath] as [String: Any],
             "queue": ["path": queuePath] as [String: Any],

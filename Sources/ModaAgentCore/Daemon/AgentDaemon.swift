@@ -21,6 +21,7 @@ public enum AgentDaemon {
         var logger = Logger(label: "moda-agent")
         logger.logLevel = Logger.Level(rawValue: config.log.level) ?? .info
         let signals = SignalWatcher()
+        ResourceLimits.raiseOpenFileLimit()
 
         let lock: QueueLock
         let store: QueueStore
@@ -29,7 +30,7 @@ public enum AgentDaemon {
             let folder = (config.queue.path as NSString).deletingLastPathComponent
             if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             lock = try QueueLock(queuePath: config.queue.path)
-            writerDB = try QueueDatabase.open(path: config.queue.path, durability: config.queue.durability, create: true)
+            writerDB = try openQueue(config: config, logger: logger)
             store = try QueueStore(path: config.queue.path, durability: config.queue.durability, create: true)
             try DaemonRecord.write(writerDB, pid: getpid(), version: AgentVersion.current, startedAt: Timestamp.now())
         } catch {
@@ -43,9 +44,13 @@ public enum AgentDaemon {
         let flusher: Flusher
         let writer: QueueWriter
         do {
+            let reserve = DiskReserve(queuePath: config.queue.path)
+            if !reserve.ensure() {
+                logger.warning("cannot set aside the disk reserve \(reserve.path); a full disk may stall deletions")
+            }
             flusher = try Flusher(
                 store: store, uploader: uploader, settings: DeliverySettings(config: config, apiKey: key.key),
-                logger: logger)
+                logger: logger, reserve: reserve)
             writer = try QueueWriter(db: writerDB, config: config.queue) { flusher.eventsCommitted($0) }
         } catch {
             logger.critical("\(error)")
@@ -108,13 +113,18 @@ public enum AgentDaemon {
             break
         }
 
+        // drainTimeoutSeconds counts from the signal and covers everything, so systemd's
+        // TimeoutStopSec can be set against it; the last half second is kept for teardown.
+        let shutdownStarted = ContinuousClock.now
         logger.info("shutting down: finishing lines already read, then draining deliveries")
         notifier.stopping()
         heartbeat.stop()
         await server.stopAccepting()
-        await server.drain(timeout: .seconds(5))
+        await server.drain(timeout: .seconds(max(1, min(5, currentConfig.delivery.drainTimeoutSeconds))))
         writer.waitUntilIdle()
-        let drained = await flusher.drain(timeout: currentConfig.delivery.drainTimeoutSeconds)
+        let elapsed = ContinuousClock.now - shutdownStarted
+        let spent = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let drained = await flusher.drain(timeout: max(0, currentConfig.delivery.drainTimeoutSeconds - spent - 0.5))
         flusher.stop()
         await uploader.shutdown()
         let left = (try? store.counters().queuedEvents) ?? 0
@@ -123,5 +133,22 @@ public enum AgentDaemon {
             drained ? "stopped; queue empty" : "stopped; events wait in the queue for the next start",
             metadata: ["event_count": "\(left)", "accepted_events": "\(metrics.acceptedEvents.current)"])
         return ExitStatus.success
+    }
+
+    /// Opens the writer's connection; a damaged file is moved aside (loudly) and replaced.
+    private static func openQueue(config: AgentConfig, logger: Logger) throws(QueueError) -> SQLiteConnection {
+        do {
+            return try QueueDatabase.open(path: config.queue.path, durability: config.queue.durability, create: true)
+        } catch {
+            guard case .damaged(_, let reason) = error else { throw error }
+            let aside = try DamagedQueue.setAside(path: config.queue.path)
+            logger.critical(
+                """
+                the queue database was damaged (\(reason)); it was moved to \(aside) and a new queue was started. \
+                Events in the old file can be recovered with: sqlite3 \(aside) .recover
+                """,
+                metadata: ["damaged_file": "\(aside)"])
+            return try QueueDatabase.open(path: config.queue.path, durability: config.queue.durability, create: true)
+        }
     }
 }

@@ -33,9 +33,16 @@ public final class Flusher: @unchecked Sendable {
     private var unreadCommits = 0
     private var lastHeadCount = 0
     private var random = SystemRandomNumberGenerator()
+    private let reserve: DiskReserve?
+    /// A delivered batch whose removal from the queue failed (full disk): removing it comes before
+    /// anything else, so it is not sent again in a loop.
+    private var undeleted: (first: Int64, last: Int64)?
 
-    public init(store: QueueStore, uploader: Uploader, settings: DeliverySettings, logger: Logger) throws(QueueError) {
+    public init(
+        store: QueueStore, uploader: Uploader, settings: DeliverySettings, logger: Logger, reserve: DiskReserve? = nil
+    ) throws(QueueError) {
         self.store = store
+        self.reserve = reserve
         self.uploader = uploader
         self.settings = settings
         self.logger = logger
@@ -125,6 +132,9 @@ public final class Flusher: @unchecked Sendable {
     private func evaluate() {
         guard !stopped, !inFlight else { return }
         if waitingForRetry { return }
+        if let pending = undeleted {
+            guard removeDelivered(first: pending.first, last: pending.last) else { return }
+        }
         if let next = splitStack.last {
             send(next)
             return
@@ -180,12 +190,8 @@ public final class Flusher: @unchecked Sendable {
             status.lastSuccessAt = now
             status.attempts = 0
             status.nextAttemptAt = nil
-            do {
-                try store.markDelivered(first: first.id, last: last.id, status: status)
-            } catch {
-                logger.error("delivered, but cannot remove the batch from the queue; it may be sent again",
-                    metadata: ["error": "\(error)"])
-            }
+            undeleted = (first.id, last.id)
+            guard removeDelivered(first: first.id, last: last.id) else { return }
             logger.debug("delivered", metadata: ["event_count": "\(events.count)", "request_id": "\(requestId ?? "")"])
             if fromStack { splitStack.removeLast() }
             evaluate()
@@ -219,6 +225,37 @@ public final class Flusher: @unchecked Sendable {
             if fromStack { splitStack.removeLast() }
             evaluate()
         }
+    }
+
+    /// Removes a delivered batch. On a full disk it frees the reserve and tries again; if that
+    /// still fails it tries every second, sending nothing meanwhile.
+    private func removeDelivered(first: Int64, last: Int64) -> Bool {
+        var diskFull = false
+        do {
+            do {
+                try store.markDelivered(first: first, last: last, status: status)
+            } catch where error.isTransient {
+                diskFull = true
+                if reserve?.release() == true {
+                    logger.warning("the disk is full: released the queue's space reserve to remove delivered events")
+                }
+                // A WAL keeps its largest size; truncating it is the other space a full disk can get back.
+                try? store.checkpointAndTruncateWAL()
+                try store.markDelivered(first: first, last: last, status: status)
+            }
+        } catch {
+            logger.error(
+                "delivered, but cannot remove the batch from the queue; trying again in 1 s",
+                metadata: ["error": "\(error)"])
+            schedule(after: 1) { self.evaluate() }
+            return false
+        }
+        undeleted = nil
+        if diskFull || reserve?.isHeld == false {
+            try? store.checkpointAndTruncateWAL()
+        }
+        reserve?.ensure()
+        return true
     }
 
     private func retry(fault: DeliveryFault, retryAfter: Double?, state: DeliveryStatus.State, now: Double) {

@@ -43,13 +43,9 @@ public final class IngestServer: Sendable {
                     return true
                 }
                 guard admitted else {
-                    let reply = IngestReply.rejected(
-                        line: 0,
-                        message: "too many connections (socket.maxConnections \(maxConnections)); retry later",
-                        retryable: true)
-                    var buffer = channel.allocator.buffer(capacity: 128)
-                    buffer.writeString(reply.json)
-                    return channel.writeAndFlush(buffer).always { _ in channel.close(promise: nil) }
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(OverLimitHandler(maxConnections: maxConnections))
+                    }
                 }
                 metrics.openConnections.add(1)
                 channel.closeFuture.whenComplete { _ in
@@ -68,6 +64,10 @@ public final class IngestServer: Sendable {
             let channel = try await bootstrap.withBoundSocket(activatedSocket).get()
             logger.info("listening on the socket systemd passed", metadata: ["socket": "\(path)"])
             return IngestServer(serverChannel: channel, connections: connections, path: path, ownsSocketFile: false)
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
         try UnixSocketPath.clearStale(path)
         let channel: any Channel

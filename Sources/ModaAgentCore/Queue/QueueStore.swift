@@ -52,6 +52,12 @@ public final class QueueStore {
         return QueueHead(events: events, isFull: full)
     }
 
+    /// Copies the WAL into the database and truncates it to zero bytes, giving its space back to
+    /// the filesystem: used when the disk is full, since a WAL otherwise keeps its largest size.
+    public func checkpointAndTruncateWAL() throws(QueueError) {
+        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
     public func counters() throws(QueueError) -> Counters {
         defer { countersQuery.reset() }
         guard try countersQuery.step() else { return Counters(queuedEvents: 0, queuedBytes: 0, droppedEvents: 0, deliveredEvents: 0) }
