@@ -1,3 +1,4 @@
+import ModaAgentTestSupport
 import Testing
 
 @testable import ModaAgentCore
@@ -99,57 +100,6 @@ struct SystemdNotifierTests {
         defer { environment.restore() }
         #expect(SystemdNotifier.watchdogInterval() == expected)
     }
-}
-
-/// A bound `AF_UNIX` `SOCK_DGRAM` socket in /tmp (short path: `sun_path` holds < 108 bytes), like systemd's.
-private final class DatagramListener {
-    let path: String
-    private let fd: CInt
-
-    init() throws {
-        self.path = "/tmp/moda-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
-        self.fd = socket(AF_UNIX, CInt(SOCK_DGRAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        guard self.fd >= 0 else { throw NotifierTestError("socket() failed: errno \(errno)") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(self.path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(self.fd)
-            throw NotifierTestError("socket path too long: \(self.path)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(self.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard bound == 0 else {
-            close(self.fd)
-            throw NotifierTestError("bind(\(self.path)) failed: errno \(errno)")
-        }
-    }
-
-    deinit {
-        close(self.fd)
-        unlink(self.path)
-    }
-
-    /// The next datagram, waiting at most `timeoutMilliseconds` (sd_notify sends synchronously, so it is
-    /// normally there already).
-    func receive(timeoutMilliseconds: CInt = 5_000) throws -> String {
-        var pollFD = pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&pollFD, 1, timeoutMilliseconds)
-        guard ready > 0 else { throw NotifierTestError("no notification within \(timeoutMilliseconds) ms") }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = buffer.withUnsafeMutableBytes { recv(self.fd, $0.baseAddress, $0.count, 0) }
-        guard count >= 0 else { throw NotifierTestError("recv failed: errno \(errno)") }
-        return String(decoding: buffer[0..<count], as: UTF8.self)
-    }
-}
-
-private struct NotifierTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Sets the variables (or unsets them for `nil`) until ``restore()`` puts back what was there.

@@ -1,3 +1,4 @@
+import Foundation
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
@@ -53,6 +54,13 @@ public final class Uploader: Sendable {
                 return "HTTP client error: \(clientError)"
             }
         }
-        return "connection failed: \(error)"
+        let text = "\(error)"
+        // NIO's connection errors end in "(errno: N)"; the system's words for N read better.
+        if let range = text.range(of: #"\(errno: (\d+)\)"#, options: .regularExpression),
+            let code = Int32(text[range].filter(\.isNumber))
+        {
+            return "cannot connect to the endpoint: \(String(cString: strerror(code)))"
+        }
+        return "connection failed: \(text)"
     }
 }

@@ -36,7 +36,8 @@ extension StatusReport {
             lines.append("  Last error: \(status): \(error.message) (\(Durations.human(now - error.at)) ago)")
         }
         if let next = delivery.nextAttemptAt, daemon.running {
-            lines.append("Next attempt: in \(Durations.human(max(0, next - now))) (attempt \(delivery.attempts + 1))")
+            let when = next - now > 0.05 ? "in \(Durations.human(next - now))" : "now"
+            lines.append("Next attempt: \(when) (attempt \(delivery.attempts + 1))")
         }
         let deadLine = deadLetters == 0 ? "none" : paint.yellow("\(deadLetters)")
         lines.append(" Dead letters: \(deadLine)")

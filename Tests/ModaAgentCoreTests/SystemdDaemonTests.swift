@@ -1,0 +1,60 @@
+import Foundation
+import ModaAgentTestSupport
+import Testing
+
+/// The daemon under systemd's protocols, without systemd: a notify socket the test owns, and
+/// `systemd-socket-activate` passing the listening socket.
+@Suite("systemd integration (daemon)")
+struct SystemdDaemonTests {
+    @Test("READY=1, STATUS= following the queue, WATCHDOG=1 pings, STOPPING=1 on SIGTERM")
+    func notifyProtocol() async throws {
+        let listener = try DatagramListener()
+        try await AgentProcess.with(start: false) { agent in
+            try await agent.start(extraEnvironment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000"])
+            #expect(listener.receive(until: { $0 == "READY=1" }) != nil)
+            #expect(listener.receive(until: { $0.hasPrefix("STATUS=queued 0 events, delivery idle") }) != nil)
+            #expect(listener.receive(until: { $0 == "WATCHDOG=1" }) != nil)
+
+            // Upstream unreachable: the queue grows and delivery retries; STATUS says so.
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...7))
+            let status = listener.receive(until: { $0 == "STATUS=queued 7 events, delivery retrying" })
+            #expect(status != nil, "STATUS follows the queue depth and the delivery state word")
+            // Pings keep coming while the pipeline is alive.
+            #expect(listener.receive(until: { $0 == "WATCHDOG=1" }) != nil)
+
+            agent.signal(SIGTERM)
+            #expect(listener.receive(until: { $0 == "STOPPING=1" }) != nil)
+            #expect(await agent.waitForExit(timeout: .seconds(10)) == 0)
+        }
+    }
+
+    @Test(
+        "under systemd-socket-activate: lines are acknowledged and delivered, the socket is not re-created",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate")))
+    func socketActivation() async throws {
+        try await withUpstream(startAgent: false) { agent, mock in
+            let activated = agent.directory.file("activated.sock")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
+            // The launched daemon gets only the variables passed with -E.
+            process.arguments = [
+                "-l", activated, "-E", "MODA_API_KEY=\(agent.apiKey)", BuiltProducts.agent, "--config", agent.configPath,
+            ]
+            process.standardError = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            defer {
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            }
+            // systemd-socket-activate listens first and starts the daemon on the first connection.
+            #expect(await waitFor { FileManager.default.fileExists(atPath: activated) })
+            let replies = try UnixSocketClient.exchange(path: activated, lines(1...10))
+            #expect(replies.count == 10 && replies.allSatisfy { $0 == #"{"ok":true,"accepted":1}"# })
+            #expect(await mock.waitForDeliveredCount(10, timeout: .seconds(10)))
+            #expect(!FileManager.default.fileExists(atPath: agent.socketPath), "its own socket.path was never bound")
+            kill(process.processIdentifier, SIGTERM)
+            #expect(await waitFor { !process.isRunning })
+            #expect(process.terminationStatus == 0)
+        }
+    }
+}
