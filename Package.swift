@@ -22,6 +22,7 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CSystemd",
             pkgConfig: "libsystemd",
@@ -32,6 +33,7 @@ let package = Package(
             dependencies: [
                 "CSQLite",
                 "CSystemd",
+                "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -50,6 +52,16 @@ let package = Package(
             name: "modactl",
             dependencies: [
                 "ModaAgentCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The benchmark (`make bench`): starts the moda-agent binary beside it against an in-process mock API.
+        .executableTarget(
+            name: "moda-bench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

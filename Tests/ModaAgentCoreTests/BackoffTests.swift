@@ -1,3 +1,4 @@
+import ModaAgentTestSupport
 import Testing
 
 @testable import ModaAgentCore
@@ -66,7 +67,7 @@ import Testing
     }
 
     @Test func seededGeneratorStaysWithinBounds() {
-        var generator = SplitMix64(seed: 0x5EED)
+        var generator = SeededGenerator(seed: 0x5EED)
         var lowest = Double.infinity
         var highest = -Double.infinity
         for draw in 0..<10_000 {
@@ -85,20 +86,7 @@ import Testing
     }
 
     @Test func generatorIsIgnoredWhenRetryAfterIsPresent() {
-        var generator = SplitMix64(seed: 1)
+        var generator = SeededGenerator(seed: 1)
         #expect(backoff.delay(attempt: 4, retryAfter: 3, using: &generator) == 3)
-    }
-}
-
-/// A tiny deterministic generator (SplitMix64), so random draws are reproducible.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ModaAgentTestSupport
 import Testing
 
 @testable import ModaAgentCore
@@ -20,7 +21,7 @@ import Testing
     static let budget = Duration.seconds(2)
 
     @Test func scannerAgreesWithFoundation() throws {
-        var random = FuzzRandom(seed: Self.seed)
+        var random = SeededGenerator(seed: Self.seed)
         var stats = Stats()
         let clock = ContinuousClock()
         let start = clock.now
@@ -100,7 +101,7 @@ import Testing
     /// Every input a valid event could come from is also checked against the byte-level rules above: generate
     /// events directly too, so the schema path sees mutations of realistic lines.
     @Test func mutatedEventsNeverCrashTheValidator() {
-        var random = FuzzRandom(seed: Self.seed ^ 0xFFFF)
+        var random = SeededGenerator(seed: Self.seed ^ 0xFFFF)
         let validator = EventValidator(maxEventBytes: 10_000, defaultEnvironment: nil)
         let base = Array(
             (#"{"environment":"e","events":[{"conversation_id":"c","role":"user","content":[{"type":"text","text":"t"},"#
@@ -147,26 +148,12 @@ private struct Stats: CustomStringConvertible {
     }
 }
 
-/// A small, fast, seedable generator so failures reproduce.
-private struct FuzzRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random JSON values, serialized with random whitespace and random (valid) escapes.
 private indirect enum JSONGenerator {
     case null, bool(Bool), number(String), string([String]), array([JSONGenerator]), object([([String], JSONGenerator)])
 
-    static func value(using random: inout FuzzRandom, depth: Int) -> JSONGenerator {
+    static func value(using random: inout SeededGenerator, depth: Int) -> JSONGenerator {
         let choice = depth > 4 ? random.next() % 4 : random.next() % 6
         switch choice {
         case 0: return .null
@@ -184,7 +171,7 @@ private indirect enum JSONGenerator {
         }
     }
 
-    static func number(using random: inout FuzzRandom) -> String {
+    static func number(using random: inout SeededGenerator) -> String {
         let numbers = [
             "0", "-0", "1", "-1", "42", "3.14", "-0.5", "1e10", "1E-7", "2.5e+3", "123456789012345678901234567890",
             "1e308", "1e309", "-1e400", "1e-400", "0.000001", "9007199254740993", "1.7976931348623157e308", "5e-324",
@@ -192,7 +179,7 @@ private indirect enum JSONGenerator {
         return numbers[Int(random.next() % UInt64(numbers.count))]
     }
 
-    static func stringPieces(using random: inout FuzzRandom) -> [String] {
+    static func stringPieces(using random: inout SeededGenerator) -> [String] {
         let pieces = [
             "a", "key", " ", "é", "€", "😀", "中", "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0000",
             "\\u00e9", "\\uD83D\\uDE00", "\\udbff\\udfff", "\u{7F}", "'", "role", "events",
@@ -200,13 +187,13 @@ private indirect enum JSONGenerator {
         return (0..<Int(random.next() % 6)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }
     }
 
-    func utf8Bytes(using random: inout FuzzRandom) -> [UInt8] {
+    func utf8Bytes(using random: inout SeededGenerator) -> [UInt8] {
         var out: [UInt8] = []
         write(to: &out, using: &random)
         return out
     }
 
-    private func write(to out: inout [UInt8], using random: inout FuzzRandom) {
+    private func write(to out: inout [UInt8], using random: inout SeededGenerator) {
         func space() {
             let spaces: [String] = ["", "", "", " ", "\n", "\t", "\r\n", "  "]
             out += Array(spaces[Int(random.next() % UInt64(spaces.count))].utf8)
@@ -247,7 +234,7 @@ private enum Mutator {
     static let interesting =
         Array(#"{}[]",:\ 0123456789eE+-.tfnrul"#.utf8) + [0x00, 0x01, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xED, 0xFF]
 
-    static func mutate(_ input: [UInt8], using random: inout FuzzRandom) -> [UInt8] {
+    static func mutate(_ input: [UInt8], using random: inout SeededGenerator) -> [UInt8] {
         var bytes = input
         let position = bytes.isEmpty ? 0 : Int(random.next() % UInt64(bytes.count))
         let byte =
@@ -270,7 +257,7 @@ private enum Mutator {
     }
 
     /// Arrays and objects nested around the 512-level limit.
-    static func nesting(using random: inout FuzzRandom) -> [UInt8] {
+    static func nesting(using random: inout SeededGenerator) -> [UInt8] {
         let depth = 505 + Int(random.next() % 15)
         if random.next() % 2 == 0 {
             return Array((String(repeating: "[", count: depth) + String(repeating: "]", count: depth)).utf8)

@@ -106,4 +106,25 @@ struct TimingTests {
             #expect(server.deliveredEvents == [#"{"slow":false}"#, #"{"slow":true}"#])
         }
     }
+
+    @Test("events arriving during a backoff do not cut it short")
+    func backoffHoldsUnderIngest() async throws {
+        let overrides: [String: Any] = [
+            "delivery": ["retryInitialSeconds": 1, "retryMaxSeconds": 1], "batch": ["maxEvents": 10, "flushIntervalMs": 10],
+        ]
+        try await withUpstream(.always(.status(503, message: "down", retryable: true)), overrides: overrides) {
+            agent, mock in
+            let start = ContinuousClock.now
+            var next = 1
+            while ContinuousClock.now - start < .seconds(3) {
+                // Full batches keep arriving all through the outage.
+                _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(next...(next + 19)))
+                next += 20
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            // One first attempt, then one per backoff wait of at least 0.5 s: at most 7 in 3 s.
+            #expect(mock.requestCount <= 7, "\(mock.requestCount) requests in 3 s")
+            #expect(mock.requestCount >= 2)
+        }
+    }
 }

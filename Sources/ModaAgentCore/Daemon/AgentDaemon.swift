@@ -85,7 +85,9 @@ public enum AgentDaemon {
             metadata: ["version": "\(AgentVersion.current)", "queue": "\(config.queue.path)",
                 "api_key_source": "\(key.source.rawValue)"])
         notifier.ready()
-        let heartbeat = Heartbeat(flusher: flusher, writer: writer, notifier: notifier)
+        let heartbeat = Heartbeat(flusher: flusher, writer: writer, notifier: notifier) {
+            metrics.acceptedEvents.current
+        }
         heartbeat.start()
 
         var currentConfig = config

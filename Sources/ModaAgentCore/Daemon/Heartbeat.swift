@@ -1,3 +1,4 @@
+import CMalloc
 import Dispatch
 
 /// Keeps systemd's STATUS= current and pings the watchdog, but only after the writer and the
@@ -10,8 +11,13 @@ final class Heartbeat: @unchecked Sendable {
     private let queue = DispatchQueue(label: "moda-agent.heartbeat")
     private var timer: (any DispatchSourceTimer)?
     private var lastStatus = ""
+    private let activity: @Sendable () -> Int
+    private var lastActivity = 0
+    private var trimmedAt = 0
 
-    init(flusher: Flusher, writer: QueueWriter, notifier: SystemdNotifier) {
+    /// `activity` counts accepted events; a burst that has ended gives its heap back to the system.
+    init(flusher: Flusher, writer: QueueWriter, notifier: SystemdNotifier, activity: @escaping @Sendable () -> Int) {
+        self.activity = activity
         self.flusher = flusher
         self.writer = writer
         self.notifier = notifier
@@ -39,5 +45,12 @@ final class Heartbeat: @unchecked Sendable {
             lastStatus = line
         }
         notifier.watchdog()
+        let current = activity()
+        if current == lastActivity, current != trimmedAt {
+            // glibc keeps freed heap after a burst of ingest; idle is when giving it back is free.
+            malloc_trim(0)
+            trimmedAt = current
+        }
+        lastActivity = current
     }
 }

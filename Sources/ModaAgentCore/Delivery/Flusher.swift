@@ -274,8 +274,9 @@ public final class Flusher: @unchecked Sendable {
             "delivery failed; will try again",
             metadata: ["delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
                 "attempt": "\(status.attempts)", "retry_in_seconds": "\(delay)", "state": "\(state.rawValue)"])
-        waitingForRetry = true
         schedule(after: delay) { self.evaluate() }
+        // After schedule(), which clears the flag: while it is set, new commits must not send early.
+        waitingForRetry = true
     }
 
     private func persistStatus() {

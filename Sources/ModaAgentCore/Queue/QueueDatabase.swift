@@ -22,6 +22,9 @@ enum QueueDatabase {
         let db = try SQLiteConnection(path: path)
         do throws(QueueError) {
             try db.execute("PRAGMA busy_timeout = 10000")
+            // Appends and reads of the queue's head touch few pages; SQLite's default 2 MB cache per
+            // connection would only be resident memory.
+            try db.execute("PRAGMA cache_size = -512")
             let mode = try db.scalarText("PRAGMA journal_mode = WAL")
             guard mode?.lowercased() == "wal" else {
                 throw QueueError.cannotOpen(path: path, reason: "WAL mode could not be enabled (got \(mode ?? "nothing"))")

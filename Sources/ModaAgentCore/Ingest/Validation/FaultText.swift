@@ -12,21 +12,7 @@ enum FaultText {
     /// `truncated` says that `text` is already only the start of the value.
     static func quoted(_ text: String, truncated: Bool = false) -> String {
         let shown = text.count > maxShownCharacters ? String(text.prefix(maxShownCharacters)) : text
-        var result = "\""
-        for scalar in shown.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case "\u{0}"..<"\u{20}":
-                let hex = String(scalar.value, radix: 16, uppercase: true)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        result += "\""
+        let result = JSONText.quoted(shown)
         return truncated || text.count > maxShownCharacters ? result + "…" : result
     }
 }

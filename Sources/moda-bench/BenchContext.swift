@@ -1,0 +1,78 @@
+import Foundation
+
+/// What every scenario needs: the plan, the daemon binary, the shared mock server, the rows so
+/// far, and the functional failures that decide the exit status.
+final class BenchContext {
+    let plan: BenchPlan
+    let agentBinary: String
+    let workRoot: String
+    let mock: BenchMockServer
+    /// Keep every daemon's folder (config, queue, log) instead of removing it after the run.
+    let keep: Bool
+    private(set) var rows: [ResultRow] = []
+    private(set) var failures: [String] = []
+    /// Ceiling samples, turned into rows at the end, once the agent's figures they are compared with are known.
+    var mockCeiling: [MockCeilingProbe.Ceiling] = []
+    var generatorCeiling: [Double] = []
+
+    init(plan: BenchPlan, agentBinary: String, workRoot: String, mock: BenchMockServer, keep: Bool) {
+        self.plan = plan
+        self.agentBinary = agentBinary
+        self.workRoot = workRoot
+        self.mock = mock
+        self.keep = keep
+    }
+
+    func record(_ row: ResultRow) {
+        guard !row.samples.isEmpty else { return }
+        rows.append(row)
+    }
+
+    func fail(_ scenario: String, _ failure: BenchFailure) {
+        failures.append("\(scenario): \(failure)")
+        say("  FAILED: \(failure)")
+    }
+
+    /// Progress, on stderr so stdout holds only the results.
+    func say(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// The medians of the rows whose name starts with `prefix`.
+    func medians(_ prefix: String) -> [Double] {
+        rows.filter { $0.scenario.hasPrefix(prefix) }.compactMap { $0.summary?.median }
+    }
+
+    /// Runs `body` with a started daemon in a fresh workspace (the mock `upstreamDown` or not), then
+    /// stops the daemon (a clean exit is part of passing) and removes the workspace. On failure the
+    /// daemon is killed and the workspace kept for its log.
+    func withAgent<T>(
+        durability: String = "full", upstreamDown: Bool = false, _ body: (AgentChild) throws(BenchFailure) -> T
+    ) throws(BenchFailure) -> T {
+        mock.stats.unavailable.store(upstreamDown, ordering: .sequentiallyConsistent)
+        defer { mock.stats.unavailable.store(false, ordering: .sequentiallyConsistent) }
+        let workspace = try BenchWorkspace(root: workRoot)
+        let agent: AgentChild
+        do {
+            agent = try AgentChild(binary: agentBinary, workspace: workspace, endpoint: mock.endpoint, durability: durability)
+        } catch {
+            workspace.remove()
+            throw error
+        }
+        do {
+            try agent.start()
+            let result = try body(agent)
+            try agent.stop()
+            if keep {
+                say("  kept: \(workspace.path)")
+            } else {
+                workspace.remove()
+            }
+            return result
+        } catch {
+            agent.forceKill()
+            say("  the daemon's folder is kept: \(workspace.path)")
+            throw error
+        }
+    }
+}

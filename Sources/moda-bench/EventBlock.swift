@@ -1,0 +1,61 @@
+/// A block of ready-to-send event lines, renumbered in place. Each line is a ~320-byte standard
+/// event, valid per SPEC 4 (conversation_id, role, message, plus typed extras) and without a
+/// timestamp, so the agent does its full job (validate, stamp, store). Lines differ only in a
+/// fixed-width `"seq"`: the generator never formats JSON while the clock runs, it overwrites ten
+/// digits. seq = 1,000,000,000 + n keeps ten digits and stays a plain JSON number.
+struct EventBlock {
+    static let seqBase = 1_000_000_000
+
+    /// Bytes per line, newline included; every line of a block has the same length.
+    let lineLength: Int
+    let capacity: Int
+    private(set) var bytes: [UInt8]
+    /// Where the ten seq digits start within a line.
+    private let seqOffset: Int
+
+    init(capacity: Int, connection: Int) {
+        let prefix = Self.prefix(connection: connection)
+        let line = Array((prefix + String(Self.seqBase) + "}\n").utf8)
+        self.lineLength = line.count
+        self.capacity = capacity
+        self.seqOffset = prefix.utf8.count
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(line.count * capacity)
+        for _ in 0..<capacity { bytes.append(contentsOf: line) }
+        self.bytes = bytes
+    }
+
+    /// Numbers the first `count` lines `first`, `first + 1`, …
+    mutating func number(first: Int, count: Int) {
+        let lineLength = lineLength
+        let seqOffset = seqOffset
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            for line in 0..<min(count, capacity) {
+                var value = Self.seqBase + first + line
+                var position = line * lineLength + seqOffset + 9
+                for _ in 0..<10 {
+                    buffer[position] = UInt8(truncatingIfNeeded: 48 + value % 10)
+                    value /= 10
+                    position -= 1
+                }
+            }
+        }
+    }
+
+    /// Writes the first `count` lines to `socket`.
+    func send(_ count: Int, to socket: BlockingSocket) throws(BenchFailure) {
+        try socket.send(bytes, prefix: min(count, capacity) * lineLength)
+    }
+
+    /// One event as JSON text without the newline, e.g. for a request body.
+    static func event(seq: Int, connection: Int) -> String {
+        prefix(connection: connection) + String(seqBase + seq) + "}"
+    }
+
+    private static func prefix(connection: Int) -> String {
+        "{\"conversation_id\":\"bench-conv-\(connection)\",\"role\":\"assistant\",\"message\":\"The capital of France is "
+            + "Paris. It has been the capital since the tenth century and is home to the Louvre, the Eiffel Tower and "
+            + "Notre-Dame.\",\"model\":\"gpt-4o\",\"provider\":\"openai\",\"input_tokens\":12,\"output_tokens\":48,"
+            + "\"user_id\":\"bench-user-\(connection)\",\"seq\":"
+    }
+}

@@ -1,0 +1,36 @@
+/// Acknowledged events/s: 1 and 4 connections, durability full and normal. The upstream is down
+/// (the mock answers 503, so the flusher sits in backoff) to isolate the ingest path: socket,
+/// validation, group commit, reply. The end-to-end scenario measures ingest and delivery together.
+enum IngestScenario {
+    static func name(connections: Int, durability: String) -> String {
+        "ingest: acked, \(connections) conn, \(durability)"
+    }
+
+    static func run(_ context: BenchContext) {
+        let plan = context.plan
+        for durability in ["full", "normal"] {
+            for connections in [1, 4] {
+                let scenario = name(connections: connections, durability: durability)
+                var samples: [Double] = []
+                for run in 1...plan.runs {
+                    do throws(BenchFailure) {
+                        let rate = try context.withAgent(durability: durability, upstreamDown: true) {
+                            agent throws(BenchFailure) in
+                            let load = LoadGenerator(
+                                socketPath: agent.socketPath, connections: connections, events: plan.ingestEvents,
+                                stallSeconds: plan.stallSeconds)
+                            let result = try load.run()
+                            try result.check(scenario)
+                            return result.eventsPerSecond
+                        }
+                        samples.append(rate)
+                        context.say("  \(scenario), run \(run): \(Unit.eventsPerSecond.format(rate)) events/s")
+                    } catch {
+                        context.fail(scenario, error)
+                    }
+                }
+                context.record(ResultRow(scenario: scenario, unit: .eventsPerSecond, samples: samples))
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The scenarios `--scenario` can pick, in the order they run.
+enum ScenarioName: String, CaseIterable, ExpressibleByArgument {
+    case ceilings
+    case ingest
+    case latency
+    case e2e
+    case replay
+    case outage
+    case memory
+}
