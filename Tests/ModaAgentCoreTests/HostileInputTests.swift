@@ -111,14 +111,22 @@ struct HostileInputTests {
     @Test("beyond socket.maxConnections a client gets a retryable error, not a hang")
     func connectionLimit() async throws {
         try await AgentProcess.with(overrides: ["socket": ["maxConnections": 2]]) { agent in
-            // Connections are admitted on two event loops, so which one is refused is not fixed.
-            let clients = [try agent.client(), try agent.client(), try agent.client()]
+            // Connections are admitted on two event loops, so which one is refused is not fixed; and
+            // the start-up probe's connection may still hold a slot for a moment.
+            var clients = [try agent.client(), try agent.client(), try agent.client()]
             let answers = clients.map { $0.readLines(1, timeout: .seconds(2)) }
             let refused = answers.filter { !$0.isEmpty }
-            #expect(refused.count == 1, "exactly one connection over the limit: \(answers)")
-            let reply = refused.first ?? []
-            #expect(reply.first?.contains("too many connections (socket.maxConnections 2)") == true)
-            #expect(reply.first?.contains(#""retryable":true"#) == true)
+            #expect((1...2).contains(refused.count), "over the limit of 2: \(answers)")
+            for reply in refused {
+                #expect(reply.first?.contains("too many connections (socket.maxConnections 2); retry later") == true)
+                #expect(reply.first?.contains(#""retryable":true"#) == true)
+            }
+            // Once clients leave, new ones are served again.
+            clients.removeAll()
+            let served = await waitFor(timeout: .seconds(10)) {
+                (try? UnixSocketClient.exchange(path: agent.socketPath, lines(1...1))) == [#"{"ok":true,"accepted":1}"#]
+            }
+            #expect(served)
         }
     }
 
