@@ -185,3 +185,57 @@ struct DeliveryTests {
     }
 
 }
+
+@Suite("delivery with several batches in flight")
+struct ConcurrentDeliveryTests {
+    @Test("delivery.maxInFlight 4: four requests at once, never more; everything delivered once")
+    func fourInFlight() async throws {
+        let overrides: [String: Any] = ["delivery": ["maxInFlight": 4], "batch": ["maxEvents": 100, "flushIntervalMs": 10]]
+        try await withUpstream(.always(.delay(3, then: .success)), overrides: overrides) { agent, mock in
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1000))
+            #expect(await waitFor { mock.requestCount >= 4 })
+            // Well inside the mock's 3 s delay: the first four are all still unanswered.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(mock.requestCount == 4, "at most maxInFlight requests at once")
+            #expect(mock.deliveredCount == 0)
+            mock.respond(.alwaysSuccess)
+            #expect(await mock.waitForDeliveredCount(1000, timeout: .seconds(30)))
+            #expect(await waitFor { (try? QueueSnapshot(path: agent.queuePath).events.count) == 0 })
+            #expect(sequenceNumbers(mock.deliveredEvents).sorted() == Array(1...1000), "each event once")
+        }
+    }
+
+    @Test("maxInFlight 4 with 503s and poison events: only the poison is dead-lettered, nothing lost")
+    func concurrentRetriesAndSplits() async throws {
+        let poison: Set<Int> = [17, 250, 251, 999]
+        let requests = NIOLockedValueBox(0)
+        let behavior = MockBehavior { request in
+            let number = requests.withLockedValue { $0 += 1; return $0 }
+            if number % 4 == 0 { return .status(503, message: "busy", retryable: true) }
+            if request.events.contains(where: { $0["poison"] == true }) {
+                return .status(422, message: "bad event", retryable: false)
+            }
+            return .success
+        }
+        let overrides: [String: Any] = [
+            "delivery": ["maxInFlight": 4, "retryInitialSeconds": 0.02, "retryMaxSeconds": 0.1],
+            "batch": ["maxEvents": 100, "flushIntervalMs": 10],
+        ]
+        try await withUpstream(behavior, overrides: overrides) { agent, mock in
+            let payload = lines(1...1000) { index in
+                poison.contains(index)
+                    ? "{\"conversation_id\":\"p\",\"role\":\"user\",\"message\":\"x\",\"poison\":true,\"seq\":\(index)}"
+                    : EventLines.standard(index)
+            }
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, payload)
+            let settled = await waitFor(timeout: .seconds(30)) {
+                let snapshot = try? QueueSnapshot(path: agent.queuePath)
+                return snapshot?.events.count == 0 && snapshot?.deadLetters.count == poison.count
+            }
+            #expect(settled)
+            #expect(Set(sequenceNumbers(try QueueSnapshot(path: agent.queuePath).deadLetters)) == poison)
+            let delivered = Set(sequenceNumbers(mock.deliveredEvents))
+            #expect(delivered == Set(1...1000).subtracting(poison))
+        }
+    }
+}

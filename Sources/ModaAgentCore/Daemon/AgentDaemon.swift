@@ -84,10 +84,6 @@ public enum AgentDaemon {
             "moda-agent started",
             metadata: ["version": "\(AgentVersion.current)", "queue": "\(config.queue.path)",
                 "api_key_source": "\(key.source.rawValue)"])
-        if config.delivery.maxInFlight > 1 {
-            logger.warning(
-                "delivery.maxInFlight is \(config.delivery.maxInFlight), but this version sends one batch at a time")
-        }
         notifier.ready()
         let heartbeat = Heartbeat(flusher: flusher, writer: writer, notifier: notifier) {
             metrics.acceptedEvents.current

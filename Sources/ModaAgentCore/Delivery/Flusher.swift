@@ -7,7 +7,8 @@ import Logging
 ///
 /// Dispatch-driven: every decision runs on one serial queue, timers are dispatch work items, and
 /// only the HTTP call leaves the queue. Batches are read from SQLite when needed, never cached,
-/// so memory does not grow with the backlog.
+/// so memory does not grow with the backlog. Up to `delivery.maxInFlight` batches are in flight,
+/// each a later stretch of the queue; with 1, events leave strictly in order.
 public final class Flusher: @unchecked Sendable {
     // @unchecked: every stored var below is read and written only on `queue`.
     private let queue = DispatchQueue(label: "moda-agent.flusher")
@@ -16,9 +17,12 @@ public final class Flusher: @unchecked Sendable {
     private var settings: DeliverySettings
     private let logger: Logger
     private var status: DeliveryStatus
-    /// Halves of a rejected batch still to deliver, the next one last.
-    private var splitStack: [[QueuedEvent]] = []
-    private var inFlight = false
+    /// Batches to send (again) before reading new ones, oldest first: halves of a refused batch,
+    /// and batches waiting out a backoff.
+    private var pending: [[QueuedEvent]] = []
+    private var inFlight = 0
+    /// The last queue id handed to a batch that is in flight or pending; new batches start after it.
+    private var cursor: Int64 = 0
     private var timer: DispatchWorkItem?
     private var waitingForRetry = false
     /// The timer only polls an empty queue for events added by another process (`modactl
@@ -34,9 +38,9 @@ public final class Flusher: @unchecked Sendable {
     private var lastHeadCount = 0
     private var random = SystemRandomNumberGenerator()
     private let reserve: DiskReserve?
-    /// A delivered batch whose removal from the queue failed (full disk): removing it comes before
-    /// anything else, so it is not sent again in a loop.
-    private var undeleted: (first: Int64, last: Int64)?
+    /// Delivered batches whose removal from the queue failed (full disk): removing them comes
+    /// before anything else, so they are not sent again in a loop.
+    private var undeleted: [(first: Int64, last: Int64)] = []
 
     public init(
         store: QueueStore, uploader: Uploader, settings: DeliverySettings, logger: Logger, reserve: DiskReserve? = nil
@@ -130,44 +134,54 @@ public final class Flusher: @unchecked Sendable {
     // MARK: - On the queue
 
     private func evaluate() {
-        guard !stopped, !inFlight else { return }
+        guard !stopped else { return }
+        while let range = undeleted.first {
+            guard removeDelivered(first: range.first, last: range.last) else { return }
+        }
         if waitingForRetry { return }
-        if let pending = undeleted {
-            guard removeDelivered(first: pending.first, last: pending.last) else { return }
-        }
-        if let next = splitStack.last {
-            send(next)
-            return
-        }
-        let head: QueueHead
-        do {
-            head = try store.head(maxEvents: settings.batch.maxEvents, maxBytes: settings.batch.maxBytes)
-        } catch {
-            logger.error("cannot read the queue; trying again in 1 s", metadata: ["error": "\(error)"])
-            schedule(after: 1) { self.evaluate() }
-            return
-        }
-        unreadCommits = 0
-        lastHeadCount = head.events.count
-        guard let oldest = head.events.first else {
-            forceSend = false
-            resumeDrainWaiters(drained: true)
-            schedule(after: max(1, settings.batch.flushIntervalMs / 1000)) { self.evaluate() }
-            idlePolling = true
-            return
-        }
-        let due = oldest.receivedAt + settings.batch.flushIntervalMs / 1000
-        let now = Timestamp.now()
-        if head.isFull || forceSend || draining || due <= now {
+        while inFlight < settings.delivery.maxInFlight {
+            if !pending.isEmpty {
+                send(pending.removeFirst())
+                continue
+            }
+            // Nothing handed out: read from the true head, so nothing can be skipped.
+            if inFlight == 0 { cursor = 0 }
+            let head: QueueHead
+            do {
+                head = try store.head(after: cursor, maxEvents: settings.batch.maxEvents, maxBytes: settings.batch.maxBytes)
+            } catch {
+                logger.error("cannot read the queue; trying again in 1 s", metadata: ["error": "\(error)"])
+                schedule(after: 1) { self.evaluate() }
+                return
+            }
+            unreadCommits = 0
+            lastHeadCount = head.events.count
+            guard let oldest = head.events.first, let newest = head.events.last else {
+                if inFlight == 0 { becameIdle() }
+                return
+            }
+            let due = oldest.receivedAt + settings.batch.flushIntervalMs / 1000
+            let now = Timestamp.now()
+            guard head.isFull || forceSend || draining || due <= now else {
+                if timer == nil || idlePolling { schedule(after: due - now) { self.evaluate() } }
+                return
+            }
+            cursor = newest.id
             send(head.events)
-        } else if timer == nil || idlePolling {
-            schedule(after: due - now) { self.evaluate() }
         }
+    }
+
+    /// The queue is empty and nothing is in flight.
+    private func becameIdle() {
+        forceSend = false
+        resumeDrainWaiters(drained: true)
+        schedule(after: max(1, settings.batch.flushIntervalMs / 1000)) { self.evaluate() }
+        idlePolling = true
     }
 
     private func send(_ events: [QueuedEvent]) {
         cancelTimer()
-        inFlight = true
+        inFlight += 1
         let body = RequestBody.encode(events.map(\.body))
         let settings = self.settings
         let uploader = self.uploader
@@ -179,10 +193,16 @@ public final class Flusher: @unchecked Sendable {
         }
     }
 
+    /// Queues `batch` to be sent before any new one, in queue order.
+    private func sendLater(_ batch: [QueuedEvent]) {
+        guard let first = batch.first?.id else { return }
+        let index = pending.firstIndex { ($0.first?.id ?? 0) > first } ?? pending.endIndex
+        pending.insert(batch, at: index)
+    }
+
     private func handle(_ result: UploadResult, for events: [QueuedEvent]) {
-        inFlight = false
+        inFlight -= 1
         guard !stopped, let first = events.first, let last = events.last else { return }
-        let fromStack = !splitStack.isEmpty
         let now = Timestamp.now()
         switch ResponseClassifier.classify(result, eventCount: events.count) {
         case .delivered(let requestId):
@@ -190,14 +210,14 @@ public final class Flusher: @unchecked Sendable {
             status.lastSuccessAt = now
             status.attempts = 0
             status.nextAttemptAt = nil
-            undeleted = (first.id, last.id)
-            guard removeDelivered(first: first.id, last: last.id) else { return }
+            undeleted.append((first.id, last.id))
             logger.debug("delivered", metadata: ["event_count": "\(events.count)", "request_id": "\(requestId ?? "")"])
-            if fromStack { splitStack.removeLast() }
             evaluate()
         case .retry(let after, let fault):
+            sendLater(events)
             retry(fault: fault, retryAfter: after, state: .retrying, now: now)
         case .pause(let reason, let fault):
+            sendLater(events)
             status.state = reason == .unauthorized ? .unauthorized : .misconfigured
             retry(fault: fault, retryAfter: settings.delivery.retryMaxSeconds, state: status.state, now: now)
         case .split(let fault):
@@ -205,10 +225,9 @@ public final class Flusher: @unchecked Sendable {
                 "the API refused a batch; splitting it to find the events at fault",
                 metadata: ["delivery_status": "\(fault.status ?? 0)", "event_count": "\(events.count)",
                     "message": "\(fault.message)"])
-            if fromStack { splitStack.removeLast() }
             let middle = events.count / 2
-            splitStack.append(Array(events[middle...]))
-            splitStack.append(Array(events[..<middle]))
+            sendLater(Array(events[..<middle]))
+            sendLater(Array(events[middle...]))
             evaluate()
         case .deadLetter(let fault):
             status.lastError = .init(status: fault.status, message: fault.message, at: now)
@@ -219,10 +238,10 @@ public final class Flusher: @unchecked Sendable {
                         "message": "\(fault.message)", "request_id": "\(fault.requestId ?? "")"])
             } catch {
                 logger.error("cannot dead-letter an event; trying again in 1 s", metadata: ["error": "\(error)"])
+                sendLater(events)
                 schedule(after: 1) { self.evaluate() }
                 return
             }
-            if fromStack { splitStack.removeLast() }
             evaluate()
         }
     }
@@ -250,7 +269,7 @@ public final class Flusher: @unchecked Sendable {
             schedule(after: 1) { self.evaluate() }
             return false
         }
-        undeleted = nil
+        undeleted.removeFirst()
         if diskFull || reserve?.isHeld == false {
             try? store.checkpointAndTruncateWAL()
         }
@@ -307,7 +326,7 @@ public final class Flusher: @unchecked Sendable {
     }
 
     private func resumeDrainWaiters(drained: Bool) {
-        guard !drainWaiters.isEmpty, drained ? !inFlight : true else { return }
+        guard !drainWaiters.isEmpty, drained ? inFlight == 0 : true else { return }
         let waiters = drainWaiters
         drainWaiters.removeAll()
         for waiter in waiters { waiter.resume(returning: drained) }

@@ -18,7 +18,7 @@ public final class QueueStore {
 
     public init(path: String, durability: AgentConfig.Durability, create: Bool) throws(QueueError) {
         db = try QueueDatabase.open(path: path, durability: durability, create: create)
-        headQuery = try db.prepare("SELECT id, received_at, body FROM events ORDER BY id LIMIT ?")
+        headQuery = try db.prepare("SELECT id, received_at, body FROM events WHERE id > ? ORDER BY id LIMIT ?")
         deleteRange = try db.prepare(
             "DELETE FROM events WHERE id BETWEEN ? AND ? RETURNING length(CAST(body AS BLOB))")
         countersQuery = try db.prepare(
@@ -27,10 +27,12 @@ public final class QueueStore {
 
     public func close() { db.close() }
 
-    /// The oldest events that fit one request: at most `maxEvents`, and a body of at most `maxBytes`.
-    /// Streams rows and stops early, so a million queued events cost no more than a batch.
-    public func head(maxEvents: Int, maxBytes: Int) throws(QueueError) -> QueueHead {
-        headQuery.bind(1, Int64(maxEvents))
+    /// The oldest events after `afterID` that fit one request: at most `maxEvents`, and a body of
+    /// at most `maxBytes`. Streams rows and stops early, so a million queued events cost no more
+    /// than a batch.
+    public func head(after afterID: Int64 = 0, maxEvents: Int, maxBytes: Int) throws(QueueError) -> QueueHead {
+        headQuery.bind(1, afterID)
+        headQuery.bind(2, Int64(maxEvents))
         defer { headQuery.reset() }
         var events: [QueuedEvent] = []
         var bodyBytes = 0
