@@ -191,15 +191,15 @@ struct ConcurrentDeliveryTests {
     @Test("delivery.maxInFlight 4: four requests at once, never more; everything delivered once")
     func fourInFlight() async throws {
         let overrides: [String: Any] = ["delivery": ["maxInFlight": 4], "batch": ["maxEvents": 100, "flushIntervalMs": 10]]
-        try await withUpstream(.always(.delay(3, then: .success)), overrides: overrides) { agent, mock in
+        try await withUpstream(.always(.delay(10, then: .success)), overrides: overrides) { agent, mock in
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1000))
             #expect(await waitFor { mock.requestCount >= 4 })
-            // Well inside the mock's 3 s delay: the first four are all still unanswered.
-            try await Task.sleep(for: .milliseconds(500))
+            // Well inside the mock's 10 s delay: the first four are all still unanswered.
+            try await Task.sleep(for: .seconds(1))
             #expect(mock.requestCount == 4, "at most maxInFlight requests at once")
             #expect(mock.deliveredCount == 0)
             mock.respond(.alwaysSuccess)
-            #expect(await mock.waitForDeliveredCount(1000, timeout: .seconds(30)))
+            #expect(await mock.waitForDeliveredCount(1000, timeout: .seconds(40)))
             #expect(await waitFor { (try? QueueSnapshot(path: agent.queuePath).events.count) == 0 })
             #expect(sequenceNumbers(mock.deliveredEvents).sorted() == Array(1...1000), "each event once")
         }

@@ -99,3 +99,41 @@ struct QueueWriterTests {
         #expect(snapshot.counters["queued_bytes"] == 28)
     }
 }
+
+@Suite("queue writer turns")
+struct QueueWriterTurnTests {
+    @Test("another writer of the process gets its turn between group commits, even under back-to-back ingest")
+    func serializedWritesAreNotStarved() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        var config = AgentConfig.Queue()
+        config.path = folder.file("queue.db")
+        let db = try QueueDatabase.open(path: config.path, durability: .full, create: true)
+        let writer = try QueueWriter(db: db, config: config) { _ in }
+        let store = try QueueStore(path: config.path, durability: .full, create: true)
+        let stop = NIOLockedValueBox(false)
+        // Keep eight submissions outstanding at all times: the writer never runs out of work.
+        let flooder = Thread {
+            let slots = DispatchSemaphore(value: 8)
+            var index = 0
+            while !stop.withLockedValue({ $0 }) {
+                slots.wait()
+                index += 1
+                writer.submit(lines: [[PreparedEvent(body: Array("{\"n\":\(index)}".utf8))]], receivedAt: 0) { _ in
+                    slots.signal()
+                }
+            }
+        }
+        flooder.start()
+        try await Task.sleep(for: .milliseconds(200))
+        var slowest = Duration.zero
+        for _ in 0..<20 {
+            let start = ContinuousClock.now
+            try writer.serialized { () throws(QueueError) in try store.writeStatus(DeliveryStatus()) }
+            slowest = max(slowest, ContinuousClock.now - start)
+        }
+        stop.withLockedValue { $0 = true }
+        writer.waitUntilIdle()
+        #expect(slowest < .milliseconds(500), "a write waited \(slowest) for its turn")
+    }
+}

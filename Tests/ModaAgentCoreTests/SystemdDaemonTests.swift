@@ -34,27 +34,23 @@ struct SystemdDaemonTests {
     func socketActivation() async throws {
         try await withUpstream(startAgent: false) { agent, mock in
             let activated = agent.directory.file("activated.sock")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-socket-activate")
             // The launched daemon gets only the variables passed with -E.
-            process.arguments = [
-                "-l", activated, "-E", "MODA_API_KEY=\(agent.apiKey)", BuiltProducts.agent, "--config", agent.configPath,
-            ]
-            process.standardError = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            defer {
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            }
+            let process = try ChildProcess(
+                executable: "/usr/bin/systemd-socket-activate",
+                arguments: [
+                    "-l", activated, "-E", "MODA_API_KEY=\(agent.apiKey)", BuiltProducts.agent, "--config",
+                    agent.configPath,
+                ],
+                environment: ChildProcess.cleanEnvironment())
+            defer { process.signal(SIGKILL) }
             // systemd-socket-activate listens first and starts the daemon on the first connection.
             #expect(await waitFor { FileManager.default.fileExists(atPath: activated) })
             let replies = try UnixSocketClient.exchange(path: activated, lines(1...10))
             #expect(replies.count == 10 && replies.allSatisfy { $0 == #"{"ok":true,"accepted":1}"# })
             #expect(await mock.waitForDeliveredCount(10, timeout: .seconds(10)))
             #expect(!FileManager.default.fileExists(atPath: agent.socketPath), "its own socket.path was never bound")
-            kill(process.processIdentifier, SIGTERM)
-            #expect(await waitFor { !process.isRunning })
-            #expect(process.terminationStatus == 0)
+            process.signal(SIGTERM)
+            #expect(await process.waitForExit(timeout: .seconds(10)) == 0)
         }
     }
 }

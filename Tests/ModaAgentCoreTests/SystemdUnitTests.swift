@@ -1,4 +1,5 @@
 import Foundation
+import ModaAgentTestSupport
 import Testing
 
 /// The shipped units in `systemd/`: they must pass `systemd-analyze verify`, keep the sandbox score, and keep the
@@ -99,21 +100,23 @@ struct SystemdUnitTests {
 
     /// Runs a command found on PATH, stdout and stderr merged (one pipe, so neither can fill up and block).
     static func run(_ arguments: [String]) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["SYSTEMD_COLORS"] = "0"
         environment["SYSTEMD_PAGER"] = ""
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return ProcessResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let output = folder.file("output")
+        let process = try ChildProcess(
+            executable: "/usr/bin/env", arguments: arguments, environment: environment, stdoutPath: output,
+            stderrPath: output)
+        // Bounded: systemd-analyze finishes in a second or two.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
+        if process.isRunning { process.signal(SIGKILL) }
+        while process.isRunning { usleep(10_000) }
+        return ProcessResult(
+            status: process.terminationStatus ?? -1,
+            output: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
     }
 
     static func canUsePrivateMountNamespace() throws -> Bool {

@@ -127,4 +127,30 @@ struct TimingTests {
             #expect(mock.requestCount >= 2)
         }
     }
+
+    @Test("deliveries keep flowing while ingest commits back to back")
+    func deliveryIsNotStarvedByIngest() async throws {
+        try await withUpstream(overrides: ["batch": ["flushIntervalMs": 10]]) { agent, mock in
+            let client = try agent.client()
+            let stop = NIOLockedValueBox(false)
+            // One writer that never waits for replies (a reader drains them), so the ingest writer
+            // always has the next group ready the moment it commits.
+            let writer = Thread {
+                var next = 1
+                while !stop.withLockedValue({ $0 }) {
+                    guard (try? client.send(lines(next...(next + 99)))) != nil else { return }
+                    next += 100
+                }
+            }
+            let reader = Thread { _ = client.readAll(timeout: .seconds(20)) }
+            writer.start()
+            reader.start()
+            try await Task.sleep(for: .seconds(4))
+            let deliveredUnderLoad = mock.deliveredCount
+            stop.withLockedValue { $0 = true }
+            client.finishWriting()
+            #expect(deliveredUnderLoad >= 10_000, "only \(deliveredUnderLoad) delivered in 4 s of sustained ingest")
+            #expect(!agent.log().contains("cannot remove the batch"))
+        }
+    }
 }

@@ -10,7 +10,7 @@ public final class AgentProcess: @unchecked Sendable {
     public let queuePath: String
     public let logPath: String
     public let apiKey: String
-    private var process: Process?
+    private var process: ChildProcess?
     /// False: the key comes from the config's apiKeyFile, so a test can change it and send SIGHUP.
     public var apiKeyInEnvironment = true
 
@@ -52,49 +52,29 @@ public final class AgentProcess: @unchecked Sendable {
     }
 
     /// Starts the daemon and waits (bounded) until its socket answers.
-    @discardableResult
-    public func start(extraEnvironment: [String: String] = [:], waitUntilReady: Bool = true) async throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: BuiltProducts.agent)
-        process.arguments = ["--config", configPath]
-        var environment = ProcessInfo.processInfo.environment
-        if apiKeyInEnvironment {
-            environment["MODA_API_KEY"] = apiKey
-        } else {
-            environment.removeValue(forKey: "MODA_API_KEY")
-        }
-        environment.removeValue(forKey: "CREDENTIALS_DIRECTORY")
-        environment.removeValue(forKey: "NOTIFY_SOCKET")
-        environment.removeValue(forKey: "LISTEN_FDS")
-        environment.removeValue(forKey: "JOURNAL_STREAM")
+    public func start(extraEnvironment: [String: String] = [:], waitUntilReady: Bool = true) async throws {
+        var environment = ChildProcess.cleanEnvironment()
+        if apiKeyInEnvironment { environment["MODA_API_KEY"] = apiKey }
         for (key, value) in extraEnvironment { environment[key] = value }
-        process.environment = environment
-        if !FileManager.default.fileExists(atPath: logPath) {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        handle.seekToEndOfFile()
-        process.standardError = handle
-        process.standardOutput = handle
-        try process.run()
+        let process = try ChildProcess(
+            executable: BuiltProducts.agent, arguments: ["--config", configPath], environment: environment,
+            stdoutPath: logPath, stderrPath: logPath)
         self.process = process
         if waitUntilReady {
             let ready = await waitFor(timeout: .seconds(20)) {
                 !process.isRunning || UnixSocketClient.canConnect(socketPath)
             }
             guard ready, process.isRunning else {
-                throw AgentProcessError.didNotStart(log: log(), status: process.isRunning ? nil : process.terminationStatus)
+                throw AgentProcessError.didNotStart(log: log(), status: process.terminationStatus)
             }
         }
-        return process
     }
 
-    public var pid: Int32 { process?.processIdentifier ?? 0 }
+    public var pid: Int32 { process?.pid ?? 0 }
     public var isRunning: Bool { process?.isRunning ?? false }
 
     public func signal(_ number: Int32) {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, number)
+        process?.signal(number)
     }
 
     /// kill -9: no chance to clean up, exactly like a crash.
@@ -106,8 +86,7 @@ public final class AgentProcess: @unchecked Sendable {
     /// Waits (bounded) for the process to end; its exit status, or nil if it is still running.
     public func waitForExit(timeout: Duration) async -> Int32? {
         guard let process else { return nil }
-        let ended = await waitFor(timeout: timeout, every: .milliseconds(10)) { !process.isRunning }
-        return ended ? process.terminationStatus : nil
+        return await process.waitForExit(timeout: timeout)
     }
 
     /// SIGTERM and the exit status.

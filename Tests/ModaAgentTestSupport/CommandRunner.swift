@@ -13,38 +13,27 @@ public enum CommandRunner {
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil,
         timeout: Duration = .seconds(60)
     ) async throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "MODA_API_KEY")
-        env.removeValue(forKey: "MODA_AGENT_CONFIG")
-        env.removeValue(forKey: "CREDENTIALS_DIRECTORY")
+        var env = ChildProcess.cleanEnvironment()
         for (key, value) in environment { env[key] = value }
-        process.environment = env
         let folder = TemporaryDirectory()
         defer { folder.remove() }
         let outPath = folder.file("out")
         let errPath = folder.file("err")
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        var inPath: String?
         if let stdin {
-            let inPath = folder.file("in")
-            try Data(stdin.utf8).write(to: URL(fileURLWithPath: inPath))
-            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
-        } else {
-            process.standardInput = FileHandle.nullDevice
+            inPath = folder.file("in")
+            try Data(stdin.utf8).write(to: URL(fileURLWithPath: folder.file("in")))
         }
-        try process.run()
-        let ended = await waitFor(timeout: timeout, every: .milliseconds(5)) { !process.isRunning }
-        if !ended {
-            process.terminate()
-            process.waitUntilExit()
+        let process = try ChildProcess(
+            executable: executable, arguments: arguments, environment: env, stdinPath: inPath, stdoutPath: outPath,
+            stderrPath: errPath)
+        var status = await process.waitForExit(timeout: timeout)
+        if status == nil {
+            process.signal(SIGKILL)
+            status = await process.waitForExit(timeout: .seconds(5))
         }
         return CommandResult(
-            status: ended ? process.terminationStatus : -1,
+            status: status ?? -1,
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -48,10 +49,15 @@ public enum AgentDaemon {
             if !reserve.ensure() {
                 logger.warning("cannot set aside the disk reserve \(reserve.path); a full disk may stall deletions")
             }
+            // The writer wakes the flusher after each commit; the flusher writes in the writer's turns.
+            let wake = NIOLockedValueBox<Flusher?>(nil)
+            writer = try QueueWriter(db: writerDB, config: config.queue) { count in
+                wake.withLockedValue { $0 }?.eventsCommitted(count)
+            }
             flusher = try Flusher(
                 store: store, uploader: uploader, settings: DeliverySettings(config: config, apiKey: key.key),
-                logger: logger, reserve: reserve)
-            writer = try QueueWriter(db: writerDB, config: config.queue) { flusher.eventsCommitted($0) }
+                logger: logger, reserve: reserve, writeTurn: writer)
+            wake.withLockedValue { $0 = flusher }
         } catch {
             logger.critical("\(error)")
             return ExitStatus.failure

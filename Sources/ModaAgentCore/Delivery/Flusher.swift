@@ -38,14 +38,18 @@ public final class Flusher: @unchecked Sendable {
     private var lastHeadCount = 0
     private var random = SystemRandomNumberGenerator()
     private let reserve: DiskReserve?
+    /// Runs the flusher's writes between the ingest writer's commits (`QueueWriter.serialized`).
+    private let writeTurn: (any WriteTurn)?
     /// Delivered batches whose removal from the queue failed (full disk): removing them comes
     /// before anything else, so they are not sent again in a loop.
     private var undeleted: [(first: Int64, last: Int64)] = []
 
     public init(
-        store: QueueStore, uploader: Uploader, settings: DeliverySettings, logger: Logger, reserve: DiskReserve? = nil
+        store: QueueStore, uploader: Uploader, settings: DeliverySettings, logger: Logger, reserve: DiskReserve? = nil,
+        writeTurn: (any WriteTurn)? = nil
     ) throws(QueueError) {
         self.store = store
+        self.writeTurn = writeTurn
         self.reserve = reserve
         self.uploader = uploader
         self.settings = settings
@@ -232,7 +236,7 @@ public final class Flusher: @unchecked Sendable {
         case .deadLetter(let fault):
             status.lastError = .init(status: fault.status, message: fault.message, at: now)
             do {
-                try store.deadLetter(first, fault: fault, at: now, status: status)
+                try write { () throws(QueueError) in try store.deadLetter(first, fault: fault, at: now, status: status) }
                 logger.warning(
                     "event dead-lettered", metadata: ["delivery_status": "\(fault.status ?? 0)",
                         "message": "\(fault.message)", "request_id": "\(fault.requestId ?? "")"])
@@ -252,15 +256,15 @@ public final class Flusher: @unchecked Sendable {
         var diskFull = false
         do {
             do {
-                try store.markDelivered(first: first, last: last, status: status)
+                try write { () throws(QueueError) in try store.markDelivered(first: first, last: last, status: status) }
             } catch where error.isTransient {
                 diskFull = true
                 if reserve?.release() == true {
                     logger.warning("the disk is full: released the queue's space reserve to remove delivered events")
                 }
                 // A WAL keeps its largest size; truncating it is the other space a full disk can get back.
-                try? store.checkpointAndTruncateWAL()
-                try store.markDelivered(first: first, last: last, status: status)
+                try? write { () throws(QueueError) in try store.checkpointAndTruncateWAL() }
+                try write { () throws(QueueError) in try store.markDelivered(first: first, last: last, status: status) }
             }
         } catch {
             logger.error(
@@ -271,7 +275,7 @@ public final class Flusher: @unchecked Sendable {
         }
         undeleted.removeFirst()
         if diskFull || reserve?.isHeld == false {
-            try? store.checkpointAndTruncateWAL()
+            try? write { () throws(QueueError) in try store.checkpointAndTruncateWAL() }
         }
         reserve?.ensure()
         return true
@@ -298,9 +302,17 @@ public final class Flusher: @unchecked Sendable {
         waitingForRetry = true
     }
 
+    private func write(_ body: () throws(QueueError) -> Void) throws(QueueError) {
+        if let writeTurn {
+            try writeTurn.serialized(body)
+        } else {
+            try body()
+        }
+    }
+
     private func persistStatus() {
         do {
-            try store.writeStatus(status)
+            try write { () throws(QueueError) in try store.writeStatus(status) }
         } catch {
             logger.error("cannot record the delivery state", metadata: ["error": "\(error)"])
         }

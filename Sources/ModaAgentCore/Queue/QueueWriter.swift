@@ -73,21 +73,31 @@ public final class QueueWriter: @unchecked Sendable {
         queue.sync {}
     }
 
+    /// Runs `body` on the writer's queue, between two group commits: the other writers of this
+    /// process (the flusher's deletes, dead letters and state) take turns with ingest here rather
+    /// than race it for SQLite's write lock, which a writer committing back to back would win
+    /// every time until their busy timeout ran out.
+    public func serialized<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        let result: Result<T, E> = queue.sync { Result { () throws(E) -> T in try body() } }
+        return try result.get()
+    }
+
+    /// Commits one group, then queues itself again if more is waiting, so work handed to
+    /// `serialized` in the meantime gets its turn.
     private func drain() {
-        while true {
-            let group = lock.withLock { () -> [Submission] in
-                let taken = pending
-                pending.removeAll(keepingCapacity: true)
-                if taken.isEmpty { drainScheduled = false }
-                return taken
-            }
-            if group.isEmpty { return }
-            let (outcomes, added) = commit(group)
-            for (submission, result) in zip(group, outcomes) {
-                submission.completion(result)
-            }
-            if added > 0 { onCommit(added) }
+        let group = lock.withLock { () -> [Submission] in
+            let taken = pending
+            pending.removeAll(keepingCapacity: true)
+            if taken.isEmpty { drainScheduled = false }
+            return taken
         }
+        if group.isEmpty { return }
+        let (outcomes, added) = commit(group)
+        for (submission, result) in zip(group, outcomes) {
+            submission.completion(result)
+        }
+        if added > 0 { onCommit(added) }
+        queue.async { self.drain() }
     }
 
     private func commit(_ group: [Submission]) -> (outcomes: [[Outcome]], added: Int) {
