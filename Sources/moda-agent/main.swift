@@ -12,7 +12,8 @@ struct ModaAgentCommand: AsyncParsableCommand {
             Reads JSON lines on a Unix socket, queues them durably in SQLite and delivers them to Moda.
             The config path is --config, else $MODA_AGENT_CONFIG, else /etc/moda-agent/config.json.
             """,
-        version: AgentVersion.current)
+        version: AgentVersion.current
+    )
 
     @Option(name: .long, help: "Path of the JSON config file.")
     var config: String?

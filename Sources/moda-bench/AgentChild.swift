@@ -37,9 +37,10 @@ final class AgentChild {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--config", workspace.file("config.json")]
         var environment = ProcessInfo.processInfo.environment
-        for name in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "CREDENTIALS_DIRECTORY",
-            "JOURNAL_STREAM", "WATCHDOG_USEC", "MODA_AGENT_CONFIG"]
-        {
+        for name in [
+            "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "CREDENTIALS_DIRECTORY",
+            "JOURNAL_STREAM", "WATCHDOG_USEC", "MODA_AGENT_CONFIG",
+        ] {
             environment.removeValue(forKey: name)
         }
         environment["MODA_API_KEY"] = "bench-key"

@@ -47,14 +47,21 @@ final class BenchContext {
     /// stops the daemon (a clean exit is part of passing) and removes the workspace. On failure the
     /// daemon is killed and the workspace kept for its log.
     func withAgent<T>(
-        durability: String = "full", upstreamDown: Bool = false, _ body: (AgentChild) throws(BenchFailure) -> T
+        durability: String = "full",
+        upstreamDown: Bool = false,
+        _ body: (AgentChild) throws(BenchFailure) -> T
     ) throws(BenchFailure) -> T {
         mock.stats.unavailable.store(upstreamDown, ordering: .sequentiallyConsistent)
         defer { mock.stats.unavailable.store(false, ordering: .sequentiallyConsistent) }
         let workspace = try BenchWorkspace(root: workRoot)
         let agent: AgentChild
         do {
-            agent = try AgentChild(binary: agentBinary, workspace: workspace, endpoint: mock.endpoint, durability: durability)
+            agent = try AgentChild(
+                binary: agentBinary,
+                workspace: workspace,
+                endpoint: mock.endpoint,
+                durability: durability
+            )
         } catch {
             workspace.remove()
             throw error

@@ -40,6 +40,7 @@ struct BenchPlan {
             idleSettleSeconds: quick ? 0.5 : 2,
             backlogSettleSeconds: quick ? 0.5 : 2,
             probeRequests: quick ? 20 : 300,
-            stallSeconds: quick ? 30 : 20)
+            stallSeconds: quick ? 30 : 20
+        )
     }
 }

@@ -90,7 +90,9 @@ final class BlockingSocket: @unchecked Sendable {
     /// Writes the first `count` bytes of `array`.
     func send(_ array: [UInt8], prefix count: Int) throws(BenchFailure) {
         let result = array.withUnsafeBytes { raw in
-            Result { () throws(BenchFailure) in try send(UnsafeRawBufferPointer(rebasing: raw[0..<min(count, raw.count)])) }
+            Result { () throws(BenchFailure) in
+                try send(UnsafeRawBufferPointer(rebasing: raw[0..<min(count, raw.count)]))
+            }
         }
         try result.get()
     }

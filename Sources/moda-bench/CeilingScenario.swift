@@ -7,11 +7,17 @@ enum CeilingScenario {
         let plan = context.plan
         for run in 1...plan.runs {
             do throws(BenchFailure) {
-                let probe = MockCeilingProbe(port: context.mock.port, connections: 2, requestsPerConnection: plan.probeRequests)
+                let probe = MockCeilingProbe(
+                    port: context.mock.port,
+                    connections: 2,
+                    requestsPerConnection: plan.probeRequests
+                )
                 let ceiling = try probe.run(stats: context.mock.stats)
                 context.mockCeiling.append(ceiling)
-                context.say("  run \(run): mock \(Unit.requestsPerSecond.format(ceiling.requestsPerSecond)) requests/s, "
-                    + "\(Unit.eventsPerSecond.format(ceiling.eventsPerSecond)) events/s")
+                context.say(
+                    "  run \(run): mock \(Unit.requestsPerSecond.format(ceiling.requestsPerSecond)) requests/s, "
+                        + "\(Unit.eventsPerSecond.format(ceiling.eventsPerSecond)) events/s"
+                )
             } catch {
                 context.fail("ceiling of the mock", error)
             }

@@ -17,7 +17,11 @@ enum EndToEndScenario {
                     stats.reset(target: plan.events)
                     let cpuBefore = agent.cpuSeconds() ?? 0
                     let load = LoadGenerator(
-                        socketPath: agent.socketPath, connections: 4, events: plan.events, stallSeconds: plan.stallSeconds)
+                        socketPath: agent.socketPath,
+                        connections: 4,
+                        events: plan.events,
+                        stallSeconds: plan.stallSeconds
+                    )
                     let result = try load.run()
                     try result.check(name)
                     let reached = try stats.waitForTarget(stallSeconds: plan.stallSeconds) { agent.isRunning }
@@ -28,19 +32,41 @@ enum EndToEndScenario {
                     acknowledged.append(result.eventsPerSecond)
                     peak.append(memory.peakMiB)
                     cpu.append(microseconds)
-                    context.say("  run \(run): \(Unit.eventsPerSecond.format(rate)) events/s delivered, "
-                        + "\(Unit.eventsPerSecond.format(result.eventsPerSecond)) acked, peak RSS "
-                        + "\(Unit.mebibytes.format(memory.peakMiB)) MiB (now \(memory.breakdown)), "
-                        + "\(Unit.microseconds.format(microseconds)) µs CPU/event")
+                    context.say(
+                        "  run \(run): \(Unit.eventsPerSecond.format(rate)) events/s delivered, "
+                            + "\(Unit.eventsPerSecond.format(result.eventsPerSecond)) acked, peak RSS "
+                            + "\(Unit.mebibytes.format(memory.peakMiB)) MiB (now \(memory.breakdown)), "
+                            + "\(Unit.microseconds.format(microseconds)) µs CPU/event"
+                    )
                 }
             } catch {
                 context.fail(name, error)
             }
         }
         let count = Unit.count(plan.events)
-        context.record(ResultRow(scenario: "\(name), \(count)", unit: .eventsPerSecond, samples: delivered, target: .atLeast(170_000)))
-        context.record(ResultRow(scenario: "end to end: acked during the \(count) run", unit: .eventsPerSecond, samples: acknowledged))
-        context.record(ResultRow(scenario: "memory: peak RSS in the \(count) run", unit: .mebibytes, samples: peak, target: .atMost(60)))
+        context.record(
+            ResultRow(
+                scenario: "\(name), \(count)",
+                unit: .eventsPerSecond,
+                samples: delivered,
+                target: .atLeast(170_000)
+            )
+        )
+        context.record(
+            ResultRow(
+                scenario: "end to end: acked during the \(count) run",
+                unit: .eventsPerSecond,
+                samples: acknowledged
+            )
+        )
+        context.record(
+            ResultRow(
+                scenario: "memory: peak RSS in the \(count) run",
+                unit: .mebibytes,
+                samples: peak,
+                target: .atMost(60)
+            )
+        )
         context.record(ResultRow(scenario: "end to end: agent CPU per event", unit: .microseconds, samples: cpu))
     }
 }

@@ -38,7 +38,8 @@ struct HTTPResponseReader {
         else { return nil }
         let head = String(decoding: pending[0..<headEnd], as: UTF8.self)
         let lines = head.split(separator: "\r\n")
-        guard let statusLine = lines.first, let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        guard let statusLine = lines.first,
+            let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
         else { throw BenchFailure("the mock sent a malformed response head: \(head.prefix(80))") }
         var length = 0
         for line in lines.dropFirst() where line.lowercased().hasPrefix("content-length:") {

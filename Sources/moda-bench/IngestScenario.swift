@@ -17,8 +17,11 @@ enum IngestScenario {
                         let rate = try context.withAgent(durability: durability, upstreamDown: true) {
                             agent throws(BenchFailure) in
                             let load = LoadGenerator(
-                                socketPath: agent.socketPath, connections: connections, events: plan.ingestEvents,
-                                stallSeconds: plan.stallSeconds)
+                                socketPath: agent.socketPath,
+                                connections: connections,
+                                events: plan.ingestEvents,
+                                stallSeconds: plan.stallSeconds
+                            )
                             let result = try load.run()
                             try result.check(scenario)
                             return result.eventsPerSecond

@@ -11,8 +11,11 @@ enum LatencyScenario {
             do throws(BenchFailure) {
                 let result = try context.withAgent { agent throws(BenchFailure) in
                     let load = PacedLoad(
-                        socketPath: agent.socketPath, rate: plan.latencyRate,
-                        events: Int(plan.latencyRate * plan.latencySeconds), stallSeconds: plan.stallSeconds)
+                        socketPath: agent.socketPath,
+                        rate: plan.latencyRate,
+                        events: Int(plan.latencyRate * plan.latencySeconds),
+                        stallSeconds: plan.stallSeconds
+                    )
                     let result = try load.run()
                     try result.check(label)
                     return result
@@ -20,10 +23,12 @@ enum LatencyScenario {
                 p50.append(result.percentile(0.5))
                 p99.append(result.percentile(0.99))
                 p999.append(result.percentile(0.999))
-                context.say("  run \(run): p50 \(Unit.milliseconds.format(result.percentile(0.5))) ms, "
-                    + "p99 \(Unit.milliseconds.format(result.percentile(0.99))) ms, "
-                    + "p999 \(Unit.milliseconds.format(result.percentile(0.999))) ms, "
-                    + "max \(Unit.milliseconds.format(result.latenciesMs.last ?? 0)) ms")
+                context.say(
+                    "  run \(run): p50 \(Unit.milliseconds.format(result.percentile(0.5))) ms, "
+                        + "p99 \(Unit.milliseconds.format(result.percentile(0.99))) ms, "
+                        + "p999 \(Unit.milliseconds.format(result.percentile(0.999))) ms, "
+                        + "max \(Unit.milliseconds.format(result.latenciesMs.last ?? 0)) ms"
+                )
             } catch {
                 context.fail(label, error)
             }

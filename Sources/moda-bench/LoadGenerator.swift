@@ -33,8 +33,14 @@ struct LoadGenerator: Sendable {
             let blockLines = blockLines
             let stallSeconds = stallSeconds
             threads.spawn("bench-writer-\(index)") {
-                Self.write(socket: socket, connection: index, share: share, firstSeq: seq, blockLines: blockLines,
-                    errors: writeError)
+                Self.write(
+                    socket: socket,
+                    connection: index,
+                    share: share,
+                    firstSeq: seq,
+                    blockLines: blockLines,
+                    errors: writeError
+                )
             }
             threads.spawn("bench-reader-\(index)") {
                 var outcome = Self.read(socket: socket, share: share, stallSeconds: stallSeconds)
@@ -48,7 +54,12 @@ struct LoadGenerator: Sendable {
     }
 
     private static func write(
-        socket: BlockingSocket, connection: Int, share: Int, firstSeq: Int, blockLines: Int, errors: Collector<String>
+        socket: BlockingSocket,
+        connection: Int,
+        share: Int,
+        firstSeq: Int,
+        blockLines: Int,
+        errors: Collector<String>
     ) {
         var block = EventBlock(capacity: blockLines, connection: connection)
         var sent = 0
@@ -91,7 +102,12 @@ struct LoadGenerator: Sendable {
             }
         }
         return ConnectionOutcome(
-            expected: share, replies: counter.lines, refused: counter.refused, firstRefusal: counter.firstRefusal,
-            finishedAt: Monotonic.now(), error: error)
+            expected: share,
+            replies: counter.lines,
+            refused: counter.refused,
+            firstRefusal: counter.firstRefusal,
+            finishedAt: Monotonic.now(),
+            error: error
+        )
     }
 }

@@ -26,7 +26,11 @@ enum MemoryScenario {
         do throws(BenchFailure) {
             try context.withAgent(upstreamDown: true) { agent throws(BenchFailure) in
                 let fill = LoadGenerator(
-                    socketPath: agent.socketPath, connections: 4, events: plan.events, stallSeconds: plan.stallSeconds)
+                    socketPath: agent.socketPath,
+                    connections: 4,
+                    events: plan.events,
+                    stallSeconds: plan.stallSeconds
+                )
                 try fill.run().check("memory: filling the queue")
                 Monotonic.sleep(seconds: plan.backlogSettleSeconds)
                 let filled = try residentMemory(agent)
@@ -46,12 +50,24 @@ enum MemoryScenario {
         }
         let flat = (Summary(idle)?.median).map { Target.atMost($0 + 5) }
         let flatText = flat == nil ? nil : "≤ idle + 5"
-        context.record(ResultRow(
-            scenario: "memory: RSS, \(count) backlogged, just filled", unit: .mebibytes, samples: afterFill,
-            target: flat, targetText: flatText))
-        context.record(ResultRow(
-            scenario: "memory: RSS, \(count) backlogged, restarted", unit: .mebibytes, samples: afterRestart,
-            target: flat, targetText: flatText))
+        context.record(
+            ResultRow(
+                scenario: "memory: RSS, \(count) backlogged, just filled",
+                unit: .mebibytes,
+                samples: afterFill,
+                target: flat,
+                targetText: flatText
+            )
+        )
+        context.record(
+            ResultRow(
+                scenario: "memory: RSS, \(count) backlogged, restarted",
+                unit: .mebibytes,
+                samples: afterRestart,
+                target: flat,
+                targetText: flatText
+            )
+        )
     }
 
     private static func residentMemory(_ agent: AgentChild) throws(BenchFailure) -> ProcessStats.Memory {

@@ -56,7 +56,8 @@ struct MockCeilingProbe {
             body.append(contentsOf: EventBlock.event(seq: seq, connection: 0).utf8)
         }
         body.append(contentsOf: "]}".utf8)
-        let head = "POST /v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench\r\n"
+        let head =
+            "POST /v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer bench\r\n"
             + "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
         return Array(head.utf8) + body
     }

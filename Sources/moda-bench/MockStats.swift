@@ -57,7 +57,8 @@ final class MockStats: Sendable {
             } else if Monotonic.seconds(from: lastProgress, to: now) > stallSeconds {
                 throw BenchFailure(
                     "the mock holds \(current) of \(target.load(ordering: .relaxed)) events and none arrived "
-                        + "for \(Int(stallSeconds)) s: events missing")
+                        + "for \(Int(stallSeconds)) s: events missing"
+                )
             }
             guard alive() else {
                 throw BenchFailure("the daemon exited while the mock held \(current) events")

@@ -14,7 +14,8 @@ struct ModaBench: ParsableCommand {
             The daemon is the moda-agent binary beside moda-bench (or --agent), run with a generated config in a \
             fresh folder per run; the Moda API is an in-process mock on 127.0.0.1. Progress goes to stderr, the \
             results table (Markdown) to stdout. Run a release build on an otherwise idle machine: make bench
-            """)
+            """
+    )
 
     @Flag(help: "Smoke test for CI: small counts, 1 run, a 2 s outage. Timing never fails it.")
     var quick = false
@@ -22,16 +23,24 @@ struct ModaBench: ParsableCommand {
     @Option(help: "Runs per scenario (default 3; 1 with --quick).")
     var runs: Int?
 
-    @Option(help: "Events of the end-to-end and backlog runs (default 1000000; 20000 with --quick). Ingest runs use 30 %, replay 50 %.")
+    @Option(
+        help:
+            "Events of the end-to-end and backlog runs (default 1000000; 20000 with --quick). Ingest runs use 30 %, replay 50 %."
+    )
     var events: Int?
 
-    @Option(parsing: .upToNextOption, help: "Scenarios to run (default: all, in this order): ceilings ingest latency e2e replay outage memory.")
+    @Option(
+        parsing: .upToNextOption,
+        help: "Scenarios to run (default: all, in this order): ceilings ingest latency e2e replay outage memory."
+    )
     var scenario: [ScenarioName] = []
 
     @Option(help: "The moda-agent binary (default: the one beside moda-bench).")
     var agent: String?
 
-    @Option(help: "Folder for the daemons' queues and sockets; must be a real disk for durability to cost what it does.")
+    @Option(
+        help: "Folder for the daemons' queues and sockets; must be a real disk for durability to cost what it does."
+    )
     var workDir = "/tmp"
 
     @Flag(help: "Keep each daemon's folder (config, queue, log) for inspection instead of removing it.")
@@ -53,13 +62,17 @@ struct ModaBench: ParsableCommand {
         defer { mock.shutdown() }
         let context = BenchContext(plan: plan, agentBinary: binary, workRoot: workDir, mock: mock, keep: keep)
         if BenchWorkspace.isTmpfs(workDir) {
-            context.say("warning: \(workDir) is a tmpfs: fsync is free there and durability full is flattered; use --work-dir")
+            context.say(
+                "warning: \(workDir) is a tmpfs: fsync is free there and durability full is flattered; use --work-dir"
+            )
         }
         let selected = ScenarioName.allCases.filter { scenario.isEmpty || scenario.contains($0) }
         let started = Monotonic.now()
         let loadBefore = Self.loadAverage()
-        context.say("moda-bench: \(binary), \(plan.quick ? "quick" : "full"), \(plan.runs) run(s) per scenario, "
-            + "\(plan.events) events; load average before: \(loadBefore)")
+        context.say(
+            "moda-bench: \(binary), \(plan.quick ? "quick" : "full"), \(plan.runs) run(s) per scenario, "
+                + "\(plan.events) events; load average before: \(loadBefore)"
+        )
         for name in selected {
             context.say("== \(name.rawValue)")
             switch name {
@@ -76,8 +89,10 @@ struct ModaBench: ParsableCommand {
         for row in ceilings.rows { context.record(row) }
         let elapsed = Monotonic.seconds(from: started, to: Monotonic.now())
 
-        print("moda-bench \(plan.quick ? "--quick " : "")· \(plan.runs) run(s) per scenario · \(ProcessInfo.processInfo.activeProcessorCount) cores · "
-            + "load average before \(loadBefore), after \(Self.loadAverage()) · \(Unit.seconds.format(elapsed)) s in all")
+        print(
+            "moda-bench \(plan.quick ? "--quick " : "")· \(plan.runs) run(s) per scenario · \(ProcessInfo.processInfo.activeProcessorCount) cores · "
+                + "load average before \(loadBefore), after \(Self.loadAverage()) · \(Unit.seconds.format(elapsed)) s in all"
+        )
         print("")
         print(ResultTable.render(context.rows))
         print("")
@@ -108,7 +123,8 @@ struct ModaBench: ParsableCommand {
 
     /// Where the running executable is, with `name` beside it (the products of one `swift build`).
     private static func besideSelf(_ name: String) -> String {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(name).path
     }

@@ -24,7 +24,12 @@ enum OutageScenario {
         let stats = context.mock.stats
         let events = Int(plan.outageRate * (plan.outageLeadSeconds + plan.outageSeconds))
         stats.reset(target: events)
-        let load = PacedLoad(socketPath: agent.socketPath, rate: plan.outageRate, events: events, stallSeconds: plan.stallSeconds)
+        let load = PacedLoad(
+            socketPath: agent.socketPath,
+            rate: plan.outageRate,
+            events: events,
+            stallSeconds: plan.stallSeconds
+        )
         let results = Collector<Result<PacedResult, BenchFailure>>()
         let threads = ThreadGroup()
         threads.spawn("bench-outage-load") {
@@ -43,7 +48,9 @@ enum OutageScenario {
         }
         stats.unavailable.store(false, ordering: .sequentiallyConsistent)
         threads.wait()
-        guard firstRefusal != 0 else { throw BenchFailure("no delivery attempt reached the mock within 10 s of the outage start") }
+        guard firstRefusal != 0 else {
+            throw BenchFailure("no delivery attempt reached the mock within 10 s of the outage start")
+        }
         switch results.all.first {
         case .success(let result)?: try result.check("outage load")
         case .failure(let error)?: throw error

@@ -28,8 +28,15 @@ struct PacedLoad: Sendable {
         }
         threads.spawn("bench-paced-reader") {
             var counter = ReplyCounter()
-            replyStamps.add(Self.read(socket: socket, events: events, stallSeconds: stallSeconds, counter: &counter,
-                errors: errors))
+            replyStamps.add(
+                Self.read(
+                    socket: socket,
+                    events: events,
+                    stallSeconds: stallSeconds,
+                    counter: &counter,
+                    errors: errors
+                )
+            )
             replies.add(counter)
         }
         threads.wait()
@@ -43,12 +50,21 @@ struct PacedLoad: Sendable {
         }
         latencies.sort()
         return PacedResult(
-            sent: sent.count, replies: counter.lines, refused: counter.refused, firstRefusal: counter.firstRefusal,
-            error: errors.all.first, latenciesMs: latencies)
+            sent: sent.count,
+            replies: counter.lines,
+            refused: counter.refused,
+            firstRefusal: counter.firstRefusal,
+            error: errors.all.first,
+            latenciesMs: latencies
+        )
     }
 
     private static func write(
-        socket: BlockingSocket, rate: Double, events: Int, firstSeq: Int, errors: Collector<String>
+        socket: BlockingSocket,
+        rate: Double,
+        events: Int,
+        firstSeq: Int,
+        errors: Collector<String>
     ) -> [UInt64] {
         var stamps: [UInt64] = []
         stamps.reserveCapacity(events)
@@ -77,7 +93,10 @@ struct PacedLoad: Sendable {
     }
 
     private static func read(
-        socket: BlockingSocket, events: Int, stallSeconds: Double, counter: inout ReplyCounter,
+        socket: BlockingSocket,
+        events: Int,
+        stallSeconds: Double,
+        counter: inout ReplyCounter,
         errors: Collector<String>
     ) -> [UInt64] {
         var stamps: [UInt64] = []

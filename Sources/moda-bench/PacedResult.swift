@@ -16,7 +16,9 @@ struct PacedResult: Sendable {
 
     func check(_ what: String) throws(BenchFailure) {
         if let error { throw BenchFailure("\(what): \(error)") }
-        if let firstRefusal { throw BenchFailure("\(what): \(refused) of \(sent) lines refused, first: \(firstRefusal)") }
+        if let firstRefusal {
+            throw BenchFailure("\(what): \(refused) of \(sent) lines refused, first: \(firstRefusal)")
+        }
         guard replies == sent else { throw BenchFailure("\(what): \(replies) replies for \(sent) lines") }
     }
 }

@@ -21,13 +21,18 @@ enum ProcessStats {
     static func memory(pid: Int32) -> Memory? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         func kibibytes(_ name: String) -> Double? {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else {
+                return nil
+            }
             return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Double($0) }
         }
         guard let resident = kibibytes("VmRSS"), let peak = kibibytes("VmHWM") else { return nil }
         return Memory(
-            residentMiB: resident / 1024, peakMiB: peak / 1024, anonymousMiB: (kibibytes("RssAnon") ?? 0) / 1024,
-            fileMiB: (kibibytes("RssFile") ?? 0) / 1024)
+            residentMiB: resident / 1024,
+            peakMiB: peak / 1024,
+            anonymousMiB: (kibibytes("RssAnon") ?? 0) / 1024,
+            fileMiB: (kibibytes("RssFile") ?? 0) / 1024
+        )
     }
 
     /// User + system CPU seconds the process has used so far.

@@ -11,8 +11,11 @@ enum ReplayScenario {
                 let rate = try context.withAgent(upstreamDown: true) { agent throws(BenchFailure) in
                     let stats = context.mock.stats
                     let fill = LoadGenerator(
-                        socketPath: agent.socketPath, connections: 4, events: plan.replayEvents,
-                        stallSeconds: plan.stallSeconds)
+                        socketPath: agent.socketPath,
+                        connections: 4,
+                        events: plan.replayEvents,
+                        stallSeconds: plan.stallSeconds
+                    )
                     try fill.run().check("replay: filling the queue")
                     try agent.stop()
                     stats.unavailable.store(false, ordering: .sequentiallyConsistent)

@@ -25,9 +25,12 @@ enum ResultTable {
             }
             return "| " + cells.joined(separator: " | ") + " |"
         }
-        let rule = "|" + widths.enumerated().map { column, width in
-            numeric.contains(column) ? String(repeating: "-", count: width + 1) + ":" : String(repeating: "-", count: width + 2)
-        }.joined(separator: "|") + "|"
+        let rule =
+            "|"
+            + widths.enumerated().map { column, width in
+                numeric.contains(column)
+                    ? String(repeating: "-", count: width + 1) + ":" : String(repeating: "-", count: width + 2)
+            }.joined(separator: "|") + "|"
         var lines = [render(header), rule]
         for line in table.dropFirst() { lines.append(render(line)) }
         return lines.joined(separator: "\n")

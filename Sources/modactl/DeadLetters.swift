@@ -6,7 +6,8 @@ struct DeadLetters: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dead-letters",
         abstract: "List, show, replay or purge events Moda refused.",
-        subcommands: [List.self, Show.self, Replay.self, Purge.self])
+        subcommands: [List.self, Show.self, Replay.self, Purge.self]
+    )
 
     static func open() throws -> DeadLetterAdmin {
         let config = try GlobalOptions.loadConfig()
@@ -36,15 +37,22 @@ struct DeadLetters: ParsableCommand {
                 print("no dead letters")
                 return
             }
-            print("ID".padded(6) + "TIME".padded(26) + "STATUS".padded(8) + "CONVERSATION".padded(20) + "ERROR / PREVIEW")
+            print(
+                "ID".padded(6) + "TIME".padded(26) + "STATUS".padded(8) + "CONVERSATION".padded(20) + "ERROR / PREVIEW"
+            )
             for letter in letters {
                 print(
                     String(letter.id).padded(6) + Timestamp.iso8601(letter.deadAt).padded(26)
                         + String(letter.status).padded(8) + (letter.conversationId ?? "-").clipped(19).padded(20)
-                        + letter.error.clipped(60))
-                if let preview = letter.preview { print(String(repeating: " ", count: 60) + "“" + preview.clipped(60) + "”") }
+                        + letter.error.clipped(60)
+                )
+                if let preview = letter.preview {
+                    print(String(repeating: " ", count: 60) + "“" + preview.clipped(60) + "”")
+                }
             }
-            print("\n\(letters.count) shown; `modactl dead-letters show ID` for details, `modactl dead-letters replay --all` to retry")
+            print(
+                "\n\(letters.count) shown; `modactl dead-letters show ID` for details, `modactl dead-letters replay --all` to retry"
+            )
         }
     }
 
@@ -67,7 +75,8 @@ struct DeadLetters: ParsableCommand {
 
     struct Replay: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Move dead letters back to the queue, for delivery in their original order.")
+            abstract: "Move dead letters back to the queue, for delivery in their original order."
+        )
 
         @Flag(help: "Replay every dead letter.") var all = false
         @Argument(help: "Dead letter ids.") var ids: [Int64] = []
@@ -83,7 +92,9 @@ struct DeadLetters: ParsableCommand {
                 if !ids.isEmpty {
                     let missing = try admin.missing(ids)
                     guard missing.isEmpty else {
-                        fail("no dead letter with id \(missing.map(String.init).joined(separator: ", ")); nothing replayed")
+                        fail(
+                            "no dead letter with id \(missing.map(String.init).joined(separator: ", ")); nothing replayed"
+                        )
                     }
                 }
                 let moved = try admin.replay(ids: all ? nil : ids)
@@ -121,7 +132,9 @@ struct DeadLetters: ParsableCommand {
                     if !ids.isEmpty {
                         let missing = try admin.missing(ids)
                         guard missing.isEmpty else {
-                            fail("no dead letter with id \(missing.map(String.init).joined(separator: ", ")); nothing purged")
+                            fail(
+                                "no dead letter with id \(missing.map(String.init).joined(separator: ", ")); nothing purged"
+                            )
                         }
                     }
                     removed = try admin.purge(ids: all ? nil : ids)
@@ -135,6 +148,8 @@ struct DeadLetters: ParsableCommand {
 }
 
 extension String {
-    func padded(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+    func padded(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
     func clipped(_ width: Int) -> String { count > width ? String(prefix(width - 1)) + "…" : self }
 }

@@ -14,7 +14,8 @@ struct Modactl: ParsableCommand {
             status and dead-letters read the queue database directly and work with the daemon stopped.
             """,
         version: AgentVersion.current,
-        subcommands: [Status.self, Send.self, Flush.self, DeadLetters.self])
+        subcommands: [Status.self, Send.self, Flush.self, DeadLetters.self]
+    )
 
     static func main() {
         var arguments = Array(CommandLine.arguments.dropFirst())

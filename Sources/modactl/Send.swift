@@ -5,7 +5,8 @@ import ModaAgentCore
 struct Send: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send JSON lines from files (or stdin) to the daemon; print each error and a summary.",
-        discussion: "Exits 1 if any line was rejected or no daemon answers.")
+        discussion: "Exits 1 if any line was rejected or no daemon answers."
+    )
 
     @Argument(help: "Files of JSON lines; none or - reads standard input.")
     var files: [String] = []
@@ -41,7 +42,8 @@ struct Send: ParsableCommand {
         }
         print(
             "sent \(total.lines) \(total.lines == 1 ? "line" : "lines"): \(total.acceptedEvents) "
-                + "\(total.acceptedEvents == 1 ? "event" : "events") queued, \(total.rejectedLines) rejected")
+                + "\(total.acceptedEvents == 1 ? "event" : "events") queued, \(total.rejectedLines) rejected"
+        )
         if total.rejectedLines > 0 { throw ExitCode(ExitStatus.failure) }
     }
 }

@@ -4,7 +4,8 @@ import ModaAgentCore
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the daemon, queue, dead letters and delivery state.")
+        abstract: "Show the daemon, queue, dead letters and delivery state."
+    )
 
     @Flag(help: "Print one JSON object (fields per the product spec) instead of text.")
     var json = false

@@ -8,7 +8,8 @@ struct BacklogMemoryTests {
     func millionQueuedEventsCostNoMemory() async throws {
         let overrides: [String: Any] = ["delivery": ["retryInitialSeconds": 0.05, "retryMaxSeconds": 0.1]]
         try await withUpstream(.always(.status(503, message: "down", retryable: true)), overrides: overrides) {
-            agent, mock in
+            agent,
+            mock in
             // Idle: empty queue, delivery failing (there is nothing to send, so nothing is tried).
             try await Task.sleep(for: .seconds(1))
             let idle = try #require(ProcessMemory.rss(pid: agent.pid))
@@ -21,8 +22,13 @@ struct BacklogMemoryTests {
             let loaded = try #require(ProcessMemory.rss(pid: agent.pid))
             let status = try await agent.status()
             #expect((status["queue"] as? [String: Any])?["events"] as? Int == 1_000_000)
-            print("RSS idle \(idle.current) KiB (peak \(idle.peak)); with 1M queued \(loaded.current) KiB (peak \(loaded.peak))")
-            #expect(loaded.peak - idle.peak < 12 * 1024, "peak RSS grew \(loaded.peak - idle.peak) KiB with the backlog")
+            print(
+                "RSS idle \(idle.current) KiB (peak \(idle.peak)); with 1M queued \(loaded.current) KiB (peak \(loaded.peak))"
+            )
+            #expect(
+                loaded.peak - idle.peak < 12 * 1024,
+                "peak RSS grew \(loaded.peak - idle.peak) KiB with the backlog"
+            )
         }
     }
 }

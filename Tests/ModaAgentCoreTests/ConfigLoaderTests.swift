@@ -25,7 +25,10 @@ struct ConfigLoaderTests {
         #expect(config.endpoint == "https://moda-ingest.modas.workers.dev/v1/ingest")
         #expect(config.socket.path == "/run/moda-agent/ingest.sock")
         #expect(config.socket.modeBits == 0o660)
-        #expect(config.queue.maxBytes == 1_073_741_824 && config.queue.whenFull == .reject && config.queue.durability == .full)
+        #expect(
+            config.queue.maxBytes == 1_073_741_824 && config.queue.whenFull == .reject
+                && config.queue.durability == .full
+        )
         #expect(config.batch.maxEvents == 1000 && config.batch.maxBytes == 5_000_000)
         #expect(config.batch.maxEventBytes == 102_400 && config.batch.flushIntervalMs == 1000)
         #expect(config.delivery.retryInitialSeconds == 1 && config.delivery.retryMaxSeconds == 30)
@@ -44,7 +47,9 @@ struct ConfigLoaderTests {
 
     @Test("fractional durations are accepted")
     func fractions() throws {
-        let config = try parse(#"{"delivery":{"retryInitialSeconds":0.25,"retryMaxSeconds":0.5},"batch":{"flushIntervalMs":0.5}}"#)
+        let config = try parse(
+            #"{"delivery":{"retryInitialSeconds":0.25,"retryMaxSeconds":0.5},"batch":{"flushIntervalMs":0.5}}"#
+        )
         #expect(config.delivery.retryInitialSeconds == 0.25)
         #expect(config.batch.flushIntervalMs == 0.5)
     }
@@ -56,7 +61,8 @@ struct ConfigLoaderTests {
             (#"{"socket":{"pathh":"/x"}}"#, "socket.pathh"),
             (#"{"batch":{"maxEvent":3}}"#, "batch.maxEvent"),
             (#"{"log":{"level":"info","format":"json"}}"#, "log.format"),
-        ])
+        ]
+    )
     func unknownKeys(json: String, key: String) {
         guard case .unknownKey(_, let reported, _)? = error(json) else {
             Issue.record("expected an unknown-key error for \(key)")
@@ -84,7 +90,8 @@ struct ConfigLoaderTests {
             (#"{"log":{"level":"loud"}}"#, "log.level"),
             (#"{"endpoint":"ftp://x"}"#, "endpoint"),
             (#"{"environment":5}"#, "environment"),
-        ])
+        ]
+    )
     func invalidValues(json: String, key: String) {
         guard case .invalidValue(_, let reported, _)? = error(json) else {
             Issue.record("expected an invalid-value error for \(key), got \(String(describing: error(json)))")
@@ -125,7 +132,11 @@ struct ConfigLoaderTests {
         #expect(!json.contains("sk-live-very-secret"))
         #expect(json.contains("<redacted>"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        #expect(Set(object.keys) == ["endpoint", "apiKeyFile", "apiKey", "environment", "socket", "queue", "batch", "delivery", "log"])
+        #expect(
+            Set(object.keys) == [
+                "endpoint", "apiKeyFile", "apiKey", "environment", "socket", "queue", "batch", "delivery", "log",
+            ]
+        )
     }
 }
 
@@ -138,7 +149,11 @@ struct APIKeyResolverTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let credentials = folder.appendingPathComponent("creds")
         try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
-        try "credential-key\n".write(to: credentials.appendingPathComponent("api-key"), atomically: true, encoding: .utf8)
+        try "credential-key\n".write(
+            to: credentials.appendingPathComponent("api-key"),
+            atomically: true,
+            encoding: .utf8
+        )
         let keyFile = folder.appendingPathComponent("api-key")
         try "  file-key \n".write(to: keyFile, atomically: true, encoding: .utf8)
         var config = AgentConfig()
@@ -146,13 +161,18 @@ struct APIKeyResolverTests {
         config.apiKey = "literal-key"
 
         let all = ["MODA_API_KEY": "env-key", "CREDENTIALS_DIRECTORY": credentials.path]
-        #expect(try APIKeyResolver.resolve(config: config, environment: all) == .init(key: "env-key", source: .environment))
+        #expect(
+            try APIKeyResolver.resolve(config: config, environment: all) == .init(key: "env-key", source: .environment)
+        )
         #expect(
             try APIKeyResolver.resolve(config: config, environment: ["CREDENTIALS_DIRECTORY": credentials.path])
-                == .init(key: "credential-key", source: .credential))
+                == .init(key: "credential-key", source: .credential)
+        )
         #expect(try APIKeyResolver.resolve(config: config, environment: [:]) == .init(key: "file-key", source: .file))
         config.apiKeyFile = folder.appendingPathComponent("missing").path
-        #expect(try APIKeyResolver.resolve(config: config, environment: [:]) == .init(key: "literal-key", source: .literal))
+        #expect(
+            try APIKeyResolver.resolve(config: config, environment: [:]) == .init(key: "literal-key", source: .literal)
+        )
         config.apiKey = nil
         #expect(throws: ConfigError.missingAPIKey(apiKeyFile: config.apiKeyFile)) {
             try APIKeyResolver.resolve(config: config, environment: [:])

@@ -14,7 +14,9 @@ struct CrashLoopTests {
         let requests = NIOLockedValueBox(0)
         // Flapping: every third request 503, every fifth dropped, the rest accepted.
         let flapping = MockBehavior { _ in
-            let number = requests.withLockedValue { $0 += 1; return $0 }
+            let number = requests.withLockedValue {
+                $0 += 1; return $0
+            }
             if number % 5 == 0 { return .dropConnection }
             if number % 3 == 0 { return .status(503, message: "Service temporarily unavailable", retryable: true) }
             return .success
@@ -47,7 +49,8 @@ struct CrashLoopTests {
             let lost = acknowledged.subtracting(unique).count
             print(
                 "crash loop: \(cycles) cycles, \(sent) events sent, \(acknowledged.count) acknowledged, "
-                    + "\(unique.count) delivered (\(delivered.count - unique.count) duplicates), \(lost) lost")
+                    + "\(unique.count) delivered (\(delivered.count - unique.count) duplicates), \(lost) lost"
+            )
             #expect(complete)
             #expect(lost == 0)
             #expect(acknowledged.count > cycles * 10, "the load actually ran")

@@ -5,7 +5,9 @@ import Testing
 
 /// Runs `body` with a mock Moda server and an agent pointed at it; both always stopped.
 func withUpstream<T>(
-    _ behavior: MockBehavior = .alwaysSuccess, overrides: [String: Any] = [:], startAgent: Bool = true,
+    _ behavior: MockBehavior = .alwaysSuccess,
+    overrides: [String: Any] = [:],
+    startAgent: Bool = true,
     _ body: (AgentProcess, MockModaServer) async throws -> T
 ) async throws -> T {
     let mock = try await MockModaServer.start()
@@ -60,7 +62,8 @@ struct DeliveryTests {
 
     @Test(
         "non-retryable rejections split the batch: only the bad events are dead-lettered",
-        arguments: [(400, [77]), (422, [5, 150, 151]), (413, [199])])
+        arguments: [(400, [77]), (422, [5, 150, 151]), (413, [199])]
+    )
     func poisonEventsAreIsolated(status: Int, poison: [Int]) async throws {
         let behavior = MockBehavior.rejectingEvents(where: { $0["poison"] == true }, status: status)
         try await withUpstream(behavior, overrides: ["batch": ["flushIntervalMs": 10]]) { agent, mock in
@@ -82,7 +85,9 @@ struct DeliveryTests {
             #expect(sequenceNumbers(snapshot.deadLetters) == poison)
             let list = try await agent.modactl("dead-letters", "list", "--json")
             #expect(list.status == 0)
-            let letters = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+            let letters = try #require(
+                try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]
+            )
             #expect(letters.count == poison.count)
             for (letter, index) in zip(letters, poison) {
                 #expect(letter["status"] as? Int == status)
@@ -101,7 +106,9 @@ struct DeliveryTests {
             request.headers["authorization"] == "Bearer good-key"
                 ? .success : .status(401, message: "Invalid or missing API key", retryable: false)
         }
-        try await withUpstream(behavior, overrides: ["delivery": ["retryMaxSeconds": 300]], startAgent: false) { agent, mock in
+        try await withUpstream(behavior, overrides: ["delivery": ["retryMaxSeconds": 300]], startAgent: false) {
+            agent,
+            mock in
             try "bad-key\n".write(toFile: agent.directory.file("api-key"), atomically: true, encoding: .utf8)
             agent.apiKeyInEnvironment = false
             try await agent.start()
@@ -118,7 +125,10 @@ struct DeliveryTests {
             agent.signal(SIGHUP)
             #expect(await mock.waitForDeliveredCount(20, timeout: .seconds(10)))
             #expect(await waitForAsync { (try? await agent.deliveryState()) == "ok" })
-            #expect(!agent.log().contains("bad-key") && !agent.log().contains("good-key"), "the key never reaches the log")
+            #expect(
+                !agent.log().contains("bad-key") && !agent.log().contains("good-key"),
+                "the key never reaches the log"
+            )
         }
     }
 
@@ -134,7 +144,10 @@ struct DeliveryTests {
     @Test("dropped connections and timeouts are retried; nothing lost")
     func transportFailuresAreRetried() async throws {
         let behavior = MockBehavior.replying(
-            [.dropConnection, .delay(2, then: .success), .dropConnection, .status(502, message: "Bad gateway", retryable: true)])
+            [
+                .dropConnection, .delay(2, then: .success), .dropConnection,
+                .status(502, message: "Bad gateway", retryable: true),
+            ])
         let overrides: [String: Any] = ["delivery": ["timeoutSeconds": 0.5], "batch": ["maxEvents": 25]]
         try await withUpstream(behavior, overrides: overrides) { agent, mock in
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...100))
@@ -175,8 +188,11 @@ struct DeliveryTests {
 
     @Test("SIGTERM with the upstream up: the queue is drained before exit")
     func sigtermDrains() async throws {
-        try await withUpstream(overrides: ["batch": ["flushIntervalMs": 60_000], "delivery": ["drainTimeoutSeconds": 10]]) {
-            agent, mock in
+        try await withUpstream(overrides: [
+            "batch": ["flushIntervalMs": 60_000], "delivery": ["drainTimeoutSeconds": 10],
+        ]) {
+            agent,
+            mock in
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...30))
             #expect(await agent.stop() == 0)
             #expect(mock.deliveredCount == 30)
@@ -190,7 +206,9 @@ struct DeliveryTests {
 struct ConcurrentDeliveryTests {
     @Test("delivery.maxInFlight 4: four requests at once, never more; everything delivered once")
     func fourInFlight() async throws {
-        let overrides: [String: Any] = ["delivery": ["maxInFlight": 4], "batch": ["maxEvents": 100, "flushIntervalMs": 10]]
+        let overrides: [String: Any] = [
+            "delivery": ["maxInFlight": 4], "batch": ["maxEvents": 100, "flushIntervalMs": 10],
+        ]
         try await withUpstream(.always(.delay(10, then: .success)), overrides: overrides) { agent, mock in
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1000))
             #expect(await waitFor { mock.requestCount >= 4 })
@@ -210,7 +228,9 @@ struct ConcurrentDeliveryTests {
         let poison: Set<Int> = [17, 250, 251, 999]
         let requests = NIOLockedValueBox(0)
         let behavior = MockBehavior { request in
-            let number = requests.withLockedValue { $0 += 1; return $0 }
+            let number = requests.withLockedValue {
+                $0 += 1; return $0
+            }
             if number % 4 == 0 { return .status(503, message: "busy", retryable: true) }
             if request.events.contains(where: { $0["poison"] == true }) {
                 return .status(422, message: "bad event", retryable: false)

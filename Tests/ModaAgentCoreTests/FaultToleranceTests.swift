@@ -18,16 +18,21 @@ struct FaultToleranceTests {
             return
         }
         defer { umount(mountPoint.path) }
-        let overrides: [String: Any] = ["queue": ["path": mountPoint.file("queue.db")], "batch": ["flushIntervalMs": 20]]
+        let overrides: [String: Any] = [
+            "queue": ["path": mountPoint.file("queue.db")], "batch": ["flushIntervalMs": 20],
+        ]
         try await withUpstream(.always(.status(503, message: "down", retryable: true)), overrides: overrides) {
-            agent, mock in
+            agent,
+            mock in
             let queuePath = mountPoint.file("queue.db")
             // Fill the disk through the agent until it refuses.
             var accepted = 0
             var refusal: String?
             for round in 0..<2000 where refusal == nil {
                 let replies = try UnixSocketClient.exchange(
-                    path: agent.socketPath, lines((round * 50 + 1)...(round * 50 + 50)) { EventLines.typical($0) })
+                    path: agent.socketPath,
+                    lines((round * 50 + 1)...(round * 50 + 50)) { EventLines.typical($0) }
+                )
                 for reply in replies {
                     if reply == #"{"ok":true,"accepted":1}"# {
                         accepted += 1
@@ -48,7 +53,9 @@ struct FaultToleranceTests {
             #expect(mock.deliveredCount == accepted, "each event delivered once, not resent while the disk was full")
             // …and ingest recovers by itself once a checkpoint frees WAL space.
             let recovered = await waitFor(timeout: .seconds(20)) {
-                (try? UnixSocketClient.exchange(path: agent.socketPath, lines(900_001...900_001))) == [#"{"ok":true,"accepted":1}"#]
+                (try? UnixSocketClient.exchange(path: agent.socketPath, lines(900_001...900_001))) == [
+                    #"{"ok":true,"accepted":1}"#
+                ]
             }
             #expect(recovered, "ingest did not recover after space returned: \(agent.log().suffix(2000))")
             #expect(try QueueSnapshot(path: queuePath).integrity == "ok")
@@ -60,7 +67,9 @@ struct FaultToleranceTests {
     func damagedDatabase() async throws {
         try await AgentProcess.with(start: false) { agent in
             try FileManager.default.createDirectory(
-                atPath: (agent.queuePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                atPath: (agent.queuePath as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true
+            )
             try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: agent.queuePath))
             try await agent.start()
             let replies = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...3))
@@ -115,7 +124,10 @@ struct FaultToleranceTests {
     @Test("a 200 with success:false and no retry is the API refusing the events: split and dead-lettered")
     func successFalseIsARejection() async throws {
         let reply = MockReply.raw(
-            status: 200, headers: [], body: #"{"success":false,"count":0,"message":"schema mismatch","retryable":false}"#)
+            status: 200,
+            headers: [],
+            body: #"{"success":false,"count":0,"message":"schema mismatch","retryable":false}"#
+        )
         try await withUpstream(.always(reply), overrides: ["batch": ["flushIntervalMs": 10]]) { agent, _ in
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...2))
             #expect(await waitFor { (try? QueueSnapshot(path: agent.queuePath).deadLetters.count) == 2 })

@@ -21,14 +21,24 @@ struct HostileInputTests {
         case 2:  // deep object nesting inside an event field
             let depth = Int.random(in: 500...10_000, using: &random)
             return Array(
-                (#"{"conversation_id":"c","role":"user","message":"m","x":"# + String(repeating: #"{"a":"#, count: depth)
-                    + "1" + String(repeating: "}", count: depth) + "}\n").utf8)
+                (#"{"conversation_id":"c","role":"user","message":"m","x":"#
+                    + String(repeating: #"{"a":"#, count: depth)
+                    + "1" + String(repeating: "}", count: depth) + "}\n").utf8
+            )
         case 3:  // huge numbers
-            return Array(#"{"conversation_id":"c","role":"user","message":"m","input_tokens":1e999999999,"n":-0.0000e-99999}"#.utf8) + [10]
+            return Array(
+                #"{"conversation_id":"c","role":"user","message":"m","input_tokens":1e999999999,"n":-0.0000e-99999}"#
+                    .utf8
+            ) + [10]
         case 4:  // a string near the line limit
-            return Array(("{\"conversation_id\":\"c\",\"role\":\"user\",\"message\":\"" + String(repeating: "é", count: 30_000) + "\"}\n").utf8)
+            return Array(
+                ("{\"conversation_id\":\"c\",\"role\":\"user\",\"message\":\"" + String(repeating: "é", count: 30_000)
+                    + "\"}\n").utf8
+            )
         case 5:  // NUL bytes in and out of strings
-            return Array(#"{"conversation_id":"c"#.utf8) + [0] + Array(#"","role":"user","message":"m"}"#.utf8) + [0, 10]
+            return Array(#"{"conversation_id":"c"#.utf8) + [0] + Array(#"","role":"user","message":"m"}"#.utf8) + [
+                0, 10,
+            ]
         case 6:  // unpaired surrogates
             return Array(#"{"conversation_id":"\uD800","role":"user","message":"\uDC00x"}"#.utf8) + [10]
         case 7:  // truncated envelope
@@ -72,7 +82,9 @@ struct HostileInputTests {
             }
             #expect(agent.isRunning)
             let after = try #require(ProcessMemory.rss(pid: agent.pid))
-            print("fuzz: \(sentLines.withLockedValue { $0 }) hostile lines; RSS \(baseline.current) → \(after.current) KiB (peak \(after.peak))")
+            print(
+                "fuzz: \(sentLines.withLockedValue { $0 }) hostile lines; RSS \(baseline.current) → \(after.current) KiB (peak \(after.peak))"
+            )
             #expect(after.peak - baseline.current < 100 * 1024, "memory stays bounded")
             let replies = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1))
             #expect(replies == [#"{"ok":true,"accepted":1}"#])
@@ -94,7 +106,11 @@ struct HostileInputTests {
                 try slow.send([byte])
                 if index % 10 == 0 {
                     // Meanwhile a normal client is served at once.
-                    let replies = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...20), timeout: .seconds(5))
+                    let replies = try UnixSocketClient.exchange(
+                        path: agent.socketPath,
+                        lines(1...20),
+                        timeout: .seconds(5)
+                    )
                     #expect(replies.count == 20)
                 }
                 try await Task.sleep(for: .milliseconds(5))
@@ -133,14 +149,19 @@ struct HostileInputTests {
     @Test("neither program ever prints the API key")
     func apiKeyNeverPrinted() async throws {
         let key = "sk-moda-\(UUID().uuidString)"
-        try await withUpstream(.always(.status(401, message: "Invalid or missing API key", retryable: false)),
-            overrides: ["log": ["level": "trace"], "apiKey": key]) { agent, _ in
+        try await withUpstream(
+            .always(.status(401, message: "Invalid or missing API key", retryable: false)),
+            overrides: ["log": ["level": "trace"], "apiKey": key]
+        ) { agent, _ in
             _ = await agent.stop()
             agent.apiKeyInEnvironment = false
             try await agent.start()
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...3))
             #expect(await waitForAsync { (try? await agent.deliveryState()) == "unauthorized" })
-            let check = try await CommandRunner.run(BuiltProducts.agent, ["--config", agent.configPath, "--check-config"])
+            let check = try await CommandRunner.run(
+                BuiltProducts.agent,
+                ["--config", agent.configPath, "--check-config"]
+            )
             let status = try await agent.modactl("status")
             let json = try await agent.modactl("status", "--json")
             agent.signal(SIGHUP)

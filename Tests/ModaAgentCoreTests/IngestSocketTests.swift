@@ -8,13 +8,16 @@ struct IngestSocketTests {
     @Test("events of every shape and envelopes are acknowledged and stored with timestamp and environment")
     func acceptsEventsAndEnvelopes() async throws {
         try await AgentProcess.with(overrides: ["environment": "staging"]) { agent in
-            let payload = [
-                #"{"conversation_id":"c1","role":"user","message":"hello","custom_field":{"kept":true}}"#,
-                #"{"environment":"production","events":[{"conversation_id":"c2","role":"assistant","message":"a"},{"messageType":"tool_call","id":"t1","conversationId":"c2","name":"search","timestamp":"2024-01-15T10:30:00Z"}]}"#,
-                #"{"events":[{"messageType":"channel","id":"m1","conversationId":"th","message":"hi","role":"user","environment":"dev"}]}"#,
-            ].joined(separator: "\n") + "\n"
+            let payload =
+                [
+                    #"{"conversation_id":"c1","role":"user","message":"hello","custom_field":{"kept":true}}"#,
+                    #"{"environment":"production","events":[{"conversation_id":"c2","role":"assistant","message":"a"},{"messageType":"tool_call","id":"t1","conversationId":"c2","name":"search","timestamp":"2024-01-15T10:30:00Z"}]}"#,
+                    #"{"events":[{"messageType":"channel","id":"m1","conversationId":"th","message":"hi","role":"user","environment":"dev"}]}"#,
+                ].joined(separator: "\n") + "\n"
             let replies = try UnixSocketClient.exchange(path: agent.socketPath, payload)
-            #expect(replies == [#"{"ok":true,"accepted":1}"#, #"{"ok":true,"accepted":2}"#, #"{"ok":true,"accepted":1}"#])
+            #expect(
+                replies == [#"{"ok":true,"accepted":1}"#, #"{"ok":true,"accepted":2}"#, #"{"ok":true,"accepted":1}"#]
+            )
 
             let events = try QueueSnapshot(path: agent.queuePath).parsedEvents
             try #require(events.count == 4)
@@ -25,13 +28,17 @@ struct IngestSocketTests {
             #expect(events[2]["timestamp"] as? String == "2024-01-15T10:30:00Z")
             #expect(events[3]["environment"] as? String == "dev")
             let stamped = try #require(events[0]["timestamp"] as? String)
-            #expect(stamped.count == 24 && stamped.hasSuffix("Z"), "receive time in ISO 8601 UTC with milliseconds: \(stamped)")
+            #expect(
+                stamped.count == 24 && stamped.hasSuffix("Z"),
+                "receive time in ISO 8601 UTC with milliseconds: \(stamped)"
+            )
         }
     }
 
     @Test("blank lines, CRLF, bad JSON, bad UTF-8, long lines and big events each get the reply SPEC 3 says")
     func framingEdgeCases() async throws {
-        try await AgentProcess.with(overrides: ["socket": ["maxLineBytes": 1024], "batch": ["maxEventBytes": 512]]) { agent in
+        try await AgentProcess.with(overrides: ["socket": ["maxLineBytes": 1024], "batch": ["maxEventBytes": 512]]) {
+            agent in
             let client = try agent.client()
             var payload: [UInt8] = []
             payload += Array((EventLines.standard(1) + "\n").utf8)  // line 1
@@ -40,7 +47,9 @@ struct IngestSocketTests {
             payload += Array("{\"conversation_id\": \n".utf8)  // line 5: malformed
             payload += [0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x7D, 0x0A]  // line 6: invalid UTF-8
             payload += Array(("{\"x\":\"" + String(repeating: "a", count: 3000) + "\"}\n").utf8)  // line 7: too long
-            let big = "{\"conversation_id\":\"c\",\"role\":\"user\",\"message\":\"" + String(repeating: "b", count: 700) + "\"}"
+            let big =
+                "{\"conversation_id\":\"c\",\"role\":\"user\",\"message\":\"" + String(repeating: "b", count: 700)
+                + "\"}"
             payload += Array((big + "\n").utf8)  // line 8: event over maxEventBytes
             payload += Array(EventLines.standard(9).utf8)  // line 9: no final newline
             try client.send(payload)
@@ -49,7 +58,9 @@ struct IngestSocketTests {
             try #require(replies.count == 7, "one reply per non-blank line: \(replies)")
             #expect(replies[0] == #"{"ok":true,"accepted":1}"#)
             #expect(replies[1] == #"{"ok":true,"accepted":1}"#)
-            #expect(replies[2].hasPrefix(#"{"ok":false,"accepted":0,"retryable":false,"error":"line 5: malformed JSON"#))
+            #expect(
+                replies[2].hasPrefix(#"{"ok":false,"accepted":0,"retryable":false,"error":"line 5: malformed JSON"#)
+            )
             #expect(replies[3].contains(#""error":"line 6: invalid UTF-8"#))
             #expect(replies[4].contains(#""error":"line 7: line is longer than socket.maxLineBytes (1024 bytes)"#))
             #expect(replies[5].contains("line 8: ") && replies[5].contains("batch.maxEventBytes"))
@@ -103,7 +114,8 @@ struct IngestSocketTests {
                     group.addTask {
                         // Every 100th line is broken, so order shows in which replies are errors.
                         let lines = (1...perConnection).map { index in
-                            index % 100 == 0 ? "{broken \(connection)" : EventLines.standard(connection * 1_000_000 + index)
+                            index % 100 == 0
+                                ? "{broken \(connection)" : EventLines.standard(connection * 1_000_000 + index)
                         }
                         return try UnixSocketClient.exchange(path: socket, lines.joined(separator: "\n") + "\n")
                     }
@@ -148,8 +160,10 @@ struct IngestSocketTests {
     func singleOwnerAndStaleSocket() async throws {
         try await AgentProcess.with { agent in
             let second = try ChildProcess(
-                executable: BuiltProducts.agent, arguments: ["--config", agent.configPath],
-                environment: ["MODA_API_KEY": "k"])
+                executable: BuiltProducts.agent,
+                arguments: ["--config", agent.configPath],
+                environment: ["MODA_API_KEY": "k"]
+            )
             #expect(await second.waitForExit(timeout: .seconds(20)) == 75)
 
             await agent.crash()
@@ -163,7 +177,7 @@ struct IngestSocketTests {
     @Test("a second daemon with another queue but the same socket exits 75")
     func socketOwnedByAnotherDaemon() async throws {
         try await AgentProcess.with { agent in
-                try await AgentProcess.with(overrides: ["socket": ["path": agent.socketPath]], start: false) { other in
+            try await AgentProcess.with(overrides: ["socket": ["path": agent.socketPath]], start: false) { other in
                 try await other.start(waitUntilReady: false)
                 #expect(await other.waitForExit(timeout: .seconds(20)) == 75)
                 #expect(other.log().contains("another moda-agent answers on \(agent.socketPath)"))

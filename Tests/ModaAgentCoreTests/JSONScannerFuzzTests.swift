@@ -148,7 +148,6 @@ private struct Stats: CustomStringConvertible {
     }
 }
 
-
 /// Random JSON values, serialized with random whitespace and random (valid) escapes.
 private indirect enum JSONGenerator {
     case null, bool(Bool), number(String), string([String]), array([JSONGenerator]), object([([String], JSONGenerator)])

@@ -48,7 +48,8 @@ struct LineFramerTests {
     @Test("an over-long line across reads is reported once, discarded to its newline")
     func longAcrossReads() {
         #expect(
-            frame(["0123456789", "abcdefghij", "klmnop", "qrs\nok\n"]) == [.tooLong(1), .line(2, "ok")])
+            frame(["0123456789", "abcdefghij", "klmnop", "qrs\nok\n"]) == [.tooLong(1), .line(2, "ok")]
+        )
     }
 
     @Test("an over-long unterminated line at EOF is reported once")

@@ -58,8 +58,10 @@ struct ModactlTests {
             let down = try await agent.status()
             try checkStatusShape(down, running: false, state: "unauthorized")
             #expect((down["queue"] as? [String: Any])?["events"] as? Int == 2)
-            #expect((down["queue"] as? [String: Any])?["oldestAgeSeconds"] is Double
-                || (down["queue"] as? [String: Any])?["oldestAgeSeconds"] is Int)
+            #expect(
+                (down["queue"] as? [String: Any])?["oldestAgeSeconds"] is Double
+                    || (down["queue"] as? [String: Any])?["oldestAgeSeconds"] is Int
+            )
             let text = try await agent.modactl("status")
             #expect(text.status == 0)
             #expect(text.stdout.contains("inactive (not running)"))
@@ -89,9 +91,13 @@ struct ModactlTests {
             #expect(await waitFor { (try? QueueSnapshot(path: agent.queuePath).deadLetters.count) == 3 })
 
             let list = try await agent.modactl("dead-letters", "list", "--json")
-            let letters = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+            let letters = try #require(
+                try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]
+            )
             #expect(letters.map { $0["conversationId"] as? String } == ["c3", "c6", "c9"], "oldest first")
-            #expect(Set(letters[0].keys) == ["id", "time", "status", "error", "requestId", "conversationId", "preview"])
+            #expect(
+                Set(letters[0].keys) == ["id", "time", "status", "error", "requestId", "conversationId", "preview"]
+            )
             let ids = letters.compactMap { $0["id"] as? Int }
             let limited = try await agent.modactl("dead-letters", "list", "--json", "--limit", "1")
             #expect((try JSONSerialization.jsonObject(with: Data(limited.stdout.utf8)) as? [Any])?.count == 1)
@@ -118,23 +124,31 @@ struct ModactlTests {
             #expect(try QueueSnapshot(path: agent.queuePath).deadLetters.isEmpty)
             try await agent.start()
             #expect(await mock.waitForDeliveredCount(10, timeout: .seconds(10)))
-            #expect(Array(sequenceNumbers(mock.deliveredEvents).suffix(2)) == [6, 9], "replayed in their original order")
+            #expect(
+                Array(sequenceNumbers(mock.deliveredEvents).suffix(2)) == [6, 9],
+                "replayed in their original order"
+            )
 
             // Purge: make three new dead letters, then purge one by id, by age, and the rest.
             mock.respond(behavior)
             _ = try UnixSocketClient.exchange(path: agent.socketPath, payload)
             #expect(await waitFor { (try? QueueSnapshot(path: agent.queuePath).deadLetters.count) == 3 })
-            let fresh = try JSONSerialization.jsonObject(
-                with: Data(try await agent.modactl("dead-letters", "list", "--json").stdout.utf8)) as? [[String: Any]]
+            let fresh =
+                try JSONSerialization.jsonObject(
+                    with: Data(try await agent.modactl("dead-letters", "list", "--json").stdout.utf8)
+                ) as? [[String: Any]]
             let purgeOne = try await agent.modactl("dead-letters", "purge", "\(fresh?.first?["id"] as? Int ?? -1)")
             #expect(purgeOne.status == 0 && purgeOne.stdout.contains("purged 1 dead letter"))
             let notOld = try await agent.modactl("dead-letters", "purge", "--older-than", "1h")
             #expect(notOld.stdout.contains("purged 0 dead letters"))
             let old = try await agent.modactl("dead-letters", "purge", "--older-than", "0s")
             #expect(old.stdout.contains("purged 2 dead letters"))
-            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1) { _ in
-                "{\"conversation_id\":\"x\",\"role\":\"user\",\"message\":\"bad\",\"poison\":true}"
-            })
+            _ = try UnixSocketClient.exchange(
+                path: agent.socketPath,
+                lines(1...1) { _ in
+                    "{\"conversation_id\":\"x\",\"role\":\"user\",\"message\":\"bad\",\"poison\":true}"
+                }
+            )
             #expect(await waitFor { (try? QueueSnapshot(path: agent.queuePath).deadLetters.count) == 1 })
             let all = try await agent.modactl("dead-letters", "purge", "--all")
             #expect(all.stdout.contains("purged 1 dead letter"))
@@ -152,7 +166,10 @@ struct ModactlTests {
 
             let file = agent.directory.file("events.jsonl")
             try (EventLines.standard(6) + "\n{oops\n" + EventLines.standard(8) + "\n").write(
-                toFile: file, atomically: true, encoding: .utf8)
+                toFile: file,
+                atomically: true,
+                encoding: .utf8
+            )
             let mixed = try await agent.modactl("send", file)
             #expect(mixed.status == 1)
             #expect(mixed.stderr.contains("\(file): line 2: malformed JSON"))
@@ -187,16 +204,28 @@ struct ModactlTests {
         #expect(replayNothing.status == 2)
 
         try await AgentProcess.with { agent in
-            let before = try await CommandRunner.run(BuiltProducts.modactl, ["--config", agent.configPath, "status", "--json"])
-            let after = try await CommandRunner.run(BuiltProducts.modactl, ["status", "--json", "--config", agent.configPath])
+            let before = try await CommandRunner.run(
+                BuiltProducts.modactl,
+                ["--config", agent.configPath, "status", "--json"]
+            )
+            let after = try await CommandRunner.run(
+                BuiltProducts.modactl,
+                ["status", "--json", "--config", agent.configPath]
+            )
             let equals = try await CommandRunner.run(BuiltProducts.modactl, ["status", "--config=\(agent.configPath)"])
             #expect(before.status == 0 && after.status == 0 && equals.status == 0)
             #expect(before.stdout.contains(agent.queuePath) && after.stdout.contains(agent.queuePath))
             let viaEnv = try await CommandRunner.run(
-                BuiltProducts.modactl, ["status", "--json"], environment: ["MODA_AGENT_CONFIG": agent.configPath])
+                BuiltProducts.modactl,
+                ["status", "--json"],
+                environment: ["MODA_AGENT_CONFIG": agent.configPath]
+            )
             #expect(viaEnv.stdout.contains(agent.queuePath))
         }
-        let missing = try await CommandRunner.run(BuiltProducts.modactl, ["status", "--config", "/nonexistent/config.json"])
+        let missing = try await CommandRunner.run(
+            BuiltProducts.modactl,
+            ["status", "--config", "/nonexistent/config.json"]
+        )
         #expect(missing.status == 78 && missing.stderr.contains("cannot read config file /nonexistent/config.json"))
     }
 }

@@ -9,7 +9,11 @@ import Testing
 struct QueueWriterTests {
     private func event(_ text: String) -> PreparedEvent { PreparedEvent(body: Array(text.utf8)) }
 
-    private func makeWriter(_ folder: TemporaryDirectory, maxBytes: Int = 1 << 30, whenFull: AgentConfig.WhenFull = .reject)
+    private func makeWriter(
+        _ folder: TemporaryDirectory,
+        maxBytes: Int = 1 << 30,
+        whenFull: AgentConfig.WhenFull = .reject
+    )
         throws -> (QueueWriter, String)
     {
         var config = AgentConfig.Queue()
@@ -74,7 +78,10 @@ struct QueueWriterTests {
         let folder = TemporaryDirectory()
         defer { folder.remove() }
         let (writer, path) = try makeWriter(folder, maxBytes: 20)
-        let outcomes = await submit(writer, [[event("{\"a\":111111}")], [event("{\"b\":2}"), event("{\"c\":3}")], [event("{}")]])
+        let outcomes = await submit(
+            writer,
+            [[event("{\"a\":111111}")], [event("{\"b\":2}"), event("{\"c\":3}")], [event("{}")]]
+        )
         #expect(outcomes[0] == .accepted(1))
         guard case .queueFull(let message) = outcomes[1] else {
             Issue.record("expected queue full, got \(outcomes[1])")

@@ -30,7 +30,8 @@ struct SystemdDaemonTests {
 
     @Test(
         "under systemd-socket-activate: lines are acknowledged and delivered, the socket is not re-created",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate")))
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate"))
+    )
     func socketActivation() async throws {
         try await withUpstream(startAgent: false) { agent, mock in
             let activated = agent.directory.file("activated.sock")
@@ -41,7 +42,8 @@ struct SystemdDaemonTests {
                     "-l", activated, "-E", "MODA_API_KEY=\(agent.apiKey)", BuiltProducts.agent, "--config",
                     agent.configPath,
                 ],
-                environment: ChildProcess.cleanEnvironment())
+                environment: ChildProcess.cleanEnvironment()
+            )
             defer { process.signal(SIGKILL) }
             // systemd-socket-activate listens first and starts the daemon on the first connection.
             #expect(await waitFor { FileManager.default.fileExists(atPath: activated) })

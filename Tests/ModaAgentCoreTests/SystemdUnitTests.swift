@@ -107,8 +107,12 @@ struct SystemdUnitTests {
         defer { folder.remove() }
         let output = folder.file("output")
         let process = try ChildProcess(
-            executable: "/usr/bin/env", arguments: arguments, environment: environment, stdoutPath: output,
-            stderrPath: output)
+            executable: "/usr/bin/env",
+            arguments: arguments,
+            environment: environment,
+            stdoutPath: output,
+            stderrPath: output
+        )
         // Bounded: systemd-analyze finishes in a second or two.
         let deadline = ContinuousClock.now + .seconds(120)
         while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
@@ -116,7 +120,8 @@ struct SystemdUnitTests {
         while process.isRunning { usleep(10_000) }
         return ProcessResult(
             status: process.terminationStatus ?? -1,
-            output: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+            output: (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        )
     }
 
     static func canUsePrivateMountNamespace() throws -> Bool {

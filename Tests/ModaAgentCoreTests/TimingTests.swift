@@ -25,7 +25,9 @@ struct TimingTests {
         let arrivals = NIOLockedValueBox<[ContinuousClock.Instant]>([])
         let failures = 5
         let behavior = MockBehavior { request in
-            let count = arrivals.withLockedValue { $0.append(.now); return $0.count }
+            let count = arrivals.withLockedValue {
+                $0.append(.now); return $0.count
+            }
             return count <= failures
                 ? .status(503, message: "Service temporarily unavailable", retryable: true) : .success
         }
@@ -44,7 +46,10 @@ struct TimingTests {
             for attempt in 1...failures {
                 let gap = times[attempt] - times[attempt - 1]
                 let nominal = min(0.8, 0.1 * pow(2, Double(attempt - 1)))
-                #expect(gap >= .milliseconds(Int(nominal / 2 * 1000) - 5), "attempt \(attempt): \(gap) < \(nominal / 2)")
+                #expect(
+                    gap >= .milliseconds(Int(nominal / 2 * 1000) - 5),
+                    "attempt \(attempt): \(gap) < \(nominal / 2)"
+                )
                 #expect(gap <= .milliseconds(Int(nominal * 1000) + 400), "attempt \(attempt): \(gap) > \(nominal)")
             }
             let status = try await agent.status()
@@ -59,7 +64,8 @@ struct TimingTests {
     func sigtermWithUpstreamDown() async throws {
         let overrides: [String: Any] = ["delivery": ["drainTimeoutSeconds": 2, "retryInitialSeconds": 0.1]]
         try await withUpstream(.always(.status(503, message: "down", retryable: true)), overrides: overrides) {
-            agent, _ in
+            agent,
+            _ in
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...30))
             let start = ContinuousClock.now
             agent.signal(SIGTERM)
@@ -74,7 +80,8 @@ struct TimingTests {
     func flushSkipsBackoff() async throws {
         let overrides: [String: Any] = ["delivery": ["retryInitialSeconds": 300, "retryMaxSeconds": 300]]
         try await withUpstream(.always(.status(503, message: "down", retryable: true)), overrides: overrides) {
-            agent, mock in
+            agent,
+            mock in
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...5))
             #expect(await waitForAsync { (try? await agent.deliveryState()) == "retrying" })
             mock.respond(.alwaysSuccess)
@@ -110,10 +117,12 @@ struct TimingTests {
     @Test("events arriving during a backoff do not cut it short")
     func backoffHoldsUnderIngest() async throws {
         let overrides: [String: Any] = [
-            "delivery": ["retryInitialSeconds": 1, "retryMaxSeconds": 1], "batch": ["maxEvents": 10, "flushIntervalMs": 10],
+            "delivery": ["retryInitialSeconds": 1, "retryMaxSeconds": 1],
+            "batch": ["maxEvents": 10, "flushIntervalMs": 10],
         ]
         try await withUpstream(.always(.status(503, message: "down", retryable: true)), overrides: overrides) {
-            agent, mock in
+            agent,
+            mock in
             let start = ContinuousClock.now
             var next = 1
             while ContinuousClock.now - start < .seconds(3) {

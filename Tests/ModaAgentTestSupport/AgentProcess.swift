@@ -17,7 +17,8 @@ public final class AgentProcess: @unchecked Sendable {
     /// `overrides` are merged into the config section by section, e.g.
     /// `["queue": ["maxBytes": 4096], "endpoint": "http://127.0.0.1:1234/v1/ingest"]`.
     public init(
-        directory: TemporaryDirectory = TemporaryDirectory(), overrides: [String: Any] = [:],
+        directory: TemporaryDirectory = TemporaryDirectory(),
+        overrides: [String: Any] = [:],
         apiKey: String = "test-key-\(UUID().uuidString.prefix(6))"
     ) throws {
         self.directory = directory
@@ -32,7 +33,8 @@ public final class AgentProcess: @unchecked Sendable {
             "apiKeyFile": directory.file("api-key"),
             "socket": ["path": socketPath] as [String: Any],
             "queue": ["path": queuePath] as [String: Any],
-            "delivery": ["retryInitialSeconds": 0.05, "retryMaxSeconds": 0.5, "drainTimeoutSeconds": 1] as [String: Any],
+            "delivery": ["retryInitialSeconds": 0.05, "retryMaxSeconds": 0.5, "drainTimeoutSeconds": 1]
+                as [String: Any],
             "batch": ["flushIntervalMs": 50] as [String: Any],
         ]
         for (key, value) in overrides {
@@ -57,8 +59,12 @@ public final class AgentProcess: @unchecked Sendable {
         if apiKeyInEnvironment { environment["MODA_API_KEY"] = apiKey }
         for (key, value) in extraEnvironment { environment[key] = value }
         let process = try ChildProcess(
-            executable: BuiltProducts.agent, arguments: ["--config", configPath], environment: environment,
-            stdoutPath: logPath, stderrPath: logPath)
+            executable: BuiltProducts.agent,
+            arguments: ["--config", configPath],
+            environment: environment,
+            stdoutPath: logPath,
+            stderrPath: logPath
+        )
         self.process = process
         if waitUntilReady {
             let ready = await waitFor(timeout: .seconds(20)) {
@@ -128,7 +134,9 @@ extension AgentProcess {
     /// Runs `body` with a fresh agent and always stops it and removes its folder afterwards,
     /// whether `body` returns or throws.
     public static func with<T>(
-        overrides: [String: Any] = [:], start: Bool = true, _ body: (AgentProcess) async throws -> T
+        overrides: [String: Any] = [:],
+        start: Bool = true,
+        _ body: (AgentProcess) async throws -> T
     ) async throws -> T {
         let agent = try AgentProcess(overrides: overrides)
         do {

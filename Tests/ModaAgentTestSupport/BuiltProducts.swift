@@ -3,11 +3,14 @@ import Foundation
 /// Where `swift build` put the executables: beside the test bundle that is running now.
 public enum BuiltProducts {
     public static var directory: String {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         var folder = URL(fileURLWithPath: executable).deletingLastPathComponent()
         // Inside `X.xctest/` on some layouts: step out of the bundle.
-        while folder.pathExtension == "xctest" || folder.lastPathComponent == "Contents" || folder.lastPathComponent == "MacOS" {
+        while folder.pathExtension == "xctest" || folder.lastPathComponent == "Contents"
+            || folder.lastPathComponent == "MacOS"
+        {
             folder.deleteLastPathComponent()
         }
         return folder.path

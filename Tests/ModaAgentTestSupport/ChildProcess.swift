@@ -14,8 +14,12 @@ public final class ChildProcess: Sendable {
 
     /// `stdinPath`, `stdoutPath` and `stderrPath` name files (nil: /dev/null); output is appended.
     public init(
-        executable: String, arguments: [String], environment: [String: String], stdinPath: String? = nil,
-        stdoutPath: String? = nil, stderrPath: String? = nil
+        executable: String,
+        arguments: [String],
+        environment: [String: String],
+        stdinPath: String? = nil,
+        stdoutPath: String? = nil,
+        stderrPath: String? = nil
     ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -64,9 +68,10 @@ public final class ChildProcess: Sendable {
     /// The environment of this test process, minus what would change the child's behaviour.
     public static func cleanEnvironment(removing names: [String] = []) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        for name in ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC",
-            "WATCHDOG_PID", "MODA_API_KEY", "MODA_AGENT_CONFIG", "CREDENTIALS_DIRECTORY"] + names
-        {
+        for name in [
+            "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC",
+            "WATCHDOG_PID", "MODA_API_KEY", "MODA_AGENT_CONFIG", "CREDENTIALS_DIRECTORY",
+        ] + names {
             environment.removeValue(forKey: name)
         }
         return environment

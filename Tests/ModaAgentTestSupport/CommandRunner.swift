@@ -10,7 +10,10 @@ public struct CommandResult: Sendable {
 
 public enum CommandRunner {
     public static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil,
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        stdin: String? = nil,
         timeout: Duration = .seconds(60)
     ) async throws -> CommandResult {
         var env = ChildProcess.cleanEnvironment()
@@ -25,8 +28,13 @@ public enum CommandRunner {
             try Data(stdin.utf8).write(to: URL(fileURLWithPath: folder.file("in")))
         }
         let process = try ChildProcess(
-            executable: executable, arguments: arguments, environment: env, stdinPath: inPath, stdoutPath: outPath,
-            stderrPath: errPath)
+            executable: executable,
+            arguments: arguments,
+            environment: env,
+            stdinPath: inPath,
+            stdoutPath: outPath,
+            stderrPath: errPath
+        )
         var status = await process.waitForExit(timeout: timeout)
         if status == nil {
             process.signal(SIGKILL)
@@ -35,10 +43,15 @@ public enum CommandRunner {
         return CommandResult(
             status: status ?? -1,
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+            stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        )
     }
 
-    public static func modactl(_ arguments: [String], config: String, stdin: String? = nil) async throws -> CommandResult {
+    public static func modactl(
+        _ arguments: [String],
+        config: String,
+        stdin: String? = nil
+    ) async throws -> CommandResult {
         try await run(BuiltProducts.modactl, ["--config", config] + arguments, stdin: stdin)
     }
 }

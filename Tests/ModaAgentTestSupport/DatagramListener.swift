@@ -56,7 +56,6 @@ public struct NotifierTestError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-
 extension DatagramListener {
     /// Every datagram until `match` holds for one (returned) or `timeout` passes (nil).
     public func receive(until match: (String) -> Bool, timeoutMilliseconds: CInt = 10_000) -> String? {

@@ -20,14 +20,20 @@ public enum QueueFiller {
             let text = body(index)
             bytes += text.utf8.count
             sqlite3_bind_double(statement, 1, now)
-            _ = text.withCString { sqlite3_bind_text(statement, 2, $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self)) }
+            _ = text.withCString {
+                sqlite3_bind_text(statement, 2, $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+            }
             sqlite3_step(statement)
             sqlite3_reset(statement)
         }
         sqlite3_finalize(statement)
         sqlite3_exec(
-            db, "UPDATE counters SET queued_events = queued_events + \(count), queued_bytes = queued_bytes + \(bytes)",
-            nil, nil, nil)
+            db,
+            "UPDATE counters SET queued_events = queued_events + \(count), queued_bytes = queued_bytes + \(bytes)",
+            nil,
+            nil,
+            nil
+        )
         guard sqlite3_exec(db, "COMMIT", nil, nil, nil) == SQLITE_OK else { throw POSIXError(.EIO) }
     }
 }

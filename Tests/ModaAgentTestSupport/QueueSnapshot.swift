@@ -22,7 +22,12 @@ public struct QueueSnapshot: Sendable {
         counters = [:]
         var statement: OpaquePointer?
         if sqlite3_prepare_v2(
-            db, "SELECT queued_events, queued_bytes, dropped_events, delivered_events FROM counters", -1, &statement, nil)
+            db,
+            "SELECT queued_events, queued_bytes, dropped_events, delivered_events FROM counters",
+            -1,
+            &statement,
+            nil
+        )
             == SQLITE_OK, sqlite3_step(statement) == SQLITE_ROW
         {
             counters["queued_events"] = sqlite3_column_int64(statement, 0)

@@ -48,7 +48,9 @@ public final class UnixSocketClient: @unchecked Sendable {
     public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPIPE)
@@ -75,7 +77,9 @@ public final class UnixSocketClient: @unchecked Sendable {
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { break }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let millis = Int32(max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+            let millis = Int32(
+                max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
+            )
             let ready = poll(&poller, 1, millis)
             if ready <= 0 { if ready < 0 && errno == EINTR { continue }; break }
             var buffer = [UInt8](repeating: 0, count: 65536)

@@ -3,7 +3,9 @@ import Foundation
 /// Polls `condition` until it holds or `timeout` passes: for conditions in another process (a
 /// file appearing, a daemon answering) that offer nothing to wait on.
 public func waitFor(
-    timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(20), _ condition: () throws -> Bool
+    timeout: Duration = .seconds(10),
+    every interval: Duration = .milliseconds(20),
+    _ condition: () throws -> Bool
 ) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
@@ -15,7 +17,9 @@ public func waitFor(
 
 /// `waitFor` for conditions that must await (running `modactl`, say).
 public func waitForAsync(
-    timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(50), _ condition: () async -> Bool
+    timeout: Duration = .seconds(10),
+    every interval: Duration = .milliseconds(50),
+    _ condition: () async -> Bool
 ) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {

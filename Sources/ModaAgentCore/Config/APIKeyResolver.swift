@@ -38,7 +38,10 @@ public enum APIKeyResolver {
     private static func readKeyFile(_ path: String) throws(ConfigError) -> String? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw .unreadableAPIKey(path: path, reason: String(cString: strerror(access(path, R_OK) == 0 ? EIO : errno)))
+            throw .unreadableAPIKey(
+                path: path,
+                reason: String(cString: strerror(access(path, R_OK) == 0 ? EIO : errno))
+            )
         }
         let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return key.isEmpty ? nil : key

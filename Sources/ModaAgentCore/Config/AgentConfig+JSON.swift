@@ -28,7 +28,8 @@ extension AgentConfig {
             "log": ["level": log.level],
         ]
         if apiKey != nil { root["apiKey"] = "<redacted>" }
-        let data = (try? JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 }

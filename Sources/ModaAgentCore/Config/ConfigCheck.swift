@@ -7,7 +7,9 @@ public enum ConfigCheck {
             let config = try ConfigLoader.load(path: path)
             let key = try APIKeyResolver.resolve(config: config, environment: environment)
             print(config.effectiveJSON())
-            FileHandle.standardError.write(Data("moda-agent: \(path) is valid; API key from \(key.source.rawValue)\n".utf8))
+            FileHandle.standardError.write(
+                Data("moda-agent: \(path) is valid; API key from \(key.source.rawValue)\n".utf8)
+            )
             return ExitStatus.success
         } catch {
             FileHandle.standardError.write(Data("moda-agent: \(error)\n".utf8))

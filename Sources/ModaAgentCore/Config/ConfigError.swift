@@ -16,7 +16,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
             return "cannot read config file \(path): \(reason). Create it (config.example.json shows every key) "
                 + "or point --config or MODA_AGENT_CONFIG at one."
         case .malformed(let path, let reason):
-            return "config file \(path) is not valid JSON: \(reason). Fix the syntax; config.example.json is a valid example."
+            return
+                "config file \(path) is not valid JSON: \(reason). Fix the syntax; config.example.json is a valid example."
         case .unknownKey(let path, let key, let known):
             return "config file \(path): unknown key \"\(key)\". Remove it or fix its spelling; "
                 + "known keys here: \(known.joined(separator: ", "))."

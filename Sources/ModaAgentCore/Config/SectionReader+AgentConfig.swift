@@ -15,67 +15,122 @@ extension SectionReader {
         config.socket.path = try socket.string("path", default: config.socket.path)
         if config.socket.path.utf8.count > 107 {
             throw .invalidValue(
-                path: path, key: "socket.path", reason: "is longer than the 107 bytes a Unix socket path may have")
+                path: path,
+                key: "socket.path",
+                reason: "is longer than the 107 bytes a Unix socket path may have"
+            )
         }
         config.socket.mode = try socket.string("mode", default: config.socket.mode)
         guard config.socket.mode.count <= 4, let bits = UInt32(config.socket.mode, radix: 8), bits <= 0o777 else {
             throw .invalidValue(
-                path: path, key: "socket.mode", reason: "is \"\(config.socket.mode)\"; it must be octal permissions like \"0660\"")
+                path: path,
+                key: "socket.mode",
+                reason: "is \"\(config.socket.mode)\"; it must be octal permissions like \"0660\""
+            )
         }
         config.socket.maxLineBytes = try socket.integer(
-            "maxLineBytes", default: config.socket.maxLineBytes, range: 64...(256 << 20))
+            "maxLineBytes",
+            default: config.socket.maxLineBytes,
+            range: 64...(256 << 20)
+        )
         config.socket.maxConnections = try socket.integer(
-            "maxConnections", default: config.socket.maxConnections, range: 1...1_000_000)
+            "maxConnections",
+            default: config.socket.maxConnections,
+            range: 1...1_000_000
+        )
         try socket.rejectUnknownKeys()
 
         var queue = try section("queue")
         config.queue.path = try queue.string("path", default: config.queue.path)
-        config.queue.maxBytes = try queue.integer("maxBytes", default: config.queue.maxBytes, range: 1...Int(Int64.max / 2))
+        config.queue.maxBytes = try queue.integer(
+            "maxBytes",
+            default: config.queue.maxBytes,
+            range: 1...Int(Int64.max / 2)
+        )
         let whenFull = try queue.choice(
-            "whenFull", default: config.queue.whenFull.rawValue, allowed: AgentConfig.WhenFull.allCases.map(\.rawValue))
+            "whenFull",
+            default: config.queue.whenFull.rawValue,
+            allowed: AgentConfig.WhenFull.allCases.map(\.rawValue)
+        )
         config.queue.whenFull = AgentConfig.WhenFull(rawValue: whenFull) ?? .reject
         let durability = try queue.choice(
-            "durability", default: config.queue.durability.rawValue,
-            allowed: AgentConfig.Durability.allCases.map(\.rawValue))
+            "durability",
+            default: config.queue.durability.rawValue,
+            allowed: AgentConfig.Durability.allCases.map(\.rawValue)
+        )
         config.queue.durability = AgentConfig.Durability(rawValue: durability) ?? .full
         try queue.rejectUnknownKeys()
 
         var batch = try section("batch")
         config.batch.maxEvents = try batch.integer(
-            "maxEvents", default: config.batch.maxEvents, range: 1...AgentConfig.Batch.apiMaxEvents,
-            hint: " (the Moda API takes at most 1000 events per request)")
+            "maxEvents",
+            default: config.batch.maxEvents,
+            range: 1...AgentConfig.Batch.apiMaxEvents,
+            hint: " (the Moda API takes at most 1000 events per request)"
+        )
         config.batch.maxBytes = try batch.integer(
-            "maxBytes", default: config.batch.maxBytes, range: 1024...AgentConfig.Batch.apiMaxBytes,
-            hint: " (the Moda API takes at most 5,000,000 bytes per request)")
+            "maxBytes",
+            default: config.batch.maxBytes,
+            range: 1024...AgentConfig.Batch.apiMaxBytes,
+            hint: " (the Moda API takes at most 5,000,000 bytes per request)"
+        )
         config.batch.maxEventBytes = try batch.integer(
-            "maxEventBytes", default: config.batch.maxEventBytes, range: 16...AgentConfig.Batch.apiMaxBytes)
+            "maxEventBytes",
+            default: config.batch.maxEventBytes,
+            range: 16...AgentConfig.Batch.apiMaxBytes
+        )
         config.batch.flushIntervalMs = try batch.number(
-            "flushIntervalMs", default: config.batch.flushIntervalMs, minimum: 0)
+            "flushIntervalMs",
+            default: config.batch.flushIntervalMs,
+            minimum: 0
+        )
         if config.batch.maxEventBytes + RequestBody.overheadBytes > config.batch.maxBytes {
             throw .invalidValue(
-                path: path, key: "batch.maxEventBytes",
+                path: path,
+                key: "batch.maxEventBytes",
                 reason: "is \(config.batch.maxEventBytes); an event that large would not fit in a batch of "
-                    + "batch.maxBytes (\(config.batch.maxBytes)); lower it or raise batch.maxBytes")
+                    + "batch.maxBytes (\(config.batch.maxBytes)); lower it or raise batch.maxBytes"
+            )
         }
         try batch.rejectUnknownKeys()
 
         var delivery = try section("delivery")
         config.delivery.maxInFlight = try delivery.integer(
-            "maxInFlight", default: config.delivery.maxInFlight, range: 1...64)
+            "maxInFlight",
+            default: config.delivery.maxInFlight,
+            range: 1...64
+        )
         config.delivery.timeoutSeconds = try delivery.number(
-            "timeoutSeconds", default: config.delivery.timeoutSeconds, minimum: 0, exclusive: true)
+            "timeoutSeconds",
+            default: config.delivery.timeoutSeconds,
+            minimum: 0,
+            exclusive: true
+        )
         config.delivery.retryInitialSeconds = try delivery.number(
-            "retryInitialSeconds", default: config.delivery.retryInitialSeconds, minimum: 0, exclusive: true)
+            "retryInitialSeconds",
+            default: config.delivery.retryInitialSeconds,
+            minimum: 0,
+            exclusive: true
+        )
         config.delivery.retryMaxSeconds = try delivery.number(
-            "retryMaxSeconds", default: config.delivery.retryMaxSeconds, minimum: 0, exclusive: true)
+            "retryMaxSeconds",
+            default: config.delivery.retryMaxSeconds,
+            minimum: 0,
+            exclusive: true
+        )
         if config.delivery.retryMaxSeconds < config.delivery.retryInitialSeconds {
             throw .invalidValue(
-                path: path, key: "delivery.retryMaxSeconds",
+                path: path,
+                key: "delivery.retryMaxSeconds",
                 reason: "(\(config.delivery.retryMaxSeconds.formattedShort)) must not be smaller than "
-                    + "delivery.retryInitialSeconds (\(config.delivery.retryInitialSeconds.formattedShort))")
+                    + "delivery.retryInitialSeconds (\(config.delivery.retryInitialSeconds.formattedShort))"
+            )
         }
         config.delivery.drainTimeoutSeconds = try delivery.number(
-            "drainTimeoutSeconds", default: config.delivery.drainTimeoutSeconds, minimum: 0)
+            "drainTimeoutSeconds",
+            default: config.delivery.drainTimeoutSeconds,
+            minimum: 0
+        )
         try delivery.rejectUnknownKeys()
 
         var log = try section("log")

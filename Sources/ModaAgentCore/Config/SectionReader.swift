@@ -51,7 +51,8 @@ struct SectionReader {
         return value
     }
 
-    mutating func string(_ name: String, default value: String, allowEmpty: Bool = false) throws(ConfigError) -> String {
+    mutating func string(_ name: String, default value: String, allowEmpty: Bool = false) throws(ConfigError) -> String
+    {
         guard let raw = take(name) else { return value }
         guard case .string(let text) = raw else { throw invalid(name, "must be a string, not \(raw.typeName)") }
         if !allowEmpty && text.isEmpty { throw invalid(name, "must not be empty") }
@@ -64,12 +65,20 @@ struct SectionReader {
         return text
     }
 
-    mutating func integer(_ name: String, default value: Int, range: ClosedRange<Int>, hint: String = "")
+    mutating func integer(
+        _ name: String,
+        default value: Int,
+        range: ClosedRange<Int>,
+        hint: String = ""
+    )
         throws(ConfigError) -> Int
     {
         guard let raw = take(name) else { return value }
         guard case .number(let number) = raw, number.rounded() == number, abs(number) < 1e18 else {
-            throw invalid(name, "must be a whole number, not \(raw.typeName == "a number" ? "a fraction" : raw.typeName)")
+            throw invalid(
+                name,
+                "must be a whole number, not \(raw.typeName == "a number" ? "a fraction" : raw.typeName)"
+            )
         }
         let integer = Int(number)
         guard range.contains(integer) else {
@@ -78,7 +87,12 @@ struct SectionReader {
         return integer
     }
 
-    mutating func number(_ name: String, default value: Double, minimum: Double, exclusive: Bool = false)
+    mutating func number(
+        _ name: String,
+        default value: Double,
+        minimum: Double,
+        exclusive: Bool = false
+    )
         throws(ConfigError) -> Double
     {
         guard let raw = take(name) else { return value }
@@ -86,7 +100,10 @@ struct SectionReader {
             throw invalid(name, "must be a number, not \(raw.typeName)")
         }
         if exclusive ? number <= minimum : number < minimum {
-            throw invalid(name, "is \(number); it must be \(exclusive ? "greater than" : "at least") \(minimum.formattedShort)")
+            throw invalid(
+                name,
+                "is \(number); it must be \(exclusive ? "greater than" : "at least") \(minimum.formattedShort)"
+            )
         }
         return number
     }

@@ -29,7 +29,9 @@ public enum AgentDaemon {
         let writerDB: SQLiteConnection
         do {
             let folder = (config.queue.path as NSString).deletingLastPathComponent
-            if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            if !folder.isEmpty {
+                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
             lock = try QueueLock(queuePath: config.queue.path)
             writerDB = try openQueue(config: config, logger: logger)
             store = try QueueStore(path: config.queue.path, durability: config.queue.durability, create: true)
@@ -55,8 +57,13 @@ public enum AgentDaemon {
                 wake.withLockedValue { $0 }?.eventsCommitted(count)
             }
             flusher = try Flusher(
-                store: store, uploader: uploader, settings: DeliverySettings(config: config, apiKey: key.key),
-                logger: logger, reserve: reserve, writeTurn: writer)
+                store: store,
+                uploader: uploader,
+                settings: DeliverySettings(config: config, apiKey: key.key),
+                logger: logger,
+                reserve: reserve,
+                writeTurn: writer
+            )
             wake.withLockedValue { $0 = flusher }
         } catch {
             logger.critical("\(error)")
@@ -71,9 +78,17 @@ public enum AgentDaemon {
         do {
             let activated = try SocketActivation.listeningUnixStreamSocket()
             server = try await IngestServer.start(
-                config: config, activatedSocket: activated,
-                validator: EventValidator(maxEventBytes: config.batch.maxEventBytes, defaultEnvironment: config.environment),
-                writer: writer, metrics: metrics, group: group, logger: logger)
+                config: config,
+                activatedSocket: activated,
+                validator: EventValidator(
+                    maxEventBytes: config.batch.maxEventBytes,
+                    defaultEnvironment: config.environment
+                ),
+                writer: writer,
+                metrics: metrics,
+                group: group,
+                logger: logger
+            )
         } catch let error as IngestError {
             logger.critical("\(error)")
             flusher.stop()
@@ -88,8 +103,11 @@ public enum AgentDaemon {
         }
         logger.info(
             "moda-agent started",
-            metadata: ["version": "\(AgentVersion.current)", "queue": "\(config.queue.path)",
-                "api_key_source": "\(key.source.rawValue)"])
+            metadata: [
+                "version": "\(AgentVersion.current)", "queue": "\(config.queue.path)",
+                "api_key_source": "\(key.source.rawValue)",
+            ]
+        )
         notifier.ready()
         let heartbeat = Heartbeat(flusher: flusher, writer: writer, notifier: notifier) {
             metrics.acceptedEvents.current
@@ -106,7 +124,10 @@ public enum AgentDaemon {
                 notifier.reloading()
                 do {
                     let fresh = try ConfigLoader.load(path: configPath)
-                    let freshKey = try APIKeyResolver.resolve(config: fresh, environment: ProcessInfo.processInfo.environment)
+                    let freshKey = try APIKeyResolver.resolve(
+                        config: fresh,
+                        environment: ProcessInfo.processInfo.environment
+                    )
                     flusher.reload(DeliverySettings(config: fresh, apiKey: freshKey.key))
                     currentConfig = fresh
                     logger.info("configuration reloaded", metadata: ["api_key_source": "\(freshKey.source.rawValue)"])
@@ -139,7 +160,8 @@ public enum AgentDaemon {
         store.close()
         logger.info(
             drained ? "stopped; queue empty" : "stopped; events wait in the queue for the next start",
-            metadata: ["event_count": "\(left)", "accepted_events": "\(metrics.acceptedEvents.current)"])
+            metadata: ["event_count": "\(left)", "accepted_events": "\(metrics.acceptedEvents.current)"]
+        )
         return ExitStatus.success
     }
 
@@ -155,7 +177,8 @@ public enum AgentDaemon {
                 the queue database was damaged (\(reason)); it was moved to \(aside) and a new queue was started. \
                 Events in the old file can be recovered with: sqlite3 \(aside) .recover
                 """,
-                metadata: ["damaged_file": "\(aside)"])
+                metadata: ["damaged_file": "\(aside)"]
+            )
             return try QueueDatabase.open(path: config.queue.path, durability: config.queue.durability, create: true)
         }
     }

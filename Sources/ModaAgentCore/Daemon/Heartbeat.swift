@@ -24,7 +24,12 @@ final class Heartbeat: @unchecked Sendable {
     }
 
     func start() {
-        let interval = min(1.0, SystemdNotifier.watchdogInterval().map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 1.0)
+        let interval = min(
+            1.0,
+            SystemdNotifier.watchdogInterval().map {
+                Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+            } ?? 1.0
+        )
         let source = DispatchSource.makeTimerSource(queue: queue)
         source.schedule(deadline: .now(), repeating: max(0.05, interval))
         source.setEventHandler { [weak self] in self?.beat() }
@@ -39,7 +44,10 @@ final class Heartbeat: @unchecked Sendable {
     private func beat() {
         writer.waitUntilIdle()
         let snapshot = flusher.snapshot()
-        let line = SystemdNotifier.statusLine(queuedEvents: snapshot.queuedEvents, deliveryState: snapshot.state.rawValue)
+        let line = SystemdNotifier.statusLine(
+            queuedEvents: snapshot.queuedEvents,
+            deliveryState: snapshot.state.rawValue
+        )
         if line != lastStatus {
             notifier.status(line)
             lastStatus = line

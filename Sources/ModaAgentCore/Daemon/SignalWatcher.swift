@@ -21,7 +21,9 @@ public final class SignalWatcher: @unchecked Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Signal.self)
         signals = stream
         signal(SIGPIPE, SIG_IGN)
-        let mapping: [(Int32, Signal)] = [(SIGTERM, .terminate), (SIGINT, .terminate), (SIGHUP, .reload), (SIGUSR1, .flush)]
+        let mapping: [(Int32, Signal)] = [
+            (SIGTERM, .terminate), (SIGINT, .terminate), (SIGHUP, .reload), (SIGUSR1, .flush),
+        ]
         var made: [any DispatchSourceSignal] = []
         for (number, meaning) in mapping {
             signal(number, SIG_IGN)

@@ -45,7 +45,11 @@ public final class Flusher: @unchecked Sendable {
     private var undeleted: [(first: Int64, last: Int64)] = []
 
     public init(
-        store: QueueStore, uploader: Uploader, settings: DeliverySettings, logger: Logger, reserve: DiskReserve? = nil,
+        store: QueueStore,
+        uploader: Uploader,
+        settings: DeliverySettings,
+        logger: Logger,
+        reserve: DiskReserve? = nil,
         writeTurn: (any WriteTurn)? = nil
     ) throws(QueueError) {
         self.store = store
@@ -152,7 +156,11 @@ public final class Flusher: @unchecked Sendable {
             if inFlight == 0 { cursor = 0 }
             let head: QueueHead
             do {
-                head = try store.head(after: cursor, maxEvents: settings.batch.maxEvents, maxBytes: settings.batch.maxBytes)
+                head = try store.head(
+                    after: cursor,
+                    maxEvents: settings.batch.maxEvents,
+                    maxBytes: settings.batch.maxBytes
+                )
             } catch {
                 logger.error("cannot read the queue; trying again in 1 s", metadata: ["error": "\(error)"])
                 schedule(after: 1) { self.evaluate() }
@@ -191,8 +199,11 @@ public final class Flusher: @unchecked Sendable {
         let uploader = self.uploader
         Task {
             let result = await uploader.post(
-                body: body, endpoint: settings.endpoint, apiKey: settings.apiKey,
-                timeoutSeconds: settings.delivery.timeoutSeconds)
+                body: body,
+                endpoint: settings.endpoint,
+                apiKey: settings.apiKey,
+                timeoutSeconds: settings.delivery.timeoutSeconds
+            )
             self.queue.async { self.handle(result, for: events) }
         }
     }
@@ -227,8 +238,11 @@ public final class Flusher: @unchecked Sendable {
         case .split(let fault):
             logger.warning(
                 "the API refused a batch; splitting it to find the events at fault",
-                metadata: ["delivery_status": "\(fault.status ?? 0)", "event_count": "\(events.count)",
-                    "message": "\(fault.message)"])
+                metadata: [
+                    "delivery_status": "\(fault.status ?? 0)", "event_count": "\(events.count)",
+                    "message": "\(fault.message)",
+                ]
+            )
             let middle = events.count / 2
             sendLater(Array(events[..<middle]))
             sendLater(Array(events[middle...]))
@@ -236,10 +250,15 @@ public final class Flusher: @unchecked Sendable {
         case .deadLetter(let fault):
             status.lastError = .init(status: fault.status, message: fault.message, at: now)
             do {
-                try write { () throws(QueueError) in try store.deadLetter(first, fault: fault, at: now, status: status) }
+                try write { () throws(QueueError) in try store.deadLetter(first, fault: fault, at: now, status: status)
+                }
                 logger.warning(
-                    "event dead-lettered", metadata: ["delivery_status": "\(fault.status ?? 0)",
-                        "message": "\(fault.message)", "request_id": "\(fault.requestId ?? "")"])
+                    "event dead-lettered",
+                    metadata: [
+                        "delivery_status": "\(fault.status ?? 0)",
+                        "message": "\(fault.message)", "request_id": "\(fault.requestId ?? "")",
+                    ]
+                )
             } catch {
                 logger.error("cannot dead-letter an event; trying again in 1 s", metadata: ["error": "\(error)"])
                 sendLater(events)
@@ -257,7 +276,7 @@ public final class Flusher: @unchecked Sendable {
         do {
             do {
                 try write { () throws(QueueError) in try store.markDelivered(first: first, last: last, status: status) }
-            } catch where error.isTransient {
+            } catch  where error.isTransient {
                 diskFull = true
                 if reserve?.release() == true {
                     logger.warning("the disk is full: released the queue's space reserve to remove delivered events")
@@ -269,7 +288,8 @@ public final class Flusher: @unchecked Sendable {
         } catch {
             logger.error(
                 "delivered, but cannot remove the batch from the queue; trying again in 1 s",
-                metadata: ["error": "\(error)"])
+                metadata: ["error": "\(error)"]
+            )
             schedule(after: 1) { self.evaluate() }
             return false
         }
@@ -295,8 +315,11 @@ public final class Flusher: @unchecked Sendable {
         persistStatus()
         logger.warning(
             "delivery failed; will try again",
-            metadata: ["delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
-                "attempt": "\(status.attempts)", "retry_in_seconds": "\(delay)", "state": "\(state.rawValue)"])
+            metadata: [
+                "delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
+                "attempt": "\(status.attempts)", "retry_in_seconds": "\(delay)", "state": "\(state.rawValue)",
+            ]
+        )
         schedule(after: delay) { self.evaluate() }
         // After schedule(), which clears the flag: while it is set, new commits must not send early.
         waitingForRetry = true

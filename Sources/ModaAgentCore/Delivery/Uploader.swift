@@ -1,5 +1,5 @@
-import Foundation
 import AsyncHTTPClient
+import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -31,8 +31,12 @@ public final class Uploader: Sendable {
             let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
             return .response(
                 UploadResponse(
-                    status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"),
-                    location: response.headers.first(name: "Location"), body: Array(buffer: bytes)))
+                    status: Int(response.status.code),
+                    retryAfter: response.headers.first(name: "Retry-After"),
+                    location: response.headers.first(name: "Location"),
+                    body: Array(buffer: bytes)
+                )
+            )
         } catch {
             return .transportFailure(Self.describe(error))
         }

@@ -90,11 +90,16 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .tooLong(let number):
             metrics.rejectedLines.add(1)
             append(
-                .reply(.rejected(
-                    line: number,
-                    message: "line is longer than socket.maxLineBytes (\(maxLineBytes) bytes); "
-                        + "it was discarded up to the next newline. Send smaller lines or raise the limit",
-                    retryable: false)), line: number)
+                .reply(
+                    .rejected(
+                        line: number,
+                        message: "line is longer than socket.maxLineBytes (\(maxLineBytes) bytes); "
+                            + "it was discarded up to the next newline. Send smaller lines or raise the limit",
+                        retryable: false
+                    )
+                ),
+                line: number
+            )
         case .line(let number, let bytes):
             if Self.isBlank(bytes) { return }
             switch validator.prepare(line: bytes, receivedAt: stamp) {
@@ -139,7 +144,10 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     private func complete(
-        batch: [Entry], numbers: [Int], outcomes: [QueueWriter.Outcome], context: ChannelHandlerContext
+        batch: [Entry],
+        numbers: [Int],
+        outcomes: [QueueWriter.Outcome],
+        context: ChannelHandlerContext
     ) {
         outstanding -= 1
         var replies = context.channel.allocator.buffer(capacity: batch.count * 32)

@@ -14,7 +14,9 @@ public final class IngestServer: Sendable {
     private let ownsSocketFile: Bool
 
     private init(
-        serverChannel: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>, path: String,
+        serverChannel: any Channel,
+        connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>,
+        path: String,
         ownsSocketFile: Bool
     ) {
         self.serverChannel = serverChannel
@@ -26,8 +28,13 @@ public final class IngestServer: Sendable {
     /// Binds `config.socket.path` (clearing a stale file first) or adopts `activatedSocket`, the
     /// listening fd systemd passed; an adopted socket is never unlinked or re-created.
     public static func start(
-        config: AgentConfig, activatedSocket: CInt?, validator: EventValidator, writer: QueueWriter,
-        metrics: IngestMetrics, group: any EventLoopGroup, logger: Logger
+        config: AgentConfig,
+        activatedSocket: CInt?,
+        validator: EventValidator,
+        writer: QueueWriter,
+        metrics: IngestMetrics,
+        group: any EventLoopGroup,
+        logger: Logger
     ) async throws -> IngestServer {
         let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
         let maxConnections = config.socket.maxConnections
@@ -55,7 +62,12 @@ public final class IngestServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         IngestConnectionHandler(
-                            maxLineBytes: maxLineBytes, validator: validator, writer: writer, metrics: metrics))
+                            maxLineBytes: maxLineBytes,
+                            validator: validator,
+                            writer: writer,
+                            metrics: metrics
+                        )
+                    )
                 }
             }
 
@@ -104,11 +116,19 @@ public final class IngestServer: Sendable {
             let done = loop.makePromise(of: Void.self)
             let completed = NIOLockedValueBox(false)
             let finish: @Sendable () -> Void = {
-                if completed.withLockedValue({ done in defer { done = true }; return !done }) { done.succeed() }
+                if completed.withLockedValue({ done in
+                    defer { done = true }; return !done
+                }) {
+                    done.succeed()
+                }
             }
             EventLoopFuture.andAllComplete(open.map(\.closeFuture), on: loop).whenComplete { _ in finish() }
-            let timer = loop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                + timeout.components.attoseconds / 1_000_000_000)) { finish() }
+            let timer = loop.scheduleTask(
+                in: .nanoseconds(
+                    Int64(timeout.components.seconds) * 1_000_000_000
+                        + timeout.components.attoseconds / 1_000_000_000
+                )
+            ) { finish() }
             try? await done.futureResult.get()
             timer.cancel()
         }

@@ -83,7 +83,12 @@ struct LineFramer {
                 if newline - start > maxLineBytes {
                     body(.tooLong(number: lineNumber))
                 } else {
-                    body(.line(number: lineNumber, bytes: Self.trimCR(UnsafeRawBufferPointer(rebasing: bytes[start..<newline]))))
+                    body(
+                        .line(
+                            number: lineNumber,
+                            bytes: Self.trimCR(UnsafeRawBufferPointer(rebasing: bytes[start..<newline]))
+                        )
+                    )
                 }
                 start = newline + 1
             }

@@ -15,7 +15,8 @@ final class OverLimitHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         let reply = IngestReply.refused(
-            message: "too many connections (socket.maxConnections \(maxConnections)); retry later")
+            message: "too many connections (socket.maxConnections \(maxConnections)); retry later"
+        )
         var buffer = context.channel.allocator.buffer(capacity: 128)
         buffer.writeString(reply.json)
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)

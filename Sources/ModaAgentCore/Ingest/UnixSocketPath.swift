@@ -27,7 +27,10 @@ enum UnixSocketPath {
         guard lstat(path, &info) == 0 else { return }
         if isAnswering(path) { throw .socketInUse(path: path) }
         guard (info.st_mode & S_IFMT) == S_IFSOCK else {
-            throw .cannotBind(path: path, reason: "a file that is not a socket is in the way; move it or change socket.path")
+            throw .cannotBind(
+                path: path,
+                reason: "a file that is not a socket is in the way; move it or change socket.path"
+            )
         }
         unlink(path)
     }

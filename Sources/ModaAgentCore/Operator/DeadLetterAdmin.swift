@@ -16,7 +16,8 @@ public final class DeadLetterAdmin {
 
     public func list(limit: Int? = nil) throws(QueueError) -> [DeadLetter] {
         let statement = try store.db.prepare(
-            "SELECT \(Self.columns) FROM dead_letters ORDER BY id LIMIT \(limit.map { max(0, $0) } ?? -1)")
+            "SELECT \(Self.columns) FROM dead_letters ORDER BY id LIMIT \(limit.map { max(0, $0) } ?? -1)"
+        )
         var out: [DeadLetter] = []
         while try statement.step() { out.append(Self.read(statement)) }
         return out
@@ -34,13 +35,17 @@ public final class DeadLetterAdmin {
         try store.db.transaction { () throws(QueueError) -> Int in
             let filter = try makeFilter(ids)
             try store.db.execute(
-                "INSERT INTO events (received_at, body) SELECT received_at, body FROM dead_letters \(filter) ORDER BY id")
+                "INSERT INTO events (received_at, body) SELECT received_at, body FROM dead_letters \(filter) ORDER BY id"
+            )
             let moved = store.db.changes
-            let bytes = try store.db.scalarInt(
-                "SELECT total(length(CAST(body AS BLOB))) FROM dead_letters \(filter)") ?? 0
+            let bytes =
+                try store.db.scalarInt(
+                    "SELECT total(length(CAST(body AS BLOB))) FROM dead_letters \(filter)"
+                ) ?? 0
             try store.db.execute("DELETE FROM dead_letters \(filter)")
             try store.db.execute(
-                "UPDATE counters SET queued_events = queued_events + \(moved), queued_bytes = queued_bytes + \(bytes) WHERE id = 1")
+                "UPDATE counters SET queued_events = queued_events + \(moved), queued_bytes = queued_bytes + \(bytes) WHERE id = 1"
+            )
             return moved
         }
     }
@@ -71,10 +76,17 @@ public final class DeadLetterAdmin {
 
     private static func read(_ statement: SQLiteStatement) -> DeadLetter {
         DeadLetter(
-            id: statement.int64(0), eventID: statement.int64(1), receivedAt: statement.double(2),
-            deadAt: statement.double(3), status: Int(statement.int64(4)), error: statement.text(5) ?? "",
-            requestId: statement.text(6), conversationId: statement.text(7), preview: statement.text(8),
-            body: statement.text(9) ?? "")
+            id: statement.int64(0),
+            eventID: statement.int64(1),
+            receivedAt: statement.double(2),
+            deadAt: statement.double(3),
+            status: Int(statement.int64(4)),
+            error: statement.text(5) ?? "",
+            requestId: statement.text(6),
+            conversationId: statement.text(7),
+            preview: statement.text(8),
+            body: statement.text(9) ?? ""
+        )
     }
 }
 

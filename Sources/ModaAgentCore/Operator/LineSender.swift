@@ -55,7 +55,12 @@ public enum LineSender {
             data.withUnsafeBytes { raw in
                 var offset = 0
                 while offset < raw.count {
-                    let sent = Glibc.send(fd, raw.baseAddress.map { $0 + offset }, raw.count - offset, Int32(MSG_NOSIGNAL))
+                    let sent = Glibc.send(
+                        fd,
+                        raw.baseAddress.map { $0 + offset },
+                        raw.count - offset,
+                        Int32(MSG_NOSIGNAL)
+                    )
                     if sent < 0 {
                         if errno == EINTR { continue }
                         return

@@ -10,13 +10,20 @@ extension StatusReport {
         if daemon.running {
             var active = "active (running)"
             if let uptime = daemon.uptimeSeconds { active += " for \(Durations.human(uptime))" }
-            lines.append("      Daemon: \(paint.green(active)); pid \(daemon.pid.map(String.init) ?? "?"), version \(daemon.version ?? "?")")
+            lines.append(
+                "      Daemon: \(paint.green(active)); pid \(daemon.pid.map(String.init) ?? "?"), version \(daemon.version ?? "?")"
+            )
         } else {
-            lines.append("      Daemon: \(paint.red("inactive (not running)")); events wait in the queue until it starts")
+            lines.append(
+                "      Daemon: \(paint.red("inactive (not running)")); events wait in the queue until it starts"
+            )
         }
-        var queueLine = "\(queue.queuedEvents) \(queue.queuedEvents == 1 ? "event" : "events"), \(Durations.bytes(queue.queuedBytes))"
+        var queueLine =
+            "\(queue.queuedEvents) \(queue.queuedEvents == 1 ? "event" : "events"), \(Durations.bytes(queue.queuedBytes))"
         if let age = oldestAgeSeconds { queueLine += ", oldest \(Durations.human(age)) old" }
-        if queue.droppedEvents > 0 { queueLine += paint.yellow(", \(queue.droppedEvents) dropped (queue.whenFull dropOldest)") }
+        if queue.droppedEvents > 0 {
+            queueLine += paint.yellow(", \(queue.droppedEvents) dropped (queue.whenFull dropOldest)")
+        }
         lines.append("       Queue: \(queueLine)")
         lines.append("              \(queuePath)")
         let stateWord: String
@@ -60,12 +67,16 @@ extension StatusReport {
         case .misconfigured:
             hints.append("Moda answered 404: check `endpoint` in the config, then `systemctl reload moda-agent`.")
         case .retrying:
-            hints.append("Moda is not accepting batches right now; they are retried with backoff. `modactl flush` tries at once.")
+            hints.append(
+                "Moda is not accepting batches right now; they are retried with backoff. `modactl flush` tries at once."
+            )
         default:
             break
         }
         if deadLetters > 0 {
-            hints.append("Inspect dead letters: modactl dead-letters list; after fixing, modactl dead-letters replay --all")
+            hints.append(
+                "Inspect dead letters: modactl dead-letters list; after fixing, modactl dead-letters replay --all"
+            )
         }
         return hints
     }

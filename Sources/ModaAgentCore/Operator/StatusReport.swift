@@ -23,7 +23,11 @@ public struct StatusReport: Sendable {
             return StatusReport(
                 daemon: Daemon(running: holder != nil, pid: holder, version: nil, uptimeSeconds: nil),
                 queue: .init(queuedEvents: 0, queuedBytes: 0, droppedEvents: 0, deliveredEvents: 0),
-                oldestAgeSeconds: nil, deadLetters: 0, delivery: DeliveryStatus(), queuePath: config.queue.path)
+                oldestAgeSeconds: nil,
+                deadLetters: 0,
+                delivery: DeliveryStatus(),
+                queuePath: config.queue.path
+            )
         }
         let store = try QueueStore(path: config.queue.path, durability: .normal, create: false)
         defer { store.close() }
@@ -37,12 +41,19 @@ public struct StatusReport: Sendable {
         let oldest = try store.oldestReceivedAt()
         let dead = Int(try store.db.scalarInt("SELECT count(*) FROM dead_letters") ?? 0)
         var delivery = try store.readStatus()
-        if holder == nil, delivery.state == .retrying || delivery.state == .unauthorized || delivery.state == .misconfigured {
+        if holder == nil,
+            delivery.state == .retrying || delivery.state == .unauthorized || delivery.state == .misconfigured
+        {
             // Nobody is retrying while the daemon is down; keep the state word but no next attempt.
             delivery.nextAttemptAt = nil
         }
         return StatusReport(
-            daemon: daemon, queue: counters, oldestAgeSeconds: oldest.map { max(0, now - $0) }, deadLetters: dead,
-            delivery: delivery, queuePath: config.queue.path)
+            daemon: daemon,
+            queue: counters,
+            oldestAgeSeconds: oldest.map { max(0, now - $0) },
+            deadLetters: dead,
+            delivery: delivery,
+            queuePath: config.queue.path
+        )
     }
 }

@@ -7,12 +7,17 @@ import Foundation
 public enum DamagedQueue {
     /// Renames the damaged files; returns the new path of the database file.
     public static func setAside(path: String, now: Double = Timestamp.now()) throws(QueueError) -> String {
-        let stamp = Timestamp.iso8601(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: ".", with: "")
+        let stamp = Timestamp.iso8601(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(
+            of: ".",
+            with: ""
+        )
         let target = "\(path).damaged-\(stamp)"
         for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
             if rename(path + suffix, target + suffix) != 0 {
                 throw .cannotOpen(
-                    path: path, reason: "it is damaged and could not be moved aside: \(String(cString: strerror(errno)))")
+                    path: path,
+                    reason: "it is damaged and could not be moved aside: \(String(cString: strerror(errno)))"
+                )
             }
         }
         return target

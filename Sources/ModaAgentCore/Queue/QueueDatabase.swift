@@ -5,7 +5,11 @@ import Foundation
 /// the writer), a busy timeout (modactl beside a running daemon waits instead of failing), and
 /// the durability the config asks for.
 enum QueueDatabase {
-    static func open(path: String, durability: AgentConfig.Durability, create: Bool) throws(QueueError)
+    static func open(
+        path: String,
+        durability: AgentConfig.Durability,
+        create: Bool
+    ) throws(QueueError)
         -> SQLiteConnection
     {
         let directory = (path as NSString).deletingLastPathComponent
@@ -27,7 +31,10 @@ enum QueueDatabase {
             try db.execute("PRAGMA cache_size = -512")
             let mode = try db.scalarText("PRAGMA journal_mode = WAL")
             guard mode?.lowercased() == "wal" else {
-                throw QueueError.cannotOpen(path: path, reason: "WAL mode could not be enabled (got \(mode ?? "nothing"))")
+                throw QueueError.cannotOpen(
+                    path: path,
+                    reason: "WAL mode could not be enabled (got \(mode ?? "nothing"))"
+                )
             }
             // Set after WAL: FULL makes every commit fsync the WAL, which is the acknowledgement promise.
             try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")

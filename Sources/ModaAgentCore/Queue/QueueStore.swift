@@ -20,9 +20,11 @@ public final class QueueStore {
         db = try QueueDatabase.open(path: path, durability: durability, create: create)
         headQuery = try db.prepare("SELECT id, received_at, body FROM events WHERE id > ? ORDER BY id LIMIT ?")
         deleteRange = try db.prepare(
-            "DELETE FROM events WHERE id BETWEEN ? AND ? RETURNING length(CAST(body AS BLOB))")
+            "DELETE FROM events WHERE id BETWEEN ? AND ? RETURNING length(CAST(body AS BLOB))"
+        )
         countersQuery = try db.prepare(
-            "SELECT queued_events, queued_bytes, dropped_events, delivered_events FROM counters WHERE id = 1")
+            "SELECT queued_events, queued_bytes, dropped_events, delivered_events FROM counters WHERE id = 1"
+        )
     }
 
     public func close() { db.close() }
@@ -62,10 +64,15 @@ public final class QueueStore {
 
     public func counters() throws(QueueError) -> Counters {
         defer { countersQuery.reset() }
-        guard try countersQuery.step() else { return Counters(queuedEvents: 0, queuedBytes: 0, droppedEvents: 0, deliveredEvents: 0) }
+        guard try countersQuery.step() else {
+            return Counters(queuedEvents: 0, queuedBytes: 0, droppedEvents: 0, deliveredEvents: 0)
+        }
         return Counters(
-            queuedEvents: Int(countersQuery.int64(0)), queuedBytes: Int(countersQuery.int64(1)),
-            droppedEvents: Int(countersQuery.int64(2)), deliveredEvents: Int(countersQuery.int64(3)))
+            queuedEvents: Int(countersQuery.int64(0)),
+            queuedBytes: Int(countersQuery.int64(1)),
+            droppedEvents: Int(countersQuery.int64(2)),
+            deliveredEvents: Int(countersQuery.int64(3))
+        )
     }
 
     public func oldestReceivedAt() throws(QueueError) -> Double? {
@@ -82,20 +89,27 @@ public final class QueueStore {
             try db.execute(
                 "UPDATE counters SET queued_events = max(0, queued_events - \(events)), "
                     + "queued_bytes = max(0, queued_bytes - \(bytes)), delivered_events = delivered_events + \(events) "
-                    + "WHERE id = 1")
+                    + "WHERE id = 1"
+            )
             try writeStatus(status)
         }
     }
 
     /// Moves one event to the dead letters with the API's verdict, in one transaction.
-    public func deadLetter(_ event: QueuedEvent, fault: DeliveryFault, at time: Double, status: DeliveryStatus)
+    public func deadLetter(
+        _ event: QueuedEvent,
+        fault: DeliveryFault,
+        at time: Double,
+        status: DeliveryStatus
+    )
         throws(QueueError)
     {
         let summary = EventSummary(body: event.body)
         try db.transaction { () throws(QueueError) in
             let insert = try db.prepare(
                 "INSERT INTO dead_letters (event_id, received_at, dead_at, status, error, request_id, "
-                    + "conversation_id, preview, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                    + "conversation_id, preview, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            )
             insert.bind(1, event.id)
             insert.bind(2, event.receivedAt)
             insert.bind(3, time)
@@ -109,7 +123,8 @@ public final class QueueStore {
             let (events, bytes) = try deleteIDs(first: event.id, last: event.id)
             try db.execute(
                 "UPDATE counters SET queued_events = max(0, queued_events - \(events)), "
-                    + "queued_bytes = max(0, queued_bytes - \(bytes)) WHERE id = 1")
+                    + "queued_bytes = max(0, queued_bytes - \(bytes)) WHERE id = 1"
+            )
             try writeStatus(status)
         }
     }
@@ -130,10 +145,15 @@ public final class QueueStore {
     public func writeStatus(_ status: DeliveryStatus) throws(QueueError) {
         let statement = try db.prepare(
             "UPDATE delivery_state SET state = ?, last_success_at = ?, last_error_status = ?, "
-                + "last_error_message = ?, last_error_at = ?, attempts = ?, next_attempt_at = ? WHERE id = 1")
+                + "last_error_message = ?, last_error_at = ?, attempts = ?, next_attempt_at = ? WHERE id = 1"
+        )
         statement.bind(1, status.state.rawValue)
         bindOptional(statement, 2, status.lastSuccessAt)
-        if let status = status.lastError?.status { statement.bind(3, Int64(status)) } else { statement.bind(3, nil as String?) }
+        if let status = status.lastError?.status {
+            statement.bind(3, Int64(status))
+        } else {
+            statement.bind(3, nil as String?)
+        }
         statement.bind(4, status.lastError?.message)
         bindOptional(statement, 5, status.lastError?.at)
         statement.bind(6, Int64(status.attempts))
@@ -144,15 +164,18 @@ public final class QueueStore {
     public func readStatus() throws(QueueError) -> DeliveryStatus {
         let statement = try db.prepare(
             "SELECT state, last_success_at, last_error_status, last_error_message, last_error_at, attempts, "
-                + "next_attempt_at FROM delivery_state WHERE id = 1")
+                + "next_attempt_at FROM delivery_state WHERE id = 1"
+        )
         var status = DeliveryStatus()
         guard try statement.step() else { return status }
         status.state = DeliveryStatus.State(rawValue: statement.text(0) ?? "idle") ?? .idle
         status.lastSuccessAt = statement.isNull(1) ? nil : statement.double(1)
         if !statement.isNull(3) {
             status.lastError = .init(
-                status: statement.isNull(2) ? nil : Int(statement.int64(2)), message: statement.text(3) ?? "",
-                at: statement.double(4))
+                status: statement.isNull(2) ? nil : Int(statement.int64(2)),
+                message: statement.text(3) ?? "",
+                at: statement.double(4)
+            )
         }
         status.attempts = Int(statement.int64(5))
         status.nextAttemptAt = statement.isNull(6) ? nil : statement.double(6)

@@ -38,7 +38,9 @@ public final class QueueWriter: @unchecked Sendable {
     /// `onCommit` runs on the writer's queue after each commit with the number of events added,
     /// so the flusher can wake without polling.
     init(
-        db: SQLiteConnection, config: AgentConfig.Queue, onCommit: @escaping @Sendable (Int) -> Void
+        db: SQLiteConnection,
+        config: AgentConfig.Queue,
+        onCommit: @escaping @Sendable (Int) -> Void
     ) throws(QueueError) {
         self.db = db
         self.maxBytes = config.maxBytes
@@ -47,7 +49,8 @@ public final class QueueWriter: @unchecked Sendable {
         insert = try db.prepare("INSERT INTO events (received_at, body) VALUES (?, ?)")
         readCounters = try db.prepare("SELECT queued_events, queued_bytes, dropped_events FROM counters WHERE id = 1")
         writeCounters = try db.prepare(
-            "UPDATE counters SET queued_events = ?, queued_bytes = ?, dropped_events = ? WHERE id = 1")
+            "UPDATE counters SET queued_events = ?, queued_bytes = ?, dropped_events = ? WHERE id = 1"
+        )
         oldest = try db.prepare("SELECT id, length(CAST(body AS BLOB)) FROM events ORDER BY id")
         deleteThrough = try db.prepare("DELETE FROM events WHERE id <= ?")
     }
@@ -55,7 +58,9 @@ public final class QueueWriter: @unchecked Sendable {
     /// Hands over the lines of one read; `completion` gets one outcome per line, in order, on the
     /// writer's queue. One call per read burst, not per line, keeps lock traffic flat.
     public func submit(
-        lines: [[PreparedEvent]], receivedAt: Double, completion: @escaping @Sendable ([Outcome]) -> Void
+        lines: [[PreparedEvent]],
+        receivedAt: Double,
+        completion: @escaping @Sendable ([Outcome]) -> Void
     ) {
         let schedule = lock.withLock { () -> Bool in
             pending.append(Submission(lines: lines, receivedAt: receivedAt, completion: completion))

@@ -42,7 +42,12 @@ final class SQLiteStatement {
             return
         }
         sqlite3_bind_text(
-            statement, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), csqlite_transient())
+            statement,
+            index,
+            base.assumingMemoryBound(to: CChar.self),
+            Int32(bytes.count),
+            csqlite_transient()
+        )
     }
 
     /// Steps once: true when a row is ready, false when done.
