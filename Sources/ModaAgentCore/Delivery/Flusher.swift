@@ -250,7 +250,8 @@ public final class Flusher: @unchecked Sendable {
         case .deadLetter(let fault):
             status.lastError = .init(status: fault.status, message: fault.message, at: now)
             do {
-                try write { () throws(QueueError) in try store.deadLetter(first, fault: fault, at: now, status: status)
+                try transact { [status] store throws(QueueError) in
+                    try store.deadLetter(first, fault: fault, at: now, status: status)
                 }
                 logger.warning(
                     "event dead-lettered",
@@ -275,7 +276,9 @@ public final class Flusher: @unchecked Sendable {
         var diskFull = false
         do {
             do {
-                try write { () throws(QueueError) in try store.markDelivered(first: first, last: last, status: status) }
+                try transact { [status] store throws(QueueError) in
+                    try store.markDelivered(first: first, last: last, status: status)
+                }
             } catch  where error.isTransient {
                 diskFull = true
                 if reserve?.release() == true {
@@ -283,7 +286,9 @@ public final class Flusher: @unchecked Sendable {
                 }
                 // A WAL keeps its largest size; truncating it is the other space a full disk can get back.
                 try? write { () throws(QueueError) in try store.checkpointAndTruncateWAL() }
-                try write { () throws(QueueError) in try store.markDelivered(first: first, last: last, status: status) }
+                try transact { [status] store throws(QueueError) in
+                    try store.markDelivered(first: first, last: last, status: status)
+                }
             }
         } catch {
             logger.error(
@@ -325,6 +330,17 @@ public final class Flusher: @unchecked Sendable {
         waitingForRetry = true
     }
 
+    /// Runs `work` on the ingest writer's next group commit (one transaction and fsync for both),
+    /// or on the flusher's own connection when there is no writer (tests of the flusher alone).
+    private func transact(_ work: @escaping (QueueStore) throws(QueueError) -> Void) throws(QueueError) {
+        if let writeTurn {
+            try writeTurn.run(work)
+        } else {
+            try work(store)
+        }
+    }
+
+    /// Runs `body` between two group commits, for work that cannot be inside a transaction.
     private func write(_ body: () throws(QueueError) -> Void) throws(QueueError) {
         if let writeTurn {
             try writeTurn.serialized(body)
@@ -335,7 +351,7 @@ public final class Flusher: @unchecked Sendable {
 
     private func persistStatus() {
         do {
-            try write { () throws(QueueError) in try store.writeStatus(status) }
+            try transact { [status] store throws(QueueError) in try store.writeStatus(status) }
         } catch {
             logger.error("cannot record the delivery state", metadata: ["error": "\(error)"])
         }

@@ -16,8 +16,14 @@ public final class QueueStore {
     private let deleteRange: SQLiteStatement
     private let countersQuery: SQLiteStatement
 
-    public init(path: String, durability: AgentConfig.Durability, create: Bool) throws(QueueError) {
-        db = try QueueDatabase.open(path: path, durability: durability, create: create)
+    public convenience init(path: String, durability: AgentConfig.Durability, create: Bool) throws(QueueError) {
+        try self.init(connection: QueueDatabase.open(path: path, durability: durability, create: create))
+    }
+
+    /// A store over a connection that already exists: the ingest writer's, for work that rides on
+    /// its group commit.
+    init(connection: SQLiteConnection) throws(QueueError) {
+        db = connection
         headQuery = try db.prepare("SELECT id, received_at, body FROM events WHERE id > ? ORDER BY id LIMIT ?")
         deleteRange = try db.prepare(
             "DELETE FROM events WHERE id BETWEEN ? AND ? RETURNING length(CAST(body AS BLOB))"
