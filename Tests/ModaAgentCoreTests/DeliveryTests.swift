@@ -259,3 +259,44 @@ struct ConcurrentDeliveryTests {
         }
     }
 }
+
+@Suite("queue limits end to end")
+struct QueueLimitTests {
+    @Test("queue.maxBytes with whenFull reject: a retryable error, then accepted again once delivery frees space")
+    func rejectRecoversWhenSpaceFrees() async throws {
+        let overrides: [String: Any] = ["queue": ["maxBytes": 4096], "batch": ["flushIntervalMs": 10]]
+        try await withUpstream(.always(.status(503, message: "down", retryable: true)), overrides: overrides) {
+            agent,
+            mock in
+            let replies = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...60))
+            let refused = replies.filter { $0.contains(#""retryable":true"#) }
+            #expect(!refused.isEmpty, "4096 bytes cannot hold 60 events")
+            #expect(refused.allSatisfy { $0.contains("queue full:") && $0.contains("(queue.maxBytes 4096)") })
+            #expect(agent.isRunning)
+
+            mock.respond(.alwaysSuccess)
+            let accepted = replies.filter { $0 == #"{"ok":true,"accepted":1}"# }.count
+            #expect(await mock.waitForDeliveredCount(accepted, timeout: .seconds(15)))
+            let recovered = await waitFor(timeout: .seconds(10)) {
+                (try? UnixSocketClient.exchange(path: agent.socketPath, lines(61...70)))?
+                    .allSatisfy { $0 == #"{"ok":true,"accepted":1}"# } == true
+            }
+            #expect(recovered)
+        }
+    }
+
+    @Test("queue.maxBytes with whenFull dropOldest: the newest are kept, the dropped are counted in status")
+    func dropOldestCountsInStatus() async throws {
+        let overrides: [String: Any] = ["queue": ["maxBytes": 4096, "whenFull": "dropOldest"]]
+        try await AgentProcess.with(overrides: overrides) { agent in
+            let replies = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...100))
+            #expect(replies.allSatisfy { $0 == #"{"ok":true,"accepted":1}"# })
+            let kept = sequenceNumbers(try QueueSnapshot(path: agent.queuePath).events)
+            let first = try #require(kept.first)
+            #expect(kept == Array(first...100), "the newest, in order")
+            let queue = try #require(try await agent.status()["queue"] as? [String: Any])
+            #expect(queue["droppedEvents"] as? Int == 100 - kept.count)
+            #expect((queue["bytes"] as? Int ?? Int.max) <= 4096)
+        }
+    }
+}
