@@ -10,8 +10,13 @@ struct BacklogMemoryTests {
         try await withUpstream(.always(.status(503, message: "down", retryable: true)), overrides: overrides) {
             agent,
             mock in
-            // Idle: empty queue, delivery failing (there is nothing to send, so nothing is tried).
-            try await Task.sleep(for: .seconds(1))
+            // Idle: empty queue (nothing to send, so nothing is tried), up for a second by its own account.
+            #expect(
+                await waitForAsync {
+                    let daemon = (try? await agent.status())?["daemon"] as? [String: Any]
+                    return (daemon?["uptimeSeconds"] as? Double ?? 0) >= 1
+                }
+            )
             let idle = try #require(ProcessMemory.rss(pid: agent.pid))
             _ = await agent.stop()
 

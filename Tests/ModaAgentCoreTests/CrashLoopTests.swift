@@ -32,6 +32,7 @@ struct CrashLoopTests {
                 try await agent.start()
                 let load = LoadClients()
                 load.start(socketPath: agent.socketPath, connections: 4, firstSeq: cycle * 10_000_000)
+                // The kill comes at a random moment of the load: that is the test, not a wait.
                 try await Task.sleep(for: .milliseconds(Int.random(in: 50...400, using: &random)))
                 await agent.crash()
                 load.waitForWriters()

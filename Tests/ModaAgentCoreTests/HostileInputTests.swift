@@ -113,7 +113,7 @@ struct HostileInputTests {
                     )
                     #expect(replies.count == 20)
                 }
-                try await Task.sleep(for: .milliseconds(5))
+                try await Task.sleep(for: .milliseconds(5))  // the slow sender under test
             }
             #expect(slow.readLines(1) == [#"{"ok":true,"accepted":1}"#])
             let loaded = try #require(ProcessMemory.rss(pid: agent.pid))
@@ -165,7 +165,7 @@ struct HostileInputTests {
             let status = try await agent.modactl("status")
             let json = try await agent.modactl("status", "--json")
             agent.signal(SIGHUP)
-            try await Task.sleep(for: .milliseconds(200))
+            #expect(await waitFor { agent.log().contains("configuration reloaded") })
             _ = await agent.stop()
             let everything = [agent.log(), check.stdout, check.stderr, status.stdout, json.stdout].joined()
             #expect(check.status == 0)

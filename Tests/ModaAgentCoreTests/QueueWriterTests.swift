@@ -116,7 +116,8 @@ struct QueueWriterTurnTests {
         var config = AgentConfig.Queue()
         config.path = folder.file("queue.db")
         let db = try QueueDatabase.open(path: config.path, durability: .full, create: true)
-        let writer = try QueueWriter(db: db, config: config) { _ in }
+        let committed = NIOLockedValueBox(0)
+        let writer = try QueueWriter(db: db, config: config) { count in committed.withLockedValue { $0 += count } }
         let store = try QueueStore(path: config.path, durability: .full, create: true)
         let stop = NIOLockedValueBox(false)
         // Keep eight submissions outstanding at all times: the writer never runs out of work.
@@ -132,7 +133,7 @@ struct QueueWriterTurnTests {
             }
         }
         flooder.start()
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await waitFor { committed.withLockedValue { $0 } >= 100 }, "ingest is committing back to back")
         var slowest = Duration.zero
         for _ in 0..<20 {
             let start = ContinuousClock.now

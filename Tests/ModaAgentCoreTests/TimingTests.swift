@@ -37,7 +37,8 @@ struct TimingTests {
         try await withUpstream(behavior, overrides: overrides) { agent, mock in
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...50))
             #expect(await mock.waitForDeliveredCount(50, timeout: .seconds(20)))
-            try await Task.sleep(for: .milliseconds(200))
+            // Once the queue is empty nothing is left that could be sent again.
+            #expect(await waitFor { (try? QueueSnapshot(path: agent.queuePath).events.count) == 0 })
             #expect(mock.deliveredCount == 50, "exactly once")
             #expect(sequenceNumbers(mock.deliveredEvents) == Array(1...50))
             let times = arrivals.withLockedValue { $0 }
@@ -101,7 +102,7 @@ struct TimingTests {
             let clock = ContinuousClock()
             let start = clock.now
             async let slow = MockModaServerTests.post(#"{"events":[{"slow":true}]}"#, to: server)
-            try await Task.sleep(for: .milliseconds(100))
+            #expect(await waitFor { server.requestCount >= 1 }, "the slow request arrives first")
             let fast = try await MockModaServerTests.post(#"{"events":[{"slow":false}]}"#, to: server)
             let fastDone = clock.now - start
             #expect(fast.status == 200)
@@ -129,7 +130,7 @@ struct TimingTests {
                 // Full batches keep arriving all through the outage.
                 _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(next...(next + 19)))
                 next += 20
-                try await Task.sleep(for: .milliseconds(100))
+                try await Task.sleep(for: .milliseconds(100))  // the pace of the load under test
             }
             // One first attempt, then one per backoff wait of at least 0.5 s: at most 7 in 3 s.
             #expect(mock.requestCount <= 7, "\(mock.requestCount) requests in 3 s")
@@ -154,7 +155,7 @@ struct TimingTests {
             let reader = Thread { _ = client.readAll(timeout: .seconds(20)) }
             writer.start()
             reader.start()
-            try await Task.sleep(for: .seconds(4))
+            try await Task.sleep(for: .seconds(4))  // the sustained load under test
             let deliveredUnderLoad = mock.deliveredCount
             stop.withLockedValue { $0 = true }
             client.finishWriting()

@@ -47,13 +47,30 @@ public final class ChildProcess: Sendable {
             if let known { return known }
             var status: Int32 = 0
             guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
-            let signal = status & 0x7F
-            known = signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+            known = Self.decode(status)
             return known
         }
     }
 
     public var isRunning: Bool { terminationStatus == nil }
+
+    /// Blocks until the child exits (for short commands run from synchronous code); its status.
+    public func waitUntilExit() -> Int32 {
+        exitStatus.withLockedValue { known in
+            if let known { return known }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            let code = Self.decode(status)
+            known = code
+            return code
+        }
+    }
+
+    /// waitpid's status as a shell reports it: the exit code, or 128 + the signal that killed it.
+    private static func decode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+    }
 
     public func signal(_ number: Int32) {
         if isRunning { kill(pid, number) }

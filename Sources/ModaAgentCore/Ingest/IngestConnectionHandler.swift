@@ -30,6 +30,8 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var entries: [Entry] = []
     private var lineNumbers: [Int] = []
     private var outstanding = 0
+    private var burstReceivedAt: Double = 0
+    private var burstStamp = ""
     private var readHeld = false
     private var inputClosed = false
     private var draining = false
@@ -45,9 +47,17 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !draining || !inputClosed else { return }
         var buffer = unwrapInboundIn(data)
-        let receivedAt = Timestamp.now()
-        let stamp = Timestamp.iso8601(receivedAt)
+        startBurstIfNeeded()
+        let stamp = burstStamp
         framer.consume(&buffer) { item in self.handle(item, stamp: stamp) }
+    }
+
+    /// One receive time per read burst (everything until channelReadComplete): the stamp for
+    /// events without a timestamp and the queue's received_at, taken once rather than per line.
+    private func startBurstIfNeeded() {
+        guard entries.isEmpty else { return }
+        burstReceivedAt = Timestamp.now()
+        burstStamp = Timestamp.iso8601(burstReceivedAt)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -58,7 +68,9 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed {
             inputClosed = true
-            framer.finish { item in self.handle(item, stamp: Timestamp.iso8601(Timestamp.now())) }
+            startBurstIfNeeded()
+            let stamp = burstStamp
+            framer.finish { item in self.handle(item, stamp: stamp) }
             submit(context: context)
             closeIfFinished(context: context)
         } else if event is DrainEvent {
@@ -139,7 +151,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             // bursts, so they go through the writer too.
             writer.submit(lines: [], receivedAt: 0, completion: finish)
         } else {
-            writer.submit(lines: lines, receivedAt: Timestamp.now(), completion: finish)
+            writer.submit(lines: lines, receivedAt: burstReceivedAt, completion: finish)
         }
     }
 
