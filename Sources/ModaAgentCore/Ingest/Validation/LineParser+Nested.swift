@@ -4,27 +4,16 @@ extension LineParser {
     /// `content` or `content_blocks` as an array. The cursor is at its `[`; `depth` counts the containers
     /// around it.
     mutating func walkContentBlocks(of field: EventField, depth: Int) throws(JSONSyntaxError) -> JSONToken {
-        let start = scanner.position
-        var more = try scanner.beginArray(level: depth + 1)
-        var index = 0
-        while more {
-            scanner.skipWhitespace()
-            if scanner.current == JSONByte.openBrace {
-                try walkContentBlock(of: field, index: index, level: depth + 2)
-            } else {
-                let token = try scanner.scanValue(depth: depth + 1)
-                pendingNested.append(
-                    (
-                        field,
-                        path.elementPrefix(field, index)
-                            + "must be a JSON object (a content block with a string \"type\") (got \(describe(token)))"
-                    )
-                )
+        try walkArray(depth: depth) { parser, index throws(JSONSyntaxError) in
+            try parser.objectEntry(
+                of: field,
+                index: index,
+                depth: depth,
+                expected: "a content block with a string \"type\""
+            ) { parser throws(JSONSyntaxError) in
+                try parser.walkContentBlock(of: field, index: index, level: depth + 2)
             }
-            index += 1
-            more = try scanner.nextElement()
         }
-        return JSONToken(kind: .array, start: start, end: scanner.position, flag: false)
     }
 
     private mutating func walkContentBlock(of field: EventField, index: Int, level: Int) throws(JSONSyntaxError) {
@@ -52,51 +41,72 @@ extension LineParser {
 
     /// A call's `transcript` array; the cursor is at its `[`.
     mutating func walkTranscript(depth: Int) throws(JSONSyntaxError) -> JSONToken {
+        try walkArray(depth: depth) { parser, index throws(JSONSyntaxError) in
+            try parser.objectEntry(
+                of: .transcript,
+                index: index,
+                depth: depth,
+                expected: "a transcript entry with role and content"
+            ) { parser throws(JSONSyntaxError) in
+                try parser.recordMembers(TranscriptField.self, level: depth + 2)
+                for spec in TranscriptSchema.fields {
+                    if let problem = parser.check(spec, parser.nestedSlots[spec.key.rawValue]) {
+                        parser.addNested(.transcript, index, problem)
+                    }
+                }
+            }
+        }
+    }
+
+    /// An array whose elements must be strings (an email's `to`); the cursor is at its `[`.
+    mutating func walkStringArray(of field: EventField, depth: Int) throws(JSONSyntaxError) -> JSONToken {
+        try walkArray(depth: depth) { parser, index throws(JSONSyntaxError) in
+            let token = try parser.scanner.scanValue(depth: depth + 1)
+            if token.kind != .string {
+                parser.pendingNested.append(
+                    (
+                        field,
+                        "\(parser.path.eventPrefix)\(field.nameString)[\(index)] must be a string "
+                            + "(got \(parser.describe(token)))"
+                    )
+                )
+            }
+        }
+    }
+
+    /// Walks the array at the cursor; `element` is called with the cursor at each entry and must
+    /// consume it. Returns the array's token.
+    private mutating func walkArray(
+        depth: Int,
+        _ element: (inout LineParser, Int) throws(JSONSyntaxError) -> Void
+    ) throws(JSONSyntaxError) -> JSONToken {
         let start = scanner.position
         var more = try scanner.beginArray(level: depth + 1)
         var index = 0
         while more {
-            scanner.skipWhitespace()
-            if scanner.current == JSONByte.openBrace {
-                try recordMembers(TranscriptField.self, level: depth + 2)
-                for spec in TranscriptSchema.fields {
-                    if let problem = check(spec, nestedSlots[spec.key.rawValue]) {
-                        addNested(.transcript, index, problem)
-                    }
-                }
-            } else {
-                let token = try scanner.scanValue(depth: depth + 1)
-                addNested(
-                    .transcript,
-                    index,
-                    "must be a JSON object (a transcript entry with role and content) (got \(describe(token)))"
-                )
-            }
+            try element(&self, index)
             index += 1
             more = try scanner.nextElement()
         }
         return JSONToken(kind: .array, start: start, end: scanner.position, flag: false)
     }
 
-    /// An array whose elements must be strings (an email's `to`); the cursor is at its `[`.
-    mutating func walkStringArray(of field: EventField, depth: Int) throws(JSONSyntaxError) -> JSONToken {
-        let start = scanner.position
-        var more = try scanner.beginArray(level: depth + 1)
-        var index = 0
-        while more {
+    /// An array entry that must be an object: `object` walks it; anything else is a fault naming
+    /// what was `expected`.
+    private mutating func objectEntry(
+        of field: EventField,
+        index: Int,
+        depth: Int,
+        expected: String,
+        _ object: (inout LineParser) throws(JSONSyntaxError) -> Void
+    ) throws(JSONSyntaxError) {
+        scanner.skipWhitespace()
+        if scanner.current == JSONByte.openBrace {
+            try object(&self)
+        } else {
             let token = try scanner.scanValue(depth: depth + 1)
-            if token.kind != .string {
-                pendingNested.append(
-                    (
-                        field,
-                        "\(path.eventPrefix)\(field.nameString)[\(index)] must be a string (got \(describe(token)))"
-                    )
-                )
-            }
-            index += 1
-            more = try scanner.nextElement()
+            addNested(field, index, "must be a JSON object (\(expected)) (got \(describe(token)))")
         }
-        return JSONToken(kind: .array, start: start, end: scanner.position, flag: false)
     }
 
     /// Scans the object at the cursor, recording `Key` fields into `nestedSlots`.
