@@ -27,6 +27,17 @@ import Testing
         #"{"success":false,"count":0,"message":"\#(message)","requestId":"\#(requestId)","retryable":\#(retryable)}"#
     }
 
+    /// A 200 whose body does not say `"success": true`: retried, since delivery is unconfirmed.
+    static let unconfirmed200 = DeliveryDecision.retry(
+        after: nil,
+        fault: fault(
+            200,
+            "HTTP 200 OK, but the response lacks \"success\": true; delivery cannot be confirmed, "
+                + "so the batch will be sent again",
+            requestId: nil
+        )
+    )
+
     static func fault(_ status: Int?, _ message: String, requestId: String? = requestId) -> DeliveryFault {
         DeliveryFault(status: status, message: message, requestId: requestId)
     }
@@ -116,28 +127,12 @@ import Testing
         Case(
             name: "200 success as a string is not success",
             result: response(200, #"{"success":"true"}"#),
-            expected: .retry(
-                after: nil,
-                fault: fault(
-                    200,
-                    "HTTP 200 OK, but the response lacks \"success\": true; delivery cannot be confirmed, "
-                        + "so the batch will be sent again",
-                    requestId: nil
-                )
-            )
+            expected: unconfirmed200
         ),
         Case(
             name: "200 success as 1 is not success",
             result: response(200, #"{"success":1}"#),
-            expected: .retry(
-                after: nil,
-                fault: fault(
-                    200,
-                    "HTTP 200 OK, but the response lacks \"success\": true; delivery cannot be confirmed, "
-                        + "so the batch will be sent again",
-                    requestId: nil
-                )
-            )
+            expected: unconfirmed200
         ),
 
         // 3xx
