@@ -29,6 +29,33 @@ struct SystemdDaemonTests {
     }
 
     @Test(
+        "no WATCHDOG=1 without WATCHDOG_USEC, nor when WATCHDOG_PID names another process",
+        arguments: [[:], ["WATCHDOG_USEC": "400000", "WATCHDOG_PID": "1"]] as [[String: String]]
+    )
+    func noWatchdogPingsUnlessAsked(watchdog: [String: String]) async throws {
+        let listener = try DatagramListener()
+        try await AgentProcess.with(start: false) { agent in
+            try await agent.start(extraEnvironment: ["NOTIFY_SOCKET": listener.path].merging(watchdog) { $1 })
+            var seen: [String] = []
+            let record: (String) -> Bool = { message in
+                seen.append(message)
+                return false
+            }
+            #expect(listener.receive(until: { record($0) || $0 == "READY=1" }) != nil)
+            // The heartbeat beats at once after READY and then every second: a STATUS change and two
+            // beats later, a ping would have come.
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...3))
+            #expect(listener.receive(until: { record($0) || $0 == "STATUS=queued 3 events, delivery retrying" }) != nil)
+            let beat = ContinuousClock.now
+            #expect(await waitFor(timeout: .seconds(5)) { ContinuousClock.now - beat > .seconds(2) })
+            agent.signal(SIGTERM)
+            #expect(listener.receive(until: { record($0) || $0 == "STOPPING=1" }) != nil)
+            #expect(await agent.waitForExit(timeout: .seconds(10)) == 0)
+            #expect(!seen.contains("WATCHDOG=1"), "pinged a watchdog nobody configured: \(seen)")
+        }
+    }
+
+    @Test(
         "under systemd-socket-activate: lines are acknowledged and delivered, the socket is not re-created",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-socket-activate"))
     )

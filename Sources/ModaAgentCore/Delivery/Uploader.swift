@@ -19,6 +19,9 @@ public final class Uploader: Sendable {
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    /// The whole exchange, from connecting to the response's last byte, is bounded by
+    /// `timeoutSeconds` (SPEC 5): the client's own deadline stops at the response head, so an
+    /// upstream that sends headers and then stalls or trickles the body would hold a batch forever.
     public func post(body: [UInt8], endpoint: String, apiKey: String, timeoutSeconds: Double) async -> UploadResult {
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
@@ -26,20 +29,44 @@ public final class Uploader: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "moda-agent/\(AgentVersion.current)")
         request.body = .bytes(ByteBuffer(bytes: body))
-        do {
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
-            let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
-            return .response(
-                UploadResponse(
-                    status: Int(response.status.code),
-                    retryAfter: response.headers.first(name: "Retry-After"),
-                    location: response.headers.first(name: "Location"),
-                    body: Array(buffer: bytes)
-                )
-            )
-        } catch {
-            return .transportFailure(Self.describe(error))
+        let timeout = Duration.milliseconds(Int64((timeoutSeconds * 1000).rounded(.up)))
+        let client = self.client
+        let prepared = request
+        return await withTaskGroup(of: UploadResult?.self) { group in
+            group.addTask {
+                do {
+                    let response = try await client.execute(prepared, timeout: .milliseconds(Int64((timeoutSeconds * 1000).rounded(.up))))
+                    let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+                    return .response(
+                        UploadResponse(
+                            status: Int(response.status.code),
+                            retryAfter: response.headers.first(name: "Retry-After"),
+                            location: response.headers.first(name: "Location"),
+                            body: Array(buffer: bytes)
+                        )
+                    )
+                } catch {
+                    if Task.isCancelled { return nil }
+                    return .transportFailure(Self.describe(error, timeoutSeconds: timeoutSeconds))
+                }
+            }
+            group.addTask {
+                // Cancelled when the request wins; only a deadline that really passed reports.
+                guard (try? await Task.sleep(for: timeout)) != nil else { return nil }
+                return .transportFailure(Self.timeoutMessage(timeoutSeconds))
+            }
+            // Whichever finishes first decides; cancelling the other aborts the request (AsyncHTTPClient
+            // closes its connection) or the timer.
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .transportFailure(Self.timeoutMessage(timeoutSeconds))
         }
+    }
+
+    /// "timeout after 2 s": what `modactl status` shows as the last error.
+    static func timeoutMessage(_ seconds: Double) -> String {
+        let shown = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+        return "timeout after \(shown) s (delivery.timeoutSeconds)"
     }
 
     public func shutdown() async {
@@ -47,11 +74,11 @@ public final class Uploader: Sendable {
     }
 
     /// Transport errors as an operator reads them; the API key is never part of them.
-    private static func describe(_ error: any Error) -> String {
+    private static func describe(_ error: any Error, timeoutSeconds: Double) -> String {
         if let clientError = error as? HTTPClientError {
             switch clientError {
             case .deadlineExceeded, .readTimeout, .connectTimeout:
-                return "timed out (delivery.timeoutSeconds)"
+                return timeoutMessage(timeoutSeconds)
             case .remoteConnectionClosed:
                 return "the server closed the connection before answering"
             default:

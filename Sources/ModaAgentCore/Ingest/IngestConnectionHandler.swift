@@ -4,8 +4,12 @@ import NIOCore
 /// to the group-commit writer, and writes the replies in order once the writer has committed.
 ///
 /// Backpressure: while `maxOutstanding` bursts wait on the writer, reads are held, so a fast
-/// client cannot queue unbounded memory. Replies that the client does not read are dropped once
-/// the channel stops being writable; the events stay queued.
+/// client cannot queue unbounded memory.
+///
+/// Replies form a prefix of the full reply stream, never one with a gap (SPEC 3.2): once more than
+/// `maxUnreadReplyBytes` of them wait unread, replies stop for the rest of the connection, while its
+/// lines are still read and queued. However the peer goes away (EOF, a reset because it closed with
+/// replies unread, a failed write), everything it sent is read, and a final line without "\n" counts.
 final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -20,6 +24,10 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     private static let maxOutstanding = 2
+    /// Unread replies buffered in the channel (beyond the kernel's socket buffer) before the reply
+    /// stream stops: about 40,000 replies, so a client that reads late still gets them, while one
+    /// that never reads holds at most this much.
+    static let maxUnreadReplyBytes = 1 << 20
 
     private var framer: LineFramer
     /// Kept apart from `framer`: the framer's callback must not read the framer it is mutating.
@@ -35,6 +43,14 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var readHeld = false
     private var inputClosed = false
     private var draining = false
+    /// Set for good once replies were left unread past `maxUnreadReplyBytes` or could not be written.
+    private var repliesStopped = false
+    /// True while this handler writes: a read NIO asks for then is its last drain of the socket after
+    /// a failed write (the peer is gone), and holding it back would lose the lines still in the socket.
+    private var writingReplies = false
+    /// The last reply write, so the connection closes only once replies are out, not with them queued.
+    private var lastWrite: EventLoopFuture<Void>?
+    private var closing = false
 
     init(maxLineBytes: Int, validator: EventValidator, writer: QueueWriter, metrics: IngestMetrics) {
         self.framer = LineFramer(maxLineBytes: maxLineBytes)
@@ -85,11 +101,29 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func read(context: ChannelHandlerContext) {
+        if writingReplies {
+            context.read()
+            return
+        }
         if outstanding >= Self.maxOutstanding || draining {
             readHeld = true
         } else {
             context.read()
         }
+    }
+
+    /// The peer is gone, whether by a reset or a failed write rather than a clean EOF: what it sent is all
+    /// read by now, so an unterminated last line is complete (SPEC 3.1). A shutdown drain is different:
+    /// the peer is still there and its partial line is not a line yet.
+    func channelInactive(context: ChannelHandlerContext) {
+        if !inputClosed && !draining {
+            inputClosed = true
+            startBurstIfNeeded()
+            let stamp = burstStamp
+            framer.finish { item in self.handle(item, stamp: stamp) }
+            submit(context: context)
+        }
+        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -186,11 +220,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             }
             replies.writeString(reply.json)
         }
-        if context.channel.isActive && context.channel.isWritable {
-            context.writeAndFlush(wrapOutboundOut(replies), promise: nil)
-        } else {
-            metrics.droppedReplies.add(batch.count)
-        }
+        write(replies, count: batch.count, context: context)
         if readHeld && outstanding < Self.maxOutstanding && !draining {
             readHeld = false
             context.read()
@@ -198,9 +228,31 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         closeIfFinished(context: context)
     }
 
+    private func write(_ replies: ByteBuffer, count: Int, context: ChannelHandlerContext) {
+        if !repliesStopped {
+            let unread = context.channel.isActive ? (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) : nil
+            if let unread, unread + replies.readableBytes <= Self.maxUnreadReplyBytes {
+                writingReplies = true
+                let promise = context.eventLoop.makePromise(of: Void.self)
+                context.writeAndFlush(wrapOutboundOut(replies), promise: promise)
+                writingReplies = false
+                lastWrite = promise.futureResult
+                return
+            }
+            repliesStopped = true
+        }
+        metrics.droppedReplies.add(count)
+    }
+
     private func closeIfFinished(context: ChannelHandlerContext) {
-        guard (inputClosed || draining), outstanding == 0, entries.isEmpty else { return }
-        context.close(promise: nil)
+        guard (inputClosed || draining), outstanding == 0, entries.isEmpty, !closing else { return }
+        closing = true
+        guard let lastWrite, context.channel.isActive else {
+            context.close(promise: nil)
+            return
+        }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        lastWrite.whenComplete { _ in bound.value.close(promise: nil) }
     }
 
     private static func isBlank(_ bytes: UnsafeRawBufferPointer) -> Bool {

@@ -18,9 +18,15 @@ public struct SystemdNotifier: Sendable {
     /// flag keeps the disabled path free of system calls.
     public let isEnabled: Bool
 
-    /// Reads `NOTIFY_SOCKET`. The variable is left in place because libsystemd reads it on every send.
+    /// Whether systemd asked this process for watchdog pings: `WATCHDOG_USEC` set and valid, and
+    /// `WATCHDOG_PID`, if set, naming us (SPEC 6). Pings nobody asked for are noise in the manager's log.
+    public let isWatchdogEnabled: Bool
+
+    /// Reads `NOTIFY_SOCKET` and the watchdog variables. They are left in place because libsystemd reads
+    /// `NOTIFY_SOCKET` on every send.
     public init() {
         self.isEnabled = Self.environmentValue("NOTIFY_SOCKET").map { !$0.isEmpty } ?? false
+        self.isWatchdogEnabled = self.isEnabled && Self.watchdogInterval() != nil
     }
 
     /// `READY=1`: the queue is open and the socket listens.
@@ -56,6 +62,7 @@ public struct SystemdNotifier: Sendable {
 
     /// `WATCHDOG=1`: a keep-alive ping; send it every ``watchdogInterval()``.
     public func watchdog() {
+        guard self.isWatchdogEnabled else { return }
         self.send("WATCHDOG=1")
     }
 
