@@ -32,3 +32,64 @@ enum FieldRule: Sendable {
         }
     }
 }
+
+/// One field of a schema: which key, what its value must be, and whether it must be present.
+struct FieldSpec<Key: KnownKey>: Sendable {
+    let key: Key
+    let rule: FieldRule
+    let required: Bool
+
+    init(_ key: Key, _ rule: FieldRule, required: Bool = false) {
+        self.key = key
+        self.rule = rule
+        self.required = required
+    }
+}
+
+/// Checking one recorded field against its spec: what each `FieldRule` case accepts.
+extension LineParser {
+    /// The fault of one field, without its path, or nil if the field is fine.
+    /// `blockType` names the content block type whose rule requires the field, for the message.
+    func check<Key: KnownKey>(_ spec: FieldSpec<Key>, _ slot: FieldSlot, blockType: StaticString? = nil) -> String? {
+        if slot.occurrences > 1 {
+            return "duplicate key \"\(spec.key.nameString)\": send each field once"
+        }
+        guard slot.isPresent else {
+            guard spec.required else { return nil }
+            let context = blockType.map { " in a block of type \"\($0)\"" } ?? ""
+            return "\(spec.key.nameString) is required (\(spec.rule.expectation))\(context)"
+        }
+        guard satisfies(spec.rule, slot.token) else {
+            return "\(spec.key.nameString) must be \(spec.rule.expectation) (got \(describe(slot.token)))"
+        }
+        return nil
+    }
+
+    func satisfies(_ rule: FieldRule, _ token: JSONToken) -> Bool {
+        switch rule {
+        case .string: token.kind == .string
+        case .nonEmptyString: token.kind == .string && token.end - token.start > 2
+        case .oneOf(let names): matchIndex(token, among: names) != nil
+        case .nonNegativeNumber: token.kind == .number && !token.flag
+        case .timestamp: token.kind == .string && isDateTime(token)
+        case .object: token.kind == .object
+        case .boolean: token.kind == .bool
+        case .contentBlocks, .stringArray, .transcript: token.kind == .array
+        case .stringOrContentBlocks: token.kind == .string || token.kind == .array
+        case .anyValue: true
+        }
+    }
+
+    /// The index of the name a string token equals, if any.
+    func matchIndex(_ token: JSONToken, among names: [StaticString]) -> Int? {
+        guard token.kind == .string else { return nil }
+        return names.firstIndex { scanner.string(token, equals: $0) }
+    }
+
+    private func isDateTime(_ token: JSONToken) -> Bool {
+        if token.flag {
+            return scanner.decodedString(token).withUnsafeBytes { ISO8601Check.isDateTime($0) }
+        }
+        return ISO8601Check.isDateTime(UnsafeRawBufferPointer(rebasing: scanner.bytes[token.stringContent]))
+    }
+}

@@ -82,3 +82,133 @@ extension LineParser {
         )
     }
 }
+
+/// Arrays inside an event whose entries have rules of their own: content blocks, call transcript entries,
+/// email recipients. Their faults go to `pendingNested`, prefixed with the entry's path.
+extension LineParser {
+    /// `content` or `content_blocks` as an array. The cursor is at its `[`; `depth` counts the containers
+    /// around it.
+    mutating func walkContentBlocks(of field: EventField, depth: Int) throws(JSONSyntaxError) -> JSONToken {
+        try walkArray(depth: depth) { parser, index throws(JSONSyntaxError) in
+            try parser.objectEntry(
+                of: field,
+                index: index,
+                depth: depth,
+                expected: "a content block with a string \"type\""
+            ) { parser throws(JSONSyntaxError) in
+                try parser.walkContentBlock(of: field, index: index, level: depth + 2)
+            }
+        }
+    }
+
+    private mutating func walkContentBlock(of field: EventField, index: Int, level: Int) throws(JSONSyntaxError) {
+        try recordMembers(BlockField.self, level: level)
+        let type = nestedSlots[BlockField.type.rawValue]
+        var specs: [FieldSpec<BlockField>] = []
+        var blockType: StaticString = ""
+        if type.occurrences > 1 {
+            addNested(field, index, "duplicate key \"type\": send each field once")
+        }
+        if !type.isPresent {
+            addNested(field, index, "type is required (a string such as text, thinking, tool_use, tool_result, image)")
+        } else if type.token.kind != .string {
+            addNested(field, index, "type must be a string (got \(describe(type.token)))")
+        } else if let known = matchIndex(type.token, among: ContentBlockSchema.types) {
+            specs = ContentBlockSchema.fields(forTypeAt: known)
+            blockType = ContentBlockSchema.types[known]
+        }
+        for spec in specs {
+            if let problem = check(spec, nestedSlots[spec.key.rawValue], blockType: blockType) {
+                addNested(field, index, problem)
+            }
+        }
+    }
+
+    /// A call's `transcript` array; the cursor is at its `[`.
+    mutating func walkTranscript(depth: Int) throws(JSONSyntaxError) -> JSONToken {
+        try walkArray(depth: depth) { parser, index throws(JSONSyntaxError) in
+            try parser.objectEntry(
+                of: .transcript,
+                index: index,
+                depth: depth,
+                expected: "a transcript entry with role and content"
+            ) { parser throws(JSONSyntaxError) in
+                try parser.recordMembers(TranscriptField.self, level: depth + 2)
+                for spec in TranscriptSchema.fields {
+                    if let problem = parser.check(spec, parser.nestedSlots[spec.key.rawValue]) {
+                        parser.addNested(.transcript, index, problem)
+                    }
+                }
+            }
+        }
+    }
+
+    /// An array whose elements must be strings (an email's `to`); the cursor is at its `[`.
+    mutating func walkStringArray(of field: EventField, depth: Int) throws(JSONSyntaxError) -> JSONToken {
+        try walkArray(depth: depth) { parser, index throws(JSONSyntaxError) in
+            let token = try parser.scanner.scanValue(depth: depth + 1)
+            if token.kind != .string {
+                parser.pendingNested.append(
+                    (
+                        field,
+                        "\(parser.path.eventPrefix)\(field.nameString)[\(index)] must be a string "
+                            + "(got \(parser.describe(token)))"
+                    )
+                )
+            }
+        }
+    }
+
+    /// Walks the array at the cursor; `element` is called with the cursor at each entry and must
+    /// consume it. Returns the array's token.
+    private mutating func walkArray(
+        depth: Int,
+        _ element: (inout LineParser, Int) throws(JSONSyntaxError) -> Void
+    ) throws(JSONSyntaxError) -> JSONToken {
+        let start = scanner.position
+        var more = try scanner.beginArray(level: depth + 1)
+        var index = 0
+        while more {
+            try element(&self, index)
+            index += 1
+            more = try scanner.nextElement()
+        }
+        return JSONToken(kind: .array, start: start, end: scanner.position, flag: false)
+    }
+
+    /// An array entry that must be an object: `object` walks it; anything else is a fault naming
+    /// what was `expected`.
+    private mutating func objectEntry(
+        of field: EventField,
+        index: Int,
+        depth: Int,
+        expected: String,
+        _ object: (inout LineParser) throws(JSONSyntaxError) -> Void
+    ) throws(JSONSyntaxError) {
+        scanner.skipWhitespace()
+        if scanner.current == JSONByte.openBrace {
+            try object(&self)
+        } else {
+            let token = try scanner.scanValue(depth: depth + 1)
+            addNested(field, index, "must be a JSON object (\(expected)) (got \(describe(token)))")
+        }
+    }
+
+    /// Scans the object at the cursor, recording `Key` fields into `nestedSlots`.
+    private mutating func recordMembers<Key: KnownKey>(_: Key.Type, level: Int) throws(JSONSyntaxError) {
+        resetSlots(UnsafeMutableBufferPointer(rebasing: nestedSlots[0..<Key.count]))
+        var more = try scanner.beginObject(level: level)
+        while more {
+            let key = try scanner.scanKey()
+            let token = try scanner.scanValue(depth: level)
+            if let field = Key.matcher.match(key, in: scanner) {
+                nestedSlots[field.rawValue].record(token)
+            }
+            more = try scanner.nextMember()
+        }
+    }
+
+    private mutating func addNested(_ field: EventField, _ index: Int, _ problem: String) {
+        pendingNested.append((field, path.elementPrefix(field, index) + problem))
+    }
+}

@@ -154,3 +154,32 @@ struct LineParser {
         slots.update(repeating: .absent)
     }
 }
+
+/// The outcome of walking one line, before stored bodies are built.
+enum ParsedLine {
+    case syntaxError(JSONSyntaxError)
+    /// Valid JSON whose top-level value is not an object.
+    case notAnObject
+    /// `record` is nil when the event broke a rule (then `faults` says how).
+    case bareEvent(EventRecord?, faults: [String])
+    /// `environment` is the envelope's `environment` string token, if it has one.
+    case envelope([EventRecord], environment: JSONToken?, faults: [String])
+}
+
+/// What one known key of an object held: its last value and how often the key occurred (to catch duplicates).
+/// Kept to 24 bytes so that a whole event's slots fit in the stack allocation `EventValidator` makes.
+struct FieldSlot: Sendable {
+    var token: JSONToken
+    /// Saturates at 255; only "more than one" matters.
+    var occurrences: UInt8
+
+    static let absent = FieldSlot(token: .absent, occurrences: 0)
+
+    /// `null` counts as absent for every field.
+    var isPresent: Bool { token.kind != .absent && token.kind != .null }
+
+    mutating func record(_ value: JSONToken) {
+        token = value
+        occurrences &+= occurrences == .max ? 0 : 1
+    }
+}

@@ -112,3 +112,75 @@ enum StoredBodyWriter {
         }
     }
 }
+
+/// One valid event found in a line: where its object lies and what the stored body must add.
+struct EventRecord: Sendable {
+    /// Index in the envelope's `events`; nil for a bare event.
+    var eventIndex: Int?
+    /// Offsets of the event's `{` and just past its `}`.
+    var start: Int
+    var end: Int
+    /// `{}` with no members: an inserted member then needs no leading comma.
+    var isEmpty: Bool
+    var timestamp: StampAction
+    var environment: StampAction
+}
+
+/// What the stored body needs for one of the members the agent fills in (`timestamp`, `environment`).
+enum StampAction: Sendable, Equatable {
+    /// The event has a value of its own.
+    case keep
+    /// The key is absent: add a member before the closing `}`.
+    case insert
+    /// The key is present as `null`, whose 4 bytes start at this offset: replace them with the value.
+    case replaceNull(at: Int)
+
+    init(_ slot: FieldSlot) {
+        switch slot.token.kind {
+        case .absent: self = .insert
+        case .null: self = .replaceNull(at: slot.token.start)
+        default: self = .keep
+        }
+    }
+}
+
+/// Writes Swift strings as JSON string content (without the quotes), for the values the agent inserts.
+enum JSONStringEscaping {
+    static func escapedContent(_ string: String) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(string.utf8.count)
+        for byte in string.utf8 {
+            switch byte {
+            case JSONByte.quote, JSONByte.backslash:
+                result.append(JSONByte.backslash)
+                result.append(byte)
+            case 0x0A: result.append(contentsOf: [JSONByte.backslash, UInt8(ascii: "n")])
+            case 0x0D: result.append(contentsOf: [JSONByte.backslash, UInt8(ascii: "r")])
+            case 0x09: result.append(contentsOf: [JSONByte.backslash, UInt8(ascii: "t")])
+            case 0x00..<0x20:
+                let hex = Array("0123456789ABCDEF".utf8)
+                result.append(contentsOf: [
+                    JSONByte.backslash, UInt8(ascii: "u"), JSONByte.digitZero, JSONByte.digitZero,
+                ])
+                result.append(hex[Int(byte >> 4)])
+                result.append(hex[Int(byte & 0x0F)])
+            default:
+                result.append(byte)
+            }
+        }
+        return result
+    }
+
+    /// Calls `body` with `string` as JSON string content. A native string that needs no escaping (such as a
+    /// formatted timestamp) is passed in place, without allocating.
+    static func withEscapedContent<R>(of string: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let inPlace: R?? = string.utf8.withContiguousStorageIfAvailable { utf8 in
+            utf8.contains { $0 < 0x20 || $0 == JSONByte.quote || $0 == JSONByte.backslash }
+                ? nil : body(UnsafeRawBufferPointer(utf8))
+        }
+        if let inPlace, let result = inPlace {
+            return result
+        }
+        return escapedContent(string).withUnsafeBytes(body)
+    }
+}

@@ -1,3 +1,17 @@
+/// A closed set of object keys that a walker records while scanning. `rawValue` indexes a slot buffer, so
+/// cases must be numbered 0..<count.
+protocol KnownKey: RawRepresentable<Int>, CaseIterable, Sendable {
+    /// The key as it appears in JSON.
+    var name: StaticString { get }
+    static var matcher: KeyMatcher<Self> { get }
+}
+
+extension KnownKey {
+    static var count: Int { matcher.keyCount }
+
+    var nameString: String { name.description }
+}
+
 /// Looks up a raw key among a `KnownKey` set: candidates are bucketed by byte length, so a key is compared
 /// with at most a handful of names, byte by byte, without allocating.
 struct KeyMatcher<Key: KnownKey>: Sendable {
