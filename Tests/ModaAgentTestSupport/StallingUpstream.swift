@@ -16,6 +16,8 @@ public final class StallingUpstream: @unchecked Sendable {
         case trickle
         /// A proper `{"success":true}` answer.
         case success
+        /// Success, but only once `release()` is called: a batch held in flight.
+        case held
     }
 
     public let port: Int
@@ -26,6 +28,8 @@ public final class StallingUpstream: @unchecked Sendable {
     private var acceptedEvents = 0
     private var connections: [Int32] = []
     private var stopped = false
+    private var received: [String] = []
+    private let gate = DispatchSemaphore(value: 0)
 
     public init(mode: Mode) throws {
         self.mode = mode
@@ -63,6 +67,14 @@ public final class StallingUpstream: @unchecked Sendable {
 
     /// The mode each request was answered in, in arrival order.
     public var answered: [Mode] { lock.withLock { requests } }
+
+    /// Lets every request held in `.held` mode answer.
+    public func release() {
+        for _ in 0..<64 { gate.signal() }
+    }
+
+    /// The bodies of all requests, in arrival order.
+    public var bodies: [String] { lock.withLock { received } }
 
     /// Events in requests answered with success.
     public var deliveredEvents: Int { lock.withLock { acceptedEvents } }
@@ -105,6 +117,7 @@ public final class StallingUpstream: @unchecked Sendable {
         while let body = readRequest(fd) {
             let current = lock.withLock { () -> Mode in
                 requests.append(mode)
+                received.append(body)
                 return mode
             }
             let promised = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n"
@@ -122,7 +135,8 @@ public final class StallingUpstream: @unchecked Sendable {
                     Thread.sleep(forTimeInterval: 1)
                 }
                 return
-            case .success:
+            case .success, .held:
+                if current == .held { gate.wait() }
                 let count = body.components(separatedBy: "\"seq\"").count - 1
                 lock.withLock { acceptedEvents += max(count, 1) }
                 let answer = #"{"success":true,"count":1,"requestId":"stalling-upstream"}"#

@@ -48,7 +48,45 @@ enum QueueSchema {
                 started_at REAL NOT NULL
             );
             """
-        )
+        ),
+        (
+            // Delivered batches are deleted by id range: an id used again (the table emptied by dropOldest
+            // while a batch was in flight) would let that batch's late 2xx delete an event never sent.
+            // AUTOINCREMENT never hands out an id twice; the sequence starts above every id this file
+            // has used, dead letters' original ids included. Dead letters get it too: an operator's
+            // `replay ID` from an old listing must never reach another event.
+            "v2: queue and dead-letter ids never repeat (AUTOINCREMENT)",
+            """
+            CREATE TABLE events_v2 (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                received_at REAL NOT NULL,
+                body TEXT NOT NULL
+            );
+            INSERT INTO events_v2 (id, received_at, body) SELECT id, received_at, body FROM events ORDER BY id;
+            DROP TABLE events;
+            ALTER TABLE events_v2 RENAME TO events;
+            CREATE TABLE dead_letters_v2 (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                event_id INTEGER NOT NULL,
+                received_at REAL NOT NULL,
+                dead_at REAL NOT NULL,
+                status INTEGER NOT NULL,
+                error TEXT NOT NULL,
+                request_id TEXT,
+                conversation_id TEXT,
+                preview TEXT,
+                body TEXT NOT NULL
+            );
+            INSERT INTO dead_letters_v2 SELECT * FROM dead_letters ORDER BY id;
+            DROP TABLE dead_letters;
+            ALTER TABLE dead_letters_v2 RENAME TO dead_letters;
+            DELETE FROM sqlite_sequence WHERE name = 'events';
+            INSERT INTO sqlite_sequence (name, seq) VALUES ('events', max(
+                coalesce((SELECT max(id) FROM events), 0),
+                coalesce((SELECT max(event_id) FROM dead_letters), 0)
+            ));
+            """
+        ),
     ]
 
     static var version: Int { migrations.count }

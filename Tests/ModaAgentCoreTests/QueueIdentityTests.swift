@@ -1,0 +1,78 @@
+import CSQLite
+import Foundation
+import ModaAgentTestSupport
+import Testing
+
+@testable import ModaAgentCore
+
+/// Delivered batches leave the queue by id range, so an id must never name two events in the
+/// life of a queue file.
+@Suite("queue ids")
+struct QueueIdentityTests {
+    @Test("dropOldest empties the queue under a batch in flight: that batch's late 2xx removes only its own events")
+    func lateSuccessAfterDropOldestKeepsTheNewEvent() async throws {
+        let upstream = try StallingUpstream(mode: .held)
+        defer { upstream.stop() }
+        let first = EventLines.standard(1)
+        // Big enough that it fits only once `first` is dropped.
+        let second =
+            "{\"conversation_id\":\"c\",\"role\":\"user\",\"message\":\"" + String(repeating: "x", count: 450)
+            + "\",\"seq\":2}"
+        let overrides: [String: Any] = [
+            "endpoint": upstream.endpoint,
+            "queue": ["maxBytes": 600, "whenFull": "dropOldest"],
+            "delivery": ["maxInFlight": 1, "timeoutSeconds": 30],
+        ]
+        try await AgentProcess.with(overrides: overrides) { agent in
+            #expect(try UnixSocketClient.exchange(path: agent.socketPath, first + "\n") == [#"{"ok":true,"accepted":1}"#])
+            // The first event is in flight, held by the upstream.
+            #expect(await waitFor(timeout: .seconds(10)) { upstream.bodies.count == 1 })
+            #expect(try UnixSocketClient.exchange(path: agent.socketPath, second + "\n") == [#"{"ok":true,"accepted":1}"#])
+            let snapshot = try QueueSnapshot(path: agent.queuePath)
+            #expect(snapshot.events.count == 1 && snapshot.counters["dropped_events"] == 1, "the first was dropped")
+
+            upstream.release()
+            let delivered = await waitFor(timeout: .seconds(10)) {
+                upstream.bodies.contains { $0.contains("\"seq\":2") }
+            }
+            #expect(delivered, "the event acknowledged after the drop was never sent:\n\(agent.log())")
+            let empty = await waitFor(timeout: .seconds(10)) {
+                (try? QueueSnapshot(path: agent.queuePath).counters["queued_events"]) == 0
+            }
+            #expect(empty)
+        }
+    }
+
+    @Test("a v1 queue migrates in place: rows kept, and new ids start above every id it ever used")
+    func migrationKeepsRowsAndNeverReusesIds() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("queue.db")
+        do {
+            let old = try SQLiteConnection(path: path)
+            try old.execute(QueueSchema.migrations[0].sql)
+            try old.execute("PRAGMA user_version = 1")
+            try old.execute(
+                "INSERT INTO events (id, received_at, body) VALUES (7, 1, '{\"a\":1}'), (8, 2, '{\"b\":2}')"
+            )
+            try old.execute(
+                "INSERT INTO dead_letters (id, event_id, received_at, dead_at, status, error, body) "
+                    + "VALUES (3, 12, 1, 1, 400, 'bad', '{}')"
+            )
+            old.close()
+        }
+        let db = try QueueDatabase.open(path: path, durability: .full, create: false)
+        #expect(try db.scalarInt("PRAGMA user_version") == Int64(QueueSchema.version))
+        #expect(try db.scalarInt("SELECT count(*) FROM events") == 2)
+        #expect(try db.scalarInt("SELECT id FROM dead_letters") == 3)
+        try db.execute("DELETE FROM events")
+        try db.execute("INSERT INTO events (received_at, body) VALUES (3, '{}')")
+        #expect(try db.scalarInt("SELECT id FROM events") == 13, "above the dead letter's original id 12")
+        try db.execute("DELETE FROM dead_letters")
+        try db.execute(
+            "INSERT INTO dead_letters (event_id, received_at, dead_at, status, error, body) VALUES (13, 1, 1, 400, 'e', '{}')"
+        )
+        #expect(try db.scalarInt("SELECT id FROM dead_letters") == 4)
+        db.close()
+    }
+}
