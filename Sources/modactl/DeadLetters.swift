@@ -9,12 +9,18 @@ struct DeadLetters: ParsableCommand {
         subcommands: [List.self, Show.self, Replay.self, Purge.self]
     )
 
-    static func open() throws -> DeadLetterAdmin {
+    /// `command` names the subcommand for the message that asks a root user to run it as the owner.
+    static func open(_ access: QueueStore.OperatorAccess, command: String) throws -> DeadLetterAdmin {
         let config = try GlobalOptions.loadConfig()
         do {
-            return try DeadLetterAdmin(queuePath: config.queue.path)
+            if access == .readWrite {
+                try QueueOwner.actAsOwner(of: config.queue.path, command: "dead-letters \(command)")
+            }
+            return try DeadLetterAdmin(queuePath: config.queue.path, access: access)
+        } catch let refusal as QueueOwner.Refusal {
+            fail(refusal.description)
         } catch {
-            fail(error.description)
+            fail("\(error)")
         }
     }
 
@@ -25,7 +31,7 @@ struct DeadLetters: ParsableCommand {
         @Option(help: "Show at most N.") var limit: Int?
 
         func run() throws {
-            let admin = try DeadLetters.open()
+            let admin = try DeadLetters.open(.readOnly, command: "list")
             defer { admin.close() }
             let letters: [DeadLetter]
             do { letters = try admin.list(limit: limit) } catch { fail(error.description) }
@@ -62,7 +68,7 @@ struct DeadLetters: ParsableCommand {
         @Argument(help: "Dead letter id.") var id: Int64
 
         func run() throws {
-            let admin = try DeadLetters.open()
+            let admin = try DeadLetters.open(.readOnly, command: "show")
             defer { admin.close() }
             let found: DeadLetter?
             do { found = try admin.find(id) } catch { fail(error.description) }
@@ -86,7 +92,7 @@ struct DeadLetters: ParsableCommand {
         }
 
         func run() throws {
-            let admin = try DeadLetters.open()
+            let admin = try DeadLetters.open(.readWrite, command: "replay")
             defer { admin.close() }
             do {
                 if !ids.isEmpty {
@@ -122,7 +128,7 @@ struct DeadLetters: ParsableCommand {
         }
 
         func run() throws {
-            let admin = try DeadLetters.open()
+            let admin = try DeadLetters.open(.readWrite, command: "purge")
             defer { admin.close() }
             do {
                 let removed: Int

@@ -18,6 +18,9 @@ struct Modactl: ParsableCommand {
     )
 
     static func main() {
+        // Files modactl makes in the queue folder (SQLite's WAL and shared memory) stay private, as the
+        // daemon's are, whatever umask the operator's shell has.
+        umask(0o077)
         var arguments = Array(CommandLine.arguments.dropFirst())
         do {
             GlobalOptions.configFlag = try GlobalOptions.extractConfig(&arguments)

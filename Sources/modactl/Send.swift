@@ -8,11 +8,14 @@ struct Send: ParsableCommand {
         discussion: "Exits 1 if any line was rejected or no daemon answers."
     )
 
+    @Option(help: "The daemon's socket; with it no config is read.")
+    var socket: String?
+
     @Argument(help: "Files of JSON lines; none or - reads standard input.")
     var files: [String] = []
 
     func run() throws {
-        let config = try GlobalOptions.loadConfig()
+        let socketPath = try socket ?? Self.configuredSocket()
         let sources = files.isEmpty ? ["-"] : files
         var total = LineSender.Summary()
         for source in sources {
@@ -27,7 +30,7 @@ struct Send: ParsableCommand {
             }
             let summary: LineSender.Summary
             do {
-                summary = try LineSender.send(data, socketPath: config.socket.path)
+                summary = try LineSender.send(data, socketPath: socketPath)
             } catch {
                 fail(error.description)
             }
@@ -45,5 +48,15 @@ struct Send: ParsableCommand {
                 + "\(total.acceptedEvents == 1 ? "event" : "events") queued, \(total.rejectedLines) rejected"
         )
         if total.rejectedLines > 0 { throw ExitCode(ExitStatus.failure) }
+    }
+
+    /// `socket.path` from the config. A user kept out of the config by its permissions is told which
+    /// group sending needs, not to create the file.
+    private static func configuredSocket() throws -> String {
+        let path = ConfigLoader.resolvePath(flag: GlobalOptions.configFlag, environment: ProcessInfo.processInfo.environment)
+        if let reason = AccessHint.configNotReadable(path: path) {
+            fail(reason, status: ExitStatus.configuration)
+        }
+        return try GlobalOptions.loadConfig().socket.path
     }
 }

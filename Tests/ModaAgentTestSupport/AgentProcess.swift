@@ -13,6 +13,8 @@ public final class AgentProcess: @unchecked Sendable {
     private var process: ChildProcess?
     /// False: the key comes from the config's apiKeyFile, so a test can change it and send SIGHUP.
     public var apiKeyInEnvironment = true
+    /// Starts the daemon with this umask (through /bin/sh) instead of the test runner's.
+    public var umask: mode_t?
 
     /// `overrides` are merged into the config section by section, e.g.
     /// `["queue": ["maxBytes": 4096], "endpoint": "http://127.0.0.1:1234/v1/ingest"]`.
@@ -58,9 +60,15 @@ public final class AgentProcess: @unchecked Sendable {
         var environment = ChildProcess.cleanEnvironment()
         if apiKeyInEnvironment { environment["MODA_API_KEY"] = apiKey }
         for (key, value) in extraEnvironment { environment[key] = value }
+        var executable = BuiltProducts.agent
+        var arguments = ["--config", configPath]
+        if let umask {
+            arguments = ["-c", "umask \(String(umask, radix: 8)) && exec \"$0\" \"$@\"", executable] + arguments
+            executable = "/bin/sh"
+        }
         let process = try ChildProcess(
-            executable: BuiltProducts.agent,
-            arguments: ["--config", configPath],
+            executable: executable,
+            arguments: arguments,
             environment: environment,
             stdoutPath: logPath,
             stderrPath: logPath

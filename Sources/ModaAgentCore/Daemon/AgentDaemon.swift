@@ -27,10 +27,13 @@ public enum AgentDaemon {
         let lock: QueueLock
         let store: QueueStore
         let writerDB: SQLiteConnection
+        // The queue holds conversation text: every file the daemon creates is its user's alone, whatever
+        // umask it inherited (outside systemd, which sets UMask=0077 itself).
+        umask(0o077)
         do {
-            let folder = (config.queue.path as NSString).deletingLastPathComponent
-            if !folder.isEmpty {
-                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try QueueFiles.prepareFolder(queuePath: config.queue.path)
+            for warning in QueueFiles.exposedFiles(queuePath: config.queue.path) {
+                logger.warning("\(warning)")
             }
             lock = try QueueLock(queuePath: config.queue.path)
             writerDB = try openQueue(config: config, logger: logger)

@@ -77,10 +77,9 @@ public final class IngestServer: Sendable {
             logger.info("listening on the socket systemd passed", metadata: ["socket": "\(path)"])
             return IngestServer(serverChannel: channel, connections: connections, path: path, ownsSocketFile: false)
         }
-        let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
-            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        }
+        // Like systemd's /run/moda-agent (RuntimeDirectoryMode=0755): clients must reach the socket, whose own
+        // mode then decides who may write; the daemon's umask 0077 would shut them out.
+        try? QueueFiles.makeFolder(QueueFiles.folder(of: path), mode: 0o755)
         try UnixSocketPath.clearStale(path)
         let channel: any Channel
         do {

@@ -5,8 +5,9 @@ import Foundation
 public final class DeadLetterAdmin {
     private let store: QueueStore
 
-    public init(queuePath: String) throws(QueueError) {
-        store = try QueueStore(path: queuePath, durability: .full, create: false)
+    /// `.readOnly` for list and show, which change nothing; `.readWrite` for replay and purge.
+    public init(queuePath: String, access: QueueStore.OperatorAccess) throws(QueueError) {
+        store = try QueueStore(operatorPath: queuePath, access: access)
     }
 
     public func close() { store.close() }

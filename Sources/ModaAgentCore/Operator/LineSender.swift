@@ -19,10 +19,16 @@ public enum LineSender {
 
     public enum Failure: Error, CustomStringConvertible {
         case noDaemon(socket: String, reason: String)
+        /// The socket's permissions keep this user out: only its group may write events.
+        case notPermitted(socket: String, group: String)
         case connectionLost(socket: String, answered: Int)
 
         public var description: String {
             switch self {
+            case .notPermitted(let socket, let group):
+                return "permission denied on \(socket): only members of the group \(group) may write events. "
+                    + "Ask an administrator to add this user (`sudo usermod -aG \(group) \(AccessHint.currentUser)`), "
+                    + "then log in again"
             case .noDaemon(let socket, let reason):
                 return "no moda-agent answers on \(socket) (\(reason)); start it with `systemctl start moda-agent` "
                     + "or check socket.path in the config"
@@ -48,7 +54,13 @@ public enum LineSender {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         }
-        guard connected == 0 else { throw .noDaemon(socket: socketPath, reason: String(cString: strerror(errno))) }
+        guard connected == 0 else {
+            let code = errno
+            if code == EACCES || code == EPERM {
+                throw .notPermitted(socket: socketPath, group: AccessHint.groupName(ofFileAt: socketPath))
+            }
+            throw .noDaemon(socket: socketPath, reason: String(cString: strerror(code)))
+        }
 
         let expected = countLines(data)
         let writer = Thread {

@@ -29,7 +29,7 @@ public struct StatusReport: Sendable {
                 queuePath: config.queue.path
             )
         }
-        let store = try QueueStore(path: config.queue.path, durability: .normal, create: false)
+        let store = try QueueStore(operatorPath: config.queue.path, access: .readOnly)
         defer { store.close() }
         var daemon = Daemon(running: holder != nil, pid: holder, version: nil, uptimeSeconds: nil)
         let record = try store.db.prepare("SELECT pid, version, started_at FROM daemon WHERE id = 1")

@@ -1,9 +1,16 @@
 import CSQLite
-import Foundation
 
-/// Opens the queue database with the settings every user of it needs: WAL (readers never block
-/// the writer), a busy timeout (modactl beside a running daemon waits instead of failing), and
-/// the durability the config asks for.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens the queue database for each kind of user of it.
+///
+/// - The daemon (`open(create: true)`) owns the file: it creates it, sets WAL (readers never block
+///   the writer), the durability the config asks for, and runs the migrations.
+/// - `modactl` commands that change the queue (`openForOperator`) change nothing else: no migration
+///   (a newer modactl must not migrate a queue under a running older daemon), no journal mode.
+/// - `modactl` commands that only look (`openReadOnly`) open it read-only and create no file.
 enum QueueDatabase {
     static func open(
         path: String,
@@ -12,16 +19,10 @@ enum QueueDatabase {
     ) throws(QueueError)
         -> SQLiteConnection
     {
-        let directory = (path as NSString).deletingLastPathComponent
-        if create, !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw .cannotCreateDirectory(path: directory, reason: String(describing: error.localizedDescription))
-            }
-        }
-        if !create, !FileManager.default.fileExists(atPath: path) {
-            throw .cannotOpen(path: path, reason: "no such file (has the daemon ever run with this queue.path?)")
+        if create {
+            try QueueFiles.prepareFolder(queuePath: path)
+        } else {
+            try requireFile(path)
         }
         let db = try SQLiteConnection(path: path)
         do throws(QueueError) {
@@ -40,13 +41,69 @@ enum QueueDatabase {
             try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
             try QueueSchema.migrate(db)
         } catch {
-            if case .sqlite(let code, let message, _) = error,
-                code & 0xFF == SQLITE_NOTADB || code & 0xFF == SQLITE_CORRUPT
-            {
-                throw .damaged(path: path, reason: message)
-            }
-            throw error
+            throw classify(error, path: path)
         }
         return db
+    }
+
+    /// For `dead-letters replay` and `purge`: read-write, fsynced, beside a running daemon, with the
+    /// schema as the daemon left it.
+    static func openForOperator(path: String) throws(QueueError) -> SQLiteConnection {
+        try requireFile(path)
+        let db = try SQLiteConnection(path: path)
+        do throws(QueueError) {
+            try db.execute("PRAGMA busy_timeout = 10000")
+            try db.execute("PRAGMA synchronous = FULL")
+            try QueueSchema.requireReadable(db)
+        } catch {
+            throw classify(error, path: path)
+        }
+        return db
+    }
+
+    /// For `status`, `dead-letters list` and `show`: nothing is written and no file is created.
+    /// With a daemon running (or after a crash) the WAL exists and is read through SQLite's shared
+    /// memory as usual; without one the database file is complete and is read as immutable, since
+    /// even a read-only SQLite connection would otherwise create the WAL and shared-memory files.
+    static func openReadOnly(path: String) throws(QueueError) -> SQLiteConnection {
+        try requireFile(path)
+        let walExists = access(path + "-wal", F_OK) == 0
+        let db = try SQLiteConnection(uri: uri(path, parameter: walExists ? "mode=ro" : "immutable=1"))
+        do throws(QueueError) {
+            try db.execute("PRAGMA busy_timeout = 10000")
+            try QueueSchema.requireReadable(db)
+        } catch {
+            throw classify(error, path: path)
+        }
+        return db
+    }
+
+    private static func requireFile(_ path: String) throws(QueueError) {
+        if access(path, F_OK) != 0 {
+            throw .cannotOpen(path: path, reason: "no such file (has the daemon ever run with this queue.path?)")
+        }
+    }
+
+    /// A `file:` URI for `path`, with the characters URIs reserve escaped.
+    private static func uri(_ path: String, parameter: String) -> String {
+        var escaped = ""
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"), 0..<0x20, 0x7F...:
+                escaped += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            default:
+                escaped.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        return "file:\(escaped)?\(parameter)"
+    }
+
+    private static func classify(_ error: QueueError, path: String) -> QueueError {
+        if case .sqlite(let code, let message, _) = error,
+            code & 0xFF == SQLITE_NOTADB || code & 0xFF == SQLITE_CORRUPT
+        {
+            return .damaged(path: path, reason: message)
+        }
+        return error
     }
 }

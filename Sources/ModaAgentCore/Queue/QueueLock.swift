@@ -15,7 +15,7 @@ public final class QueueLock: Sendable {
 
     public init(queuePath: String) throws(QueueError) {
         path = Self.lockPath(forQueue: queuePath)
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         var lock = flock()
         lock.l_type = Int16(F_WRLCK)

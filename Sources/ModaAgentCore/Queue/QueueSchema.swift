@@ -91,6 +91,15 @@ enum QueueSchema {
 
     static var version: Int { migrations.count }
 
+    /// Refuses a database newer than this build; an older one is read as it is (every version's
+    /// tables have the columns the operator's commands use).
+    static func requireReadable(_ db: SQLiteConnection) throws(QueueError) {
+        let current = Int(try db.scalarInt("PRAGMA user_version") ?? 0)
+        guard current <= version else {
+            throw .newerSchema(path: db.path, found: current, supported: version)
+        }
+    }
+
     static func migrate(_ db: SQLiteConnection) throws(QueueError) {
         let current = Int(try db.scalarInt("PRAGMA user_version") ?? 0)
         guard current <= version else {

@@ -20,6 +20,19 @@ public final class QueueStore {
         try self.init(connection: QueueDatabase.open(path: path, durability: durability, create: create))
     }
 
+    /// How an operator's command opens the queue (`QueueDatabase`): to look, or to change it.
+    public enum OperatorAccess: Sendable {
+        case readOnly
+        case readWrite
+    }
+
+    public convenience init(operatorPath path: String, access: OperatorAccess) throws(QueueError) {
+        switch access {
+        case .readOnly: try self.init(connection: QueueDatabase.openReadOnly(path: path))
+        case .readWrite: try self.init(connection: QueueDatabase.openForOperator(path: path))
+        }
+    }
+
     /// A store over a connection that already exists: the ingest writer's, for work that rides on
     /// its group commit.
     init(connection: SQLiteConnection) throws(QueueError) {

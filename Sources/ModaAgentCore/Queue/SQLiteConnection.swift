@@ -6,12 +6,22 @@ final class SQLiteConnection {
     let path: String
     private(set) var handle: OpaquePointer?
 
-    init(path: String, readOnly: Bool = false) throws(QueueError) {
-        self.path = path
-        var db: OpaquePointer?
+    convenience init(path: String, readOnly: Bool = false) throws(QueueError) {
         let flags =
             (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        try self.init(name: path, path: path, flags: flags)
+    }
+
+    /// A read-only connection through a `file:` URI (`mode=ro`, `immutable=1`).
+    convenience init(uri: String) throws(QueueError) {
+        let path = String(uri.dropFirst("file:".count).prefix { $0 != "?" })
+        try self.init(name: uri, path: path, flags: SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX)
+    }
+
+    private init(name: String, path: String, flags: Int32) throws(QueueError) {
+        self.path = path
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
             sqlite3_close_v2(db)
