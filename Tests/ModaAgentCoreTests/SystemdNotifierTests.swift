@@ -42,7 +42,9 @@ struct SystemdNotifierTests {
 
     @Test func sendsLifecycleMessages() throws {
         let listener = try DatagramListener()
-        let environment = EnvironmentOverride(["NOTIFY_SOCKET": listener.path])
+        let environment = EnvironmentOverride([
+            "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": String(getpid()),
+        ])
         defer { environment.restore() }
         let notifier = SystemdNotifier()
         #expect(notifier.isEnabled)
@@ -78,6 +80,21 @@ struct SystemdNotifierTests {
         defer { environment.restore() }
         SystemdNotifier().status("line one\nREADY=1\r\nthree")
         #expect(try listener.receive() == "STATUS=line one READY=1 three")
+    }
+
+    @Test("watchdog() sends nothing unless WATCHDOG_USEC asks, for this process")
+    func watchdogOnlyWhenAsked() throws {
+        let listener = try DatagramListener()
+        for (usec, pid) in [(nil, nil), ("30000000", "1")] as [(String?, String?)] {
+            let environment = EnvironmentOverride([
+                "NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": usec, "WATCHDOG_PID": pid,
+            ])
+            defer { environment.restore() }
+            let notifier = SystemdNotifier()
+            notifier.watchdog()
+            notifier.status("marker")
+            #expect(try listener.receive() == "STATUS=marker", "WATCHDOG_USEC \(usec ?? "unset"), WATCHDOG_PID \(pid ?? "unset")")
+        }
     }
 
     @Test(
