@@ -55,13 +55,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // The benchmark (`make bench`): starts the moda-agent binary beside it against an in-process mock API.
+        // The benchmark (`make bench`): starts the moda-agent binary beside it against an in-process mock API
+        // (the test suite's MockModaServer, counting only).
         .executableTarget(
             name: "moda-bench",
             dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "ModaAgentTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import ModaAgentTestSupport
 
 /// The daemon under test: the real `moda-agent` binary as a child process with a generated config
 /// (socket, queue and log in a `BenchWorkspace`; endpoint the mock; everything else the shipped
@@ -64,7 +65,7 @@ final class AgentChild {
             guard process.isRunning else {
                 throw BenchFailure("moda-agent exited at start (status \(process.terminationStatus)):\n\(logTail())")
             }
-            if (try? BlockingSocket.unix(path: socketPath)) != nil { return }
+            if UnixSocketClient.canConnect(socketPath) { return }
             Monotonic.sleep(seconds: 0.005)
         }
         throw BenchFailure("moda-agent did not open its socket within 30 s:\n\(logTail())")

@@ -1,12 +1,13 @@
 import Foundation
+import ModaAgentTestSupport
 
-/// What every scenario needs: the plan, the daemon binary, the shared mock server, the rows so
-/// far, and the functional failures that decide the exit status.
+/// What every scenario needs: the plan, the daemon binary, the shared mock server (counting
+/// only), the rows so far, and the functional failures that decide the exit status.
 final class BenchContext {
     let plan: BenchPlan
     let agentBinary: String
     let workRoot: String
-    let mock: BenchMockServer
+    let mock: MockModaServer
     /// Keep every daemon's folder (config, queue, log) instead of removing it after the run.
     let keep: Bool
     private(set) var rows: [ResultRow] = []
@@ -15,7 +16,7 @@ final class BenchContext {
     var mockCeiling: [MockCeilingProbe.Ceiling] = []
     var generatorCeiling: [Double] = []
 
-    init(plan: BenchPlan, agentBinary: String, workRoot: String, mock: BenchMockServer, keep: Bool) {
+    init(plan: BenchPlan, agentBinary: String, workRoot: String, mock: MockModaServer, keep: Bool) {
         self.plan = plan
         self.agentBinary = agentBinary
         self.workRoot = workRoot
@@ -38,6 +39,53 @@ final class BenchContext {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
+    /// Runs `body` once per planned run; a failed run is reported under `label` and the next one
+    /// still runs.
+    func eachRun(_ label: String, _ body: (_ run: Int) throws(BenchFailure) -> Void) {
+        for run in 1...plan.runs {
+            do throws(BenchFailure) {
+                try body(run)
+            } catch {
+                fail(label, error)
+            }
+        }
+    }
+
+    /// `eachRun` for runs that give one figure each: the figures of the runs that passed.
+    func samples(_ label: String, _ body: (_ run: Int) throws(BenchFailure) -> Double) -> [Double] {
+        var values: [Double] = []
+        eachRun(label) { run throws(BenchFailure) in values.append(try body(run)) }
+        return values
+    }
+
+    /// Streams `events` lines into `agent` over `connections` connections as fast as it takes
+    /// them; fails (naming `what`) unless every line was acknowledged.
+    @discardableResult
+    func load(
+        _ agent: AgentChild,
+        events: Int,
+        connections: Int = 4,
+        _ what: String
+    ) throws(BenchFailure) -> LoadResult {
+        let load = LoadGenerator(
+            socketPath: agent.socketPath,
+            connections: connections,
+            events: events,
+            stallSeconds: plan.stallSeconds
+        )
+        let result = try load.run()
+        try result.check(what)
+        return result
+    }
+
+    /// Takes the upstream down (every request answered 503, as the API does when unavailable) or
+    /// brings it back (every batch accepted).
+    func setUpstream(down: Bool) {
+        mock.respond(down ? .always(Self.unavailable) : .alwaysSuccess)
+    }
+
+    private static let unavailable = MockReply.status(503, message: "Service temporarily unavailable", retryable: true)
+
     /// The medians of the rows whose name starts with `prefix`.
     func medians(_ prefix: String) -> [Double] {
         rows.filter { $0.scenario.hasPrefix(prefix) }.compactMap { $0.summary?.median }
@@ -51,8 +99,8 @@ final class BenchContext {
         upstreamDown: Bool = false,
         _ body: (AgentChild) throws(BenchFailure) -> T
     ) throws(BenchFailure) -> T {
-        mock.stats.unavailable.store(upstreamDown, ordering: .sequentiallyConsistent)
-        defer { mock.stats.unavailable.store(false, ordering: .sequentiallyConsistent) }
+        setUpstream(down: upstreamDown)
+        defer { setUpstream(down: false) }
         let workspace = try BenchWorkspace(root: workRoot)
         let agent: AgentChild
         do {

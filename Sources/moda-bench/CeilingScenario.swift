@@ -7,12 +7,8 @@ enum CeilingScenario {
         let plan = context.plan
         for run in 1...plan.runs {
             do throws(BenchFailure) {
-                let probe = MockCeilingProbe(
-                    port: context.mock.port,
-                    connections: 2,
-                    requestsPerConnection: plan.probeRequests
-                )
-                let ceiling = try probe.run(stats: context.mock.stats)
+                let probe = MockCeilingProbe(connections: 2, requestsPerConnection: plan.probeRequests)
+                let ceiling = try probe.run(mock: context.mock)
                 context.mockCeiling.append(ceiling)
                 context.say(
                     "  run \(run): mock \(Unit.requestsPerSecond.format(ceiling.requestsPerSecond)) requests/s, "

@@ -1,3 +1,5 @@
+import ModaAgentTestSupport
+
 /// The whole pipeline: 1M events over 4 connections, durability full, full validation, delivery
 /// to the mock. Timed from the first write until the mock holds every event (the mock stamps that
 /// moment itself). The same run gives the peak RSS and the agent's CPU per event.
@@ -10,37 +12,25 @@ enum EndToEndScenario {
         var acknowledged: [Double] = []
         var peak: [Double] = []
         var cpu: [Double] = []
-        for run in 1...plan.runs {
-            do throws(BenchFailure) {
-                try context.withAgent { agent throws(BenchFailure) in
-                    let stats = context.mock.stats
-                    stats.reset(target: plan.events)
-                    let cpuBefore = agent.cpuSeconds() ?? 0
-                    let load = LoadGenerator(
-                        socketPath: agent.socketPath,
-                        connections: 4,
-                        events: plan.events,
-                        stallSeconds: plan.stallSeconds
-                    )
-                    let result = try load.run()
-                    try result.check(name)
-                    let reached = try stats.waitForTarget(stallSeconds: plan.stallSeconds) { agent.isRunning }
-                    let rate = Double(plan.events) / Monotonic.seconds(from: result.startedAt, to: reached)
-                    let microseconds = ((agent.cpuSeconds() ?? 0) - cpuBefore) / Double(plan.events) * 1e6
-                    guard let memory = agent.memory() else { throw BenchFailure("cannot read the daemon's memory") }
-                    delivered.append(rate)
-                    acknowledged.append(result.eventsPerSecond)
-                    peak.append(memory.peakMiB)
-                    cpu.append(microseconds)
-                    context.say(
-                        "  run \(run): \(Unit.eventsPerSecond.format(rate)) events/s delivered, "
-                            + "\(Unit.eventsPerSecond.format(result.eventsPerSecond)) acked, peak RSS "
-                            + "\(Unit.mebibytes.format(memory.peakMiB)) MiB (now \(memory.breakdown)), "
-                            + "\(Unit.microseconds.format(microseconds)) µs CPU/event"
-                    )
-                }
-            } catch {
-                context.fail(name, error)
+        context.eachRun(name) { run throws(BenchFailure) in
+            try context.withAgent { agent throws(BenchFailure) in
+                context.mock.resetTally(target: plan.events)
+                let cpuBefore = agent.cpuSeconds() ?? 0
+                let result = try context.load(agent, events: plan.events, name)
+                let reached = try context.mock.waitForTarget(stallSeconds: plan.stallSeconds) { agent.isRunning }
+                let rate = Double(plan.events) / Monotonic.seconds(from: result.startedAt, to: reached)
+                let microseconds = ((agent.cpuSeconds() ?? 0) - cpuBefore) / Double(plan.events) * 1e6
+                guard let memory = agent.memory() else { throw BenchFailure("cannot read the daemon's memory") }
+                delivered.append(rate)
+                acknowledged.append(result.eventsPerSecond)
+                peak.append(memory.peakMiB)
+                cpu.append(microseconds)
+                context.say(
+                    "  run \(run): \(Unit.eventsPerSecond.format(rate)) events/s delivered, "
+                        + "\(Unit.eventsPerSecond.format(result.eventsPerSecond)) acked, peak RSS "
+                        + "\(Unit.mebibytes.format(memory.peakMiB)) MiB (now \(memory.breakdown)), "
+                        + "\(Unit.microseconds.format(microseconds)) µs CPU/event"
+                )
             }
         }
         let count = Unit.count(plan.events)

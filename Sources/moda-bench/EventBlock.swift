@@ -1,3 +1,5 @@
+import ModaAgentTestSupport
+
 /// A block of ready-to-send event lines, renumbered in place. Each line is a ~320-byte standard
 /// event, valid per SPEC 4 (conversation_id, role, message, plus typed extras) and without a
 /// timestamp, so the agent does its full job (validate, stamp, store). Lines differ only in a
@@ -44,7 +46,7 @@ struct EventBlock {
 
     /// Writes the first `count` lines to `socket`.
     func send(_ count: Int, to socket: BlockingSocket) throws(BenchFailure) {
-        try socket.send(bytes, prefix: min(count, capacity) * lineLength)
+        try BenchFailure.wrapping(try socket.send(bytes, prefix: min(count, capacity) * lineLength))
     }
 
     /// One event as JSON text without the newline, e.g. for a request body.

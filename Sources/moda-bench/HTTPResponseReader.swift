@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ModaAgentTestSupport
 
 /// Reads HTTP/1.1 responses off a blocking keep-alive socket for the mock's ceiling probe: finds
 /// the end of the head, takes Content-Length, skips the body, and returns the status. Enough for

@@ -11,26 +11,14 @@ enum IngestScenario {
         for durability in ["full", "normal"] {
             for connections in [1, 4] {
                 let scenario = name(connections: connections, durability: durability)
-                var samples: [Double] = []
-                for run in 1...plan.runs {
-                    do throws(BenchFailure) {
-                        let rate = try context.withAgent(durability: durability, upstreamDown: true) {
-                            agent throws(BenchFailure) in
-                            let load = LoadGenerator(
-                                socketPath: agent.socketPath,
-                                connections: connections,
-                                events: plan.ingestEvents,
-                                stallSeconds: plan.stallSeconds
-                            )
-                            let result = try load.run()
-                            try result.check(scenario)
-                            return result.eventsPerSecond
-                        }
-                        samples.append(rate)
-                        context.say("  \(scenario), run \(run): \(Unit.eventsPerSecond.format(rate)) events/s")
-                    } catch {
-                        context.fail(scenario, error)
+                let samples = context.samples(scenario) { run throws(BenchFailure) in
+                    let rate = try context.withAgent(durability: durability, upstreamDown: true) {
+                        agent throws(BenchFailure) in
+                        try context.load(agent, events: plan.ingestEvents, connections: connections, scenario)
+                            .eventsPerSecond
                     }
+                    context.say("  \(scenario), run \(run): \(Unit.eventsPerSecond.format(rate)) events/s")
+                    return rate
                 }
                 context.record(ResultRow(scenario: scenario, unit: .eventsPerSecond, samples: samples))
             }

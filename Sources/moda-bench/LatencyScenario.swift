@@ -7,31 +7,27 @@ enum LatencyScenario {
         var p50: [Double] = []
         var p99: [Double] = []
         var p999: [Double] = []
-        for run in 1...plan.runs {
-            do throws(BenchFailure) {
-                let result = try context.withAgent { agent throws(BenchFailure) in
-                    let load = PacedLoad(
-                        socketPath: agent.socketPath,
-                        rate: plan.latencyRate,
-                        events: Int(plan.latencyRate * plan.latencySeconds),
-                        stallSeconds: plan.stallSeconds
-                    )
-                    let result = try load.run()
-                    try result.check(label)
-                    return result
-                }
-                p50.append(result.percentile(0.5))
-                p99.append(result.percentile(0.99))
-                p999.append(result.percentile(0.999))
-                context.say(
-                    "  run \(run): p50 \(Unit.milliseconds.format(result.percentile(0.5))) ms, "
-                        + "p99 \(Unit.milliseconds.format(result.percentile(0.99))) ms, "
-                        + "p999 \(Unit.milliseconds.format(result.percentile(0.999))) ms, "
-                        + "max \(Unit.milliseconds.format(result.latenciesMs.last ?? 0)) ms"
+        context.eachRun(label) { run throws(BenchFailure) in
+            let result = try context.withAgent { agent throws(BenchFailure) in
+                let load = PacedLoad(
+                    socketPath: agent.socketPath,
+                    rate: plan.latencyRate,
+                    events: Int(plan.latencyRate * plan.latencySeconds),
+                    stallSeconds: plan.stallSeconds
                 )
-            } catch {
-                context.fail(label, error)
+                let result = try load.run()
+                try result.check(label)
+                return result
             }
+            p50.append(result.percentile(0.5))
+            p99.append(result.percentile(0.99))
+            p999.append(result.percentile(0.999))
+            context.say(
+                "  run \(run): p50 \(Unit.milliseconds.format(result.percentile(0.5))) ms, "
+                    + "p99 \(Unit.milliseconds.format(result.percentile(0.99))) ms, "
+                    + "p999 \(Unit.milliseconds.format(result.percentile(0.999))) ms, "
+                    + "max \(Unit.milliseconds.format(result.latenciesMs.last ?? 0)) ms"
+            )
         }
         context.record(ResultRow(scenario: label + ", p50", unit: .milliseconds, samples: p50))
         context.record(ResultRow(scenario: label + ", p99", unit: .milliseconds, samples: p99, target: .atMost(5)))

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import ModaAgentTestSupport
 
 /// Throughput load on the agent's socket: `connections` connections, each with a writer thread
 /// that streams its share of the events in blocks of `blockLines` lines and a reader thread that
@@ -19,7 +17,7 @@ struct LoadGenerator: Sendable {
     func run() throws(BenchFailure) -> LoadResult {
         var sockets: [BlockingSocket] = []
         for _ in 0..<connections {
-            sockets.append(try BlockingSocket.unix(path: socketPath))
+            sockets.append(try BenchFailure.wrapping(try BlockingSocket.unix(path: socketPath)))
         }
         let outcomes = Collector<ConnectionOutcome>()
         let threads = ThreadGroup()
@@ -78,29 +76,13 @@ struct LoadGenerator: Sendable {
 
     private static func read(socket: BlockingSocket, share: Int, stallSeconds: Double) -> ConnectionOutcome {
         var counter = ReplyCounter()
-        var error: String?
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
-        defer { buffer.deallocate() }
-        socket.setReceiveTimeout(seconds: 0.25)
-        var lastProgress = Monotonic.now()
-        while counter.lines < share {
-            let got = socket.receive(into: buffer)
-            if got > 0 {
-                counter.consume(UnsafeRawBufferPointer(rebasing: buffer[0..<got])) { _ in }
-                lastProgress = Monotonic.now()
-            } else if got == 0 {
-                error = "the agent closed the connection after \(counter.lines) of \(share) replies"
-                break
-            } else if errno == EAGAIN || errno == EINTR {
-                if Monotonic.seconds(from: lastProgress, to: Monotonic.now()) > stallSeconds {
-                    error = "no reply for \(Int(stallSeconds)) s after \(counter.lines) of \(share) replies"
-                    break
-                }
-            } else {
-                error = BenchFailure.system("receive").description
-                break
-            }
-        }
+        let error = ReplyReader.read(
+            from: socket,
+            expected: share,
+            stallSeconds: stallSeconds,
+            bufferBytes: 1 << 18,
+            counter: &counter
+        )
         return ConnectionOutcome(
             expected: share,
             replies: counter.lines,

@@ -1,3 +1,5 @@
+import ModaAgentTestSupport
+
 /// The result of one load run: from the first write to the last reply, over all connections.
 struct LoadResult: Sendable {
     let startedAt: UInt64

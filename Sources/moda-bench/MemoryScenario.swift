@@ -1,3 +1,5 @@
+import ModaAgentTestSupport
+
 /// Resident memory: a fresh idle daemon; a daemon that has just taken 1M events while the upstream
 /// is down; and that backlog after restarts, where "flat" means the queue lives on disk, not in
 /// memory (target: within 5 MiB of the idle figure). The peak RSS of the 1M run comes from the
@@ -5,18 +7,13 @@
 enum MemoryScenario {
     static func run(_ context: BenchContext) {
         let plan = context.plan
-        var idle: [Double] = []
-        for run in 1...plan.runs {
-            do throws(BenchFailure) {
-                let memory = try context.withAgent { agent throws(BenchFailure) in
-                    Monotonic.sleep(seconds: plan.idleSettleSeconds)
-                    return try residentMemory(agent)
-                }
-                idle.append(memory.residentMiB)
-                context.say("  run \(run): idle \(memory.breakdown)")
-            } catch {
-                context.fail("memory: idle", error)
+        let idle = context.samples("memory: idle") { run throws(BenchFailure) in
+            let memory = try context.withAgent { agent throws(BenchFailure) in
+                Monotonic.sleep(seconds: plan.idleSettleSeconds)
+                return try residentMemory(agent)
             }
+            context.say("  run \(run): idle \(memory.breakdown)")
+            return memory.residentMiB
         }
         context.record(ResultRow(scenario: "memory: idle RSS", unit: .mebibytes, samples: idle, target: .atMost(15)))
 
@@ -25,13 +22,7 @@ enum MemoryScenario {
         var afterRestart: [Double] = []
         do throws(BenchFailure) {
             try context.withAgent(upstreamDown: true) { agent throws(BenchFailure) in
-                let fill = LoadGenerator(
-                    socketPath: agent.socketPath,
-                    connections: 4,
-                    events: plan.events,
-                    stallSeconds: plan.stallSeconds
-                )
-                try fill.run().check("memory: filling the queue")
+                try context.load(agent, events: plan.events, "memory: filling the queue")
                 Monotonic.sleep(seconds: plan.backlogSettleSeconds)
                 let filled = try residentMemory(agent)
                 afterFill.append(filled.residentMiB)

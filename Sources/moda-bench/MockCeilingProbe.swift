@@ -1,9 +1,10 @@
+import ModaAgentTestSupport
+
 /// Measures what the mock can absorb: `connections` keep-alive clients, each on its own thread,
 /// POST the same 1,000-event body (~320 KB, like the agent's full batches) back to back and read
 /// each answer. The mock must take events at least 3× as fast as the agent delivers them, or the
 /// end-to-end figures would measure the mock.
 struct MockCeilingProbe {
-    let port: Int
     let connections: Int
     let requestsPerConnection: Int
     let eventsPerRequest = 1000
@@ -13,14 +14,14 @@ struct MockCeilingProbe {
         let eventsPerSecond: Double
     }
 
-    func run(stats: MockStats) throws(BenchFailure) -> Ceiling {
+    func run(mock: MockModaServer) throws(BenchFailure) -> Ceiling {
         let request = makeRequest()
         var sockets: [BlockingSocket] = []
         for _ in 0..<connections {
-            sockets.append(try BlockingSocket.loopbackTCP(port: port))
+            sockets.append(try BenchFailure.wrapping(try BlockingSocket.loopbackTCP(port: mock.port)))
         }
         let total = connections * requestsPerConnection
-        stats.reset(target: total * eventsPerRequest)
+        mock.resetTally(target: total * eventsPerRequest)
         let errors = Collector<String>()
         let threads = ThreadGroup()
         let perConnection = requestsPerConnection
@@ -30,7 +31,7 @@ struct MockCeilingProbe {
                 var reader = HTTPResponseReader()
                 do throws(BenchFailure) {
                     for _ in 0..<perConnection {
-                        try socket.send(request, prefix: request.count)
+                        try BenchFailure.wrapping(try socket.send(request, prefix: request.count))
                         let status = try reader.next(from: socket)
                         guard status == 200 else { throw BenchFailure("the mock answered \(status)") }
                     }
@@ -42,7 +43,7 @@ struct MockCeilingProbe {
         threads.wait()
         let seconds = Monotonic.seconds(from: started, to: Monotonic.now())
         if let error = errors.all.first { throw BenchFailure(error) }
-        let counted = stats.events.load(ordering: .relaxed)
+        let counted = mock.tally.deliveredEvents
         guard counted == total * eventsPerRequest else {
             throw BenchFailure("mock probe: the mock counted \(counted) events of \(total * eventsPerRequest) sent")
         }

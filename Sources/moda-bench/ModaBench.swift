@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModaAgentTestSupport
 
 /// `moda-bench`: starts the real `moda-agent` against an in-process mock Moda API, drives it with
 /// its own load generator, and prints one table (median, min, max over the runs, the issue's
@@ -58,8 +59,13 @@ struct ModaBench: ParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw ValidationError("no moda-agent at \(binary); build it (swift build) or pass --agent PATH")
         }
-        let mock = try BenchMockServer.start()
-        defer { mock.shutdown() }
+        let mock: MockModaServer
+        do {
+            mock = try MockModaServer.startBlocking(recording: .countOnly)
+        } catch {
+            throw BenchFailure("cannot start the mock server: \(error)")
+        }
+        defer { try? mock.shutdownBlocking() }
         let context = BenchContext(plan: plan, agentBinary: binary, workRoot: workDir, mock: mock, keep: keep)
         if BenchWorkspace.isTmpfs(workDir) {
             context.say(

@@ -1,3 +1,5 @@
+import ModaAgentTestSupport
+
 /// A 10 s outage: events flow at a steady 10k/s from 1 s before the outage until it ends; the
 /// mock answers 503 for 10 s from the first 503 it serves, then 200 again. The figure is the
 /// seconds from that first 503 until the mock holds every event, with the shipped retry
@@ -6,24 +8,19 @@ enum OutageScenario {
     static func run(_ context: BenchContext) {
         let plan = context.plan
         let label = "outage: \(Unit.seconds.format(plan.outageSeconds)) s of 503s, first 503 → all delivered"
-        var samples: [Double] = []
-        for run in 1...plan.runs {
-            do throws(BenchFailure) {
-                let seconds = try context.withAgent { agent throws(BenchFailure) in try once(context, agent: agent) }
-                samples.append(seconds)
-                context.say("  run \(run): all delivered \(Unit.seconds.format(seconds)) s after the first 503")
-            } catch {
-                context.fail(label, error)
-            }
+        let samples = context.samples(label) { run throws(BenchFailure) in
+            let seconds = try context.withAgent { agent throws(BenchFailure) in try once(context, agent: agent) }
+            context.say("  run \(run): all delivered \(Unit.seconds.format(seconds)) s after the first 503")
+            return seconds
         }
         context.record(ResultRow(scenario: label, unit: .seconds, samples: samples, target: .atMost(20)))
     }
 
     private static func once(_ context: BenchContext, agent: AgentChild) throws(BenchFailure) -> Double {
         let plan = context.plan
-        let stats = context.mock.stats
+        let mock = context.mock
         let events = Int(plan.outageRate * (plan.outageLeadSeconds + plan.outageSeconds))
-        stats.reset(target: events)
+        mock.resetTally(target: events)
         let load = PacedLoad(
             socketPath: agent.socketPath,
             rate: plan.outageRate,
@@ -36,19 +33,15 @@ enum OutageScenario {
             do throws(BenchFailure) { results.add(.success(try load.run())) } catch { results.add(.failure(error)) }
         }
         Monotonic.sleep(seconds: plan.outageLeadSeconds)
-        stats.unavailable.store(true, ordering: .sequentiallyConsistent)
+        context.setUpstream(down: true)
         // The outage is timed from the first 503 actually served: the flusher may be between batches.
-        let waitLimit = Monotonic.now() + 10_000_000_000
-        while stats.firstRefusalAt.load(ordering: .relaxed) == 0, Monotonic.now() < waitLimit {
-            Monotonic.sleep(seconds: 0.001)
-        }
-        let firstRefusal = stats.firstRefusalAt.load(ordering: .relaxed)
-        if firstRefusal != 0 {
+        let firstRefusal = mock.waitForFirstRefusal(seconds: 10)
+        if let firstRefusal {
             Monotonic.sleep(until: firstRefusal + UInt64(plan.outageSeconds * 1e9))
         }
-        stats.unavailable.store(false, ordering: .sequentiallyConsistent)
+        context.setUpstream(down: false)
         threads.wait()
-        guard firstRefusal != 0 else {
+        guard let firstRefusal else {
             throw BenchFailure("no delivery attempt reached the mock within 10 s of the outage start")
         }
         switch results.all.first {
@@ -57,8 +50,8 @@ enum OutageScenario {
         case nil: throw BenchFailure("the outage load did not report")
         }
         // Backoff can add up to retryMaxSeconds (30 s) of silence after the outage: allow for it.
-        let reached = try stats.waitForTarget(stallSeconds: plan.outageSeconds + 45) { agent.isRunning }
-        context.say("  \(stats.refusals.load(ordering: .relaxed)) requests refused with 503")
+        let reached = try mock.waitForTarget(stallSeconds: plan.outageSeconds + 45) { agent.isRunning }
+        context.say("  \(mock.tally.refusals) requests refused with 503")
         return Monotonic.seconds(from: firstRefusal, to: reached)
     }
 }

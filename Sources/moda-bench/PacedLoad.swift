@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import ModaAgentTestSupport
 
 /// Load at a fixed rate on one connection, for latency. Line i is due at t0 + i/rate; the
 /// writer sends whatever is due (one line at a time when on schedule, a catch-up burst when late,
@@ -16,7 +14,7 @@ struct PacedLoad: Sendable {
     var stallSeconds = 20.0
 
     func run() throws(BenchFailure) -> PacedResult {
-        let socket = try BlockingSocket.unix(path: socketPath)
+        let socket = try BenchFailure.wrapping(try BlockingSocket.unix(path: socketPath))
         let sendStamps = Collector<[UInt64]>()
         let replyStamps = Collector<[UInt64]>()
         let errors = Collector<String>()
@@ -101,29 +99,14 @@ struct PacedLoad: Sendable {
     ) -> [UInt64] {
         var stamps: [UInt64] = []
         stamps.reserveCapacity(events)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
-        defer { buffer.deallocate() }
-        socket.setReceiveTimeout(seconds: 0.25)
-        var lastProgress = Monotonic.now()
-        while counter.lines < events {
-            let got = socket.receive(into: buffer)
-            let now = Monotonic.now()
-            if got > 0 {
-                counter.consume(UnsafeRawBufferPointer(rebasing: buffer[0..<got])) { _ in stamps.append(now) }
-                lastProgress = now
-            } else if got == 0 {
-                errors.add("the agent closed the connection after \(counter.lines) of \(events) replies")
-                break
-            } else if errno == EAGAIN || errno == EINTR {
-                if Monotonic.seconds(from: lastProgress, to: now) > stallSeconds {
-                    errors.add("no reply for \(Int(stallSeconds)) s after \(counter.lines) of \(events) replies")
-                    break
-                }
-            } else {
-                errors.add(BenchFailure.system("receive").description)
-                break
-            }
-        }
+        let error = ReplyReader.read(
+            from: socket,
+            expected: events,
+            stallSeconds: stallSeconds,
+            bufferBytes: 1 << 16,
+            counter: &counter
+        ) { stamps.append($0) }
+        if let error { errors.add(error) }
         return stamps
     }
 }

@@ -1,3 +1,5 @@
+import ModaAgentTestSupport
+
 /// The load generator's ceiling target: a Unix socket that reads lines and answers each one at
 /// once with a canned `{"ok":true,"accepted":1}`, with no parsing and no disk. Timing the
 /// generator against it measures the generator (and the kernel), not a server.
@@ -10,7 +12,7 @@ final class SinkServer: Sendable {
 
     /// Listens at `path` and serves exactly `connections` connections, each until end of stream.
     init(path: String, connections: Int) throws(BenchFailure) {
-        listener = try BlockingSocket.listenUnix(path: path)
+        listener = try BenchFailure.wrapping(try BlockingSocket.listenUnix(path: path))
         let listener = listener
         let threads = threads
         threads.spawn("bench-sink-accept") {
@@ -38,7 +40,7 @@ final class SinkServer: Sendable {
             let got = client.receive(into: buffer)
             if got <= 0 { break }
             for byte in UnsafeRawBufferPointer(rebasing: buffer[0..<got]) where byte == 0x0A { owed += 1 }
-            do throws(BenchFailure) {
+            do throws(SocketError) {
                 while owed > 0 {
                     let count = min(owed, repliesPerWrite)
                     try client.send(canned, prefix: count * reply.count)

@@ -32,8 +32,11 @@ import FoundationNetworking
         return Reply(status: http.statusCode, headers: headers, body: String(decoding: data, as: UTF8.self))
     }
 
-    static func withServer(_ body: (MockModaServer) async throws -> Void) async throws {
-        let server = try await MockModaServer.start()
+    static func withServer(
+        recording: MockRecording = .full,
+        _ body: (MockModaServer) async throws -> Void
+    ) async throws {
+        let server = try await MockModaServer.start(recording: recording)
         do {
             try await body(server)
         } catch {
@@ -190,6 +193,40 @@ import FoundationNetworking
             #expect(reply.status == 200)
             #expect(server.deliveredEvents.count == 60)
             #expect(server.deliveredEvents.last == event)
+        }
+    }
+
+    @Test func countOnlyCountsEventsAndKeepsNothing() async throws {
+        try await Self.withServer(recording: .countOnly) { server in
+            let reply = try await Self.post(Self.twoEvents, to: server)
+            #expect(reply.status == 200)
+            #expect(reply.json?["count"] == 2)
+            #expect(server.deliveredCount == 2)
+            #expect(server.requestCount == 1)
+            #expect(server.requests.isEmpty)
+            #expect(server.deliveredEvents.isEmpty)
+        }
+    }
+
+    @Test func tallyCountsRefusalsAndStampsTheTarget() async throws {
+        try await Self.withServer(recording: .countOnly) { server in
+            server.resetTally(target: 3)
+            server.respond(.always(.status(503, message: "down", retryable: true)))
+            let before = Monotonic.now()
+            #expect(try await Self.post(Self.twoEvents, to: server).status == 503)
+            server.respond(.alwaysSuccess)
+            _ = try await Self.post(Self.twoEvents, to: server)
+            #expect(server.tally.targetReachedAt == 0)
+            _ = try await Self.post(Self.twoEvents, to: server)
+            let tally = server.tally
+            #expect(tally.requests == 3)
+            #expect(tally.refusals == 1)
+            #expect(tally.deliveredEvents == 4)
+            #expect(tally.firstRefusalAt >= before)
+            #expect(tally.targetReachedAt >= tally.firstRefusalAt)
+            server.resetTally()
+            #expect(server.tally.requests == 0)
+            #expect(server.deliveredCount == 4)
         }
     }
 

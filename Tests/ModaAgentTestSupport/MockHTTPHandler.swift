@@ -1,8 +1,9 @@
 import NIOCore
 import NIOHTTP1
 
-/// One connection of the mock server: aggregates each request's body, asks the behaviour for a
-/// reply, and writes it (now, later, or never). `HTTPServerPipelineHandler` in front of it keeps
+/// One connection of the mock server: aggregates each request's body (or, counting only, counts
+/// its events as the chunks arrive and keeps nothing), asks the behaviour for a reply, and writes
+/// it (now, later, or never). `HTTPServerPipelineHandler` in front of it keeps
 /// pipelined requests in order while a delayed reply is pending.
 final class MockHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -12,14 +13,17 @@ final class MockHTTPHandler: ChannelInboundHandler {
     static let maxBodyBytes = 64 << 20
 
     private let recorder: MockServerRecorder
+    private let countOnly: Bool
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
+    private var counter = EventArrayCounter()
     private var bodyTooLarge = false
     private var pendingReply: Scheduled<Void>?
     private var isOpen = true
 
     init(recorder: MockServerRecorder) {
         self.recorder = recorder
+        self.countOnly = recorder.recording == .countOnly
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -39,10 +43,16 @@ final class MockHTTPHandler: ChannelInboundHandler {
         case .head(let requestHead):
             head = requestHead
             bodyTooLarge = false
+            if countOnly {
+                counter = EventArrayCounter()
+                return
+            }
             let expected = requestHead.headers.first(name: "content-length").flatMap(Int.init) ?? 0
             body = context.channel.allocator.buffer(capacity: min(max(expected, 0), Self.maxBodyBytes))
         case .body(var chunk):
-            if body.readableBytes + chunk.readableBytes > Self.maxBodyBytes {
+            if countOnly {
+                chunk.withUnsafeReadableBytes { counter.consume($0) }
+            } else if body.readableBytes + chunk.readableBytes > Self.maxBodyBytes {
                 bodyTooLarge = true
             } else if !bodyTooLarge {
                 body.writeBuffer(&chunk)
@@ -62,12 +72,17 @@ final class MockHTTPHandler: ChannelInboundHandler {
                 write(refusal, keepAlive: false, context: context)
                 return
             }
-            let (request, behavior) = recorder.receive(
-                method: requestHead.method.rawValue,
-                path: requestHead.uri,
-                headers: MockHeaders(requestHead.headers.map { (name: $0.name, value: $0.value) }),
-                body: bytes
-            )
+            let method = requestHead.method.rawValue
+            let path = requestHead.uri
+            let headers = MockHeaders(requestHead.headers.map { (name: $0.name, value: $0.value) })
+            let counted = countOnly ? counter.count : nil
+            let (request, behavior) = recorder.receive { number in
+                if let counted {
+                    MockRequest(number: number, method: method, path: path, headers: headers, countedEvents: counted)
+                } else {
+                    MockRequest(number: number, method: method, path: path, headers: headers, body: bytes)
+                }
+            }
             answer(behavior.reply(request), to: request, keepAlive: requestHead.isKeepAlive, context: context)
         }
     }
@@ -92,7 +107,7 @@ final class MockHTTPHandler: ChannelInboundHandler {
             guard let rendered = reply.rendered(for: request) else { return }
             // The server "commits" the batch as it answers: a batch whose connection died during
             // a delay was never answered, so it does not count as delivered.
-            if rendered.confirmsDelivery { recorder.recordDelivered(request) }
+            recorder.recordAnswer(request, confirmsDelivery: rendered.confirmsDelivery)
             write(rendered, keepAlive: keepAlive, context: context)
         }
     }

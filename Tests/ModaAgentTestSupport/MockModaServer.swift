@@ -31,10 +31,35 @@ public final class MockModaServer: Sendable {
     }
 
     /// Starts listening on `127.0.0.1`. `port` 0 (the default) picks a free port; a fixed port
-    /// lets a test stop the server and start it again where the agent expects it.
-    public static func start(port: Int = 0) async throws -> MockModaServer {
-        let recorder = MockServerRecorder()
+    /// lets a test stop the server and start it again where the agent expects it. `.countOnly`
+    /// keeps nothing but counts (see `MockRecording`).
+    public static func start(port: Int = 0, recording: MockRecording = .full) async throws -> MockModaServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            return try await bind(group: group, port: port, recording: recording).get()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// `start` for synchronous callers (the benchmark); blocks until the server listens.
+    public static func startBlocking(port: Int = 0, recording: MockRecording = .full) throws -> MockModaServer {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            return try bind(group: group, port: port, recording: recording).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func bind(
+        group: MultiThreadedEventLoopGroup,
+        port: Int,
+        recording: MockRecording
+    ) -> EventLoopFuture<MockModaServer> {
+        let recorder = MockServerRecorder(recording: recording)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -45,27 +70,35 @@ public final class MockModaServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(MockHTTPHandler(recorder: recorder))
                 }
             }
-        do {
-            let channel = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
+        return bootstrap.bind(host: "127.0.0.1", port: port).flatMapThrowing { channel in
             guard let boundPort = channel.localAddress?.port else {
+                channel.close(promise: nil)
                 throw MockServerError.noPort
             }
             return MockModaServer(group: group, channel: channel, port: boundPort, recorder: recorder)
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
         }
     }
 
     /// Closes the listener and every connection. Safe to call more than once.
     public func shutdown() async throws {
-        let first = isShutDown.withLock { done in
+        guard claimShutdown() else { return }
+        try? await channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// `shutdown` for synchronous callers.
+    public func shutdownBlocking() throws {
+        guard claimShutdown() else { return }
+        try? channel.close().wait()
+        try group.syncShutdownGracefully()
+    }
+
+    /// True for the first caller only.
+    private func claimShutdown() -> Bool {
+        isShutDown.withLock { done in
             defer { done = true }
             return !done
         }
-        guard first else { return }
-        try? await channel.close()
-        try await group.shutdownGracefully()
     }
 
     // MARK: - Behaviour
@@ -93,6 +126,14 @@ public final class MockModaServer: Sendable {
 
     /// How many events were delivered, without copying them (for large runs).
     public var deliveredCount: Int { recorder.deliveredCount }
+
+    /// What was answered since the last `resetTally`, kept in both recording modes.
+    public var tally: MockTally { recorder.tally }
+
+    /// Starts a new tally; the moment it holds `target` delivered events is stamped.
+    public func resetTally(target: Int = .max) {
+        recorder.resetTally(target: target)
+    }
 
     /// TCP connections accepted so far (keep-alive keeps this low).
     public var connectionCount: Int { recorder.connectionCount }

@@ -1,4 +1,5 @@
-/// A request the mock server received, recorded in full.
+/// A request the mock server received, recorded in full (or, by a `MockRecording.countOnly`
+/// server, only counted: no body, no events, just `eventCount`).
 public struct MockRequest: Sendable {
     /// 1-based arrival order across the server's lifetime.
     public let number: Int
@@ -9,6 +10,8 @@ public struct MockRequest: Sendable {
     public let body: [UInt8]
     /// The raw JSON of each element of the body's `"events"` array; empty when the body has none.
     public let eventsJSON: [String]
+    /// How many elements the body's `"events"` array has.
+    public let eventCount: Int
 
     public init(number: Int, method: String, path: String, headers: MockHeaders, body: [UInt8]) {
         self.number = number
@@ -17,14 +20,24 @@ public struct MockRequest: Sendable {
         self.headers = headers
         self.body = body
         self.eventsJSON = MockEventScanner.events(in: body) ?? []
+        self.eventCount = eventsJSON.count
+    }
+
+    /// A request whose body was counted as it arrived and not kept.
+    init(number: Int, method: String, path: String, headers: MockHeaders, countedEvents: Int) {
+        self.number = number
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = []
+        self.eventsJSON = []
+        self.eventCount = countedEvents
     }
 
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
 
     /// The whole body parsed (nil when it is not JSON).
     public var json: MockJSON? { MockJSON.parse(body) }
-
-    public var eventCount: Int { eventsJSON.count }
 
     public var events: [MockEvent] {
         eventsJSON.enumerated().map { MockEvent(index: $0.offset, raw: $0.element) }

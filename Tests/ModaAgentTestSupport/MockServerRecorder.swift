@@ -4,46 +4,69 @@ final class MockServerRecorder: Sendable {
     private struct State {
         var behavior: MockBehavior = .alwaysSuccess
         var requests: [MockRequest] = []
+        var requestCount = 0
         var deliveredEvents: [String] = []
+        var deliveredCount = 0
+        var tally = MockTally()
         var connectionCount = 0
         var nextNumber = 1
     }
 
+    let recording: MockRecording
     private let state = MockLocked(State())
+
+    init(recording: MockRecording) {
+        self.recording = recording
+    }
 
     func setBehavior(_ behavior: MockBehavior) {
         state.withLock { $0.behavior = behavior }
     }
 
-    /// Records a complete request and returns it, numbered, with the behaviour to answer it.
-    func receive(method: String, path: String, headers: MockHeaders, body: [UInt8]) -> (MockRequest, MockBehavior) {
+    /// Numbers a complete request, records it (unless only counting), and returns it with the
+    /// behaviour to answer it.
+    func receive(_ make: (_ number: Int) -> MockRequest) -> (MockRequest, MockBehavior) {
         let number = state.withLock { state in
             defer { state.nextNumber += 1 }
             return state.nextNumber
         }
-        // Scan the body outside the lock: a 5 MB batch should not stall other connections.
-        let request = MockRequest(number: number, method: method, path: path, headers: headers, body: body)
+        // Build (scan) the request outside the lock: a 5 MB batch should not stall other connections.
+        let request = make(number)
+        let keep = recording == .full
         let behavior = state.withLock { state in
-            state.requests.append(request)
+            if keep { state.requests.append(request) }
+            state.requestCount += 1
             return state.behavior
         }
         return (request, behavior)
     }
 
-    func recordDelivered(_ request: MockRequest) {
-        state.withLock { $0.deliveredEvents.append(contentsOf: request.eventsJSON) }
+    /// The request was answered, confirming delivery or not.
+    func recordAnswer(_ request: MockRequest, confirmsDelivery: Bool) {
+        let keep = recording == .full
+        state.withLock { state in
+            state.tally.answered(delivered: confirmsDelivery ? request.eventCount : nil)
+            guard confirmsDelivery else { return }
+            state.deliveredCount += request.eventCount
+            if keep { state.deliveredEvents.append(contentsOf: request.eventsJSON) }
+        }
     }
 
     func connectionOpened() {
         state.withLock { $0.connectionCount += 1 }
     }
 
+    func resetTally(target: Int) {
+        state.withLock { $0.tally = MockTally(target: target) }
+    }
+
     var requests: [MockRequest] {
         state.withLock { state in state.requests.sorted { $0.number < $1.number } }
     }
 
-    var requestCount: Int { state.withLock { $0.requests.count } }
+    var requestCount: Int { state.withLock { $0.requestCount } }
     var deliveredEvents: [String] { state.withLock { $0.deliveredEvents } }
-    var deliveredCount: Int { state.withLock { $0.deliveredEvents.count } }
+    var deliveredCount: Int { state.withLock { $0.deliveredCount } }
+    var tally: MockTally { state.withLock { $0.tally } }
     var connectionCount: Int { state.withLock { $0.connectionCount } }
 }

@@ -7,34 +7,14 @@ import Glibc
 /// A blocking Unix-socket client for tests, with bounded reads: what an application writing JSON
 /// lines to the agent does.
 public final class UnixSocketClient: @unchecked Sendable {
-    // @unchecked: used from one test task at a time; the fd is closed once.
-    public let fd: Int32
+    // @unchecked: used from one test task at a time; `pending` is only touched by that task.
+    private let socket: BlockingSocket
     private var pending: [UInt8] = []
 
-    public init(path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard result == 0 else {
-            let code = errno
-            Glibc.close(fd)
-            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .ECONNREFUSED)
-        }
-    }
+    public var fd: Int32 { socket.fd }
 
-    deinit {
-        Glibc.close(fd)
+    public init(path: String) throws {
+        socket = try BlockingSocket.unix(path: path)
     }
 
     public static func canConnect(_ path: String) -> Bool {
@@ -46,22 +26,12 @@ public final class UnixSocketClient: @unchecked Sendable {
     }
 
     public func send(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPIPE)
-            }
-            offset += written
-        }
+        try socket.send(bytes, prefix: bytes.count)
     }
 
     /// Half-closes: the agent sees EOF but can still answer.
     public func finishWriting() {
-        shutdown(fd, Int32(SHUT_WR))
+        socket.shutdownWrite()
     }
 
     /// Reads up to `count` reply lines, waiting at most `timeout` overall.
@@ -83,7 +53,7 @@ public final class UnixSocketClient: @unchecked Sendable {
             let ready = poll(&poller, 1, millis)
             if ready <= 0 { if ready < 0 && errno == EINTR { continue }; break }
             var buffer = [UInt8](repeating: 0, count: 65536)
-            let got = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let got = buffer.withUnsafeMutableBytes { socket.receive(into: $0) }
             if got <= 0 { break }
             pending.append(contentsOf: buffer[..<got])
         }

@@ -2,13 +2,14 @@
 import Glibc
 #endif
 
-/// A blocking stream socket (Unix or loopback TCP). The load generator, the probes and the sink
-/// use plain blocking I/O, one thread per direction: nothing sits between them and the kernel,
-/// so their own cost stays well below the agent's (their ceilings are measured and printed).
-/// Every descriptor is close-on-exec, so the daemon started as a child never inherits one.
-final class BlockingSocket: @unchecked Sendable {
+/// A blocking stream socket (Unix or loopback TCP), the one socket client of the tests and the
+/// benchmark. The benchmark's load generator, probes and sink use plain blocking I/O, one thread
+/// per direction: nothing sits between them and the kernel, so their own cost stays well below the
+/// agent's (their ceilings are measured and printed). Every descriptor is close-on-exec, so a
+/// daemon started as a child never inherits one.
+public final class BlockingSocket: @unchecked Sendable {
     // @unchecked: `fd` never changes; one thread writes while another reads, which a socket allows.
-    let fd: Int32
+    public let fd: Int32
 
     private init(fd: Int32) {
         self.fd = fd
@@ -19,7 +20,7 @@ final class BlockingSocket: @unchecked Sendable {
     }
 
     /// Connects to the Unix socket at `path`.
-    static func unix(path: String) throws(BenchFailure) -> BlockingSocket {
+    public static func unix(path: String) throws(SocketError) -> BlockingSocket {
         let socket = try make(domain: AF_UNIX)
         var address = try unixAddress(path)
         let result = withUnsafePointer(to: &address) {
@@ -32,7 +33,7 @@ final class BlockingSocket: @unchecked Sendable {
     }
 
     /// Connects to 127.0.0.1:`port`, with Nagle off (a request is one write; waiting helps nobody).
-    static func loopbackTCP(port: Int) throws(BenchFailure) -> BlockingSocket {
+    public static func loopbackTCP(port: Int) throws(SocketError) -> BlockingSocket {
         let socket = try make(domain: AF_INET)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -50,7 +51,7 @@ final class BlockingSocket: @unchecked Sendable {
     }
 
     /// A listening Unix socket at `path` (a stale file there is replaced).
-    static func listenUnix(path: String) throws(BenchFailure) -> BlockingSocket {
+    public static func listenUnix(path: String) throws(SocketError) -> BlockingSocket {
         let socket = try make(domain: AF_UNIX)
         var address = try unixAddress(path)
         unlink(path)
@@ -65,7 +66,7 @@ final class BlockingSocket: @unchecked Sendable {
     }
 
     /// The next connection, or nil when the listener failed or was shut down.
-    func accept() -> BlockingSocket? {
+    public func accept() -> BlockingSocket? {
         let client = Glibc.accept(fd, nil, nil)
         guard client >= 0 else { return nil }
         _ = fcntl(client, F_SETFD, FD_CLOEXEC)
@@ -73,7 +74,7 @@ final class BlockingSocket: @unchecked Sendable {
     }
 
     /// Writes all of `bytes` (blocking until the peer has taken them).
-    func send(_ bytes: UnsafeRawBufferPointer) throws(BenchFailure) {
+    public func send(_ bytes: UnsafeRawBufferPointer) throws(SocketError) {
         guard var base = bytes.baseAddress else { return }
         var left = bytes.count
         while left > 0 {
@@ -88,9 +89,9 @@ final class BlockingSocket: @unchecked Sendable {
     }
 
     /// Writes the first `count` bytes of `array`.
-    func send(_ array: [UInt8], prefix count: Int) throws(BenchFailure) {
+    public func send(_ array: [UInt8], prefix count: Int) throws(SocketError) {
         let result = array.withUnsafeBytes { raw in
-            Result { () throws(BenchFailure) in
+            Result { () throws(SocketError) in
                 try send(UnsafeRawBufferPointer(rebasing: raw[0..<min(count, raw.count)]))
             }
         }
@@ -98,39 +99,39 @@ final class BlockingSocket: @unchecked Sendable {
     }
 
     /// Reads what is there: bytes read, 0 at end of stream, -1 on error or timeout (see errno).
-    func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         recv(fd, buffer.baseAddress, buffer.count, 0)
     }
 
     /// Bounds each `receive`, so a reader can notice a stalled peer instead of hanging.
-    func setReceiveTimeout(seconds: Double) {
+    public func setReceiveTimeout(seconds: Double) {
         var limit = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Half-close: the peer reads end of stream but can still answer.
-    func shutdownWrite() {
+    public func shutdownWrite() {
         shutdown(fd, Int32(SHUT_WR))
     }
 
     /// Wakes a thread blocked in `accept` or `receive` on this socket.
-    func shutdownBoth() {
+    public func shutdownBoth() {
         shutdown(fd, Int32(SHUT_RDWR))
     }
 
-    private static func make(domain: Int32) throws(BenchFailure) -> BlockingSocket {
+    private static func make(domain: Int32) throws(SocketError) -> BlockingSocket {
         let fd = socket(domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .system("socket") }
         return BlockingSocket(fd: fd)
     }
 
-    private static func unixAddress(_ path: String) throws(BenchFailure) -> sockaddr_un {
+    private static func unixAddress(_ path: String) throws(SocketError) -> sockaddr_un {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
         guard bytes.count < capacity else {
-            throw BenchFailure("socket path \(path) is \(bytes.count) bytes; Unix sockets allow \(capacity - 1)")
+            throw SocketError("socket path \(path) is \(bytes.count) bytes; Unix sockets allow \(capacity - 1)")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)

@@ -2,6 +2,7 @@
 /// events of `{"events":[...]}`, across body chunks and without parsing: bracket depth and string
 /// state, byte by byte. It trusts the agent to send valid JSON (every event was validated), so it
 /// only has to be right for valid input, and fast: a full 300 KB batch costs a few hundred µs.
+/// A count-only `MockModaServer` (`MockRecording.countOnly`) counts with it as body chunks arrive.
 struct EventArrayCounter {
     private(set) var count = 0
     private var depth = 0
