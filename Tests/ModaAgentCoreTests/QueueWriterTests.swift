@@ -21,7 +21,7 @@ struct QueueWriterTests {
         config.maxBytes = maxBytes
         config.whenFull = whenFull
         let db = try QueueDatabase.open(path: config.path, durability: .full, create: true)
-        return (try QueueWriter(db: db, config: config) { _ in }, config.path)
+        return (try QueueWriter(db: db, config: config), config.path)
     }
 
     private func submit(_ writer: QueueWriter, _ lines: [[PreparedEvent]]) async -> [QueueWriter.Outcome] {
@@ -53,6 +53,36 @@ struct QueueWriterTests {
         #expect(snapshot.events == ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"])
         #expect(snapshot.counters["queued_events"] == 3)
         #expect(snapshot.counters["queued_bytes"] == 21)
+    }
+
+    @Test("each commit that adds events is announced with its count and newest id")
+    func commitsAreAnnounced() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, _) = try makeWriter(folder)
+        _ = await submit(writer, [[event("{\"a\":1}")], [event("{\"b\":2}"), event("{\"c\":3}")]])
+        _ = await submit(writer, [])
+        _ = await submit(writer, [[event("{\"d\":4}")]])
+        writer.finish()
+        var announced: [QueueWriter.Commit] = []
+        for await commit in writer.commits { announced.append(commit) }
+        #expect(announced == [.init(events: 3, lastID: 3), .init(events: 1, lastID: 4)])
+    }
+
+    @Test("a delivery write shares the group commit and reports its result")
+    func deliveryWrite() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, path) = try makeWriter(folder)
+        _ = await submit(writer, [[event("{\"a\":1}")], [event("{\"b\":2}")]])
+        var status = DeliveryStatus()
+        status.state = .ok
+        let result = await perform(writer, .markDelivered(first: 1, last: 1, status: status))
+        #expect((try? result.get()) != nil)
+        let snapshot = try QueueSnapshot(path: path)
+        #expect(snapshot.events == ["{\"b\":2}"])
+        #expect(snapshot.counters["delivered_events"] == 1)
+        #expect(try QueueStore(path: path, durability: .full, create: false).readStatus().state == .ok)
     }
 
     @Test("many concurrent submitters share commits and every one is answered")
@@ -107,9 +137,15 @@ struct QueueWriterTests {
     }
 }
 
+func perform(_ writer: QueueWriter, _ write: QueueWrite) async -> Result<Void, QueueError> {
+    await withCheckedContinuation { continuation in
+        writer.perform(write) { continuation.resume(returning: $0) }
+    }
+}
+
 @Suite("queue writer turns")
 struct QueueWriterTurnTests {
-    @Test("another writer of the process gets its turn between group commits, even under back-to-back ingest")
+    @Test("delivery's writes get their turn in the group commits, even under back-to-back ingest")
     func serializedWritesAreNotStarved() async throws {
         let folder = TemporaryDirectory()
         defer { folder.remove() }
@@ -117,8 +153,8 @@ struct QueueWriterTurnTests {
         config.path = folder.file("queue.db")
         let db = try QueueDatabase.open(path: config.path, durability: .full, create: true)
         let committed = NIOLockedValueBox(0)
-        let writer = try QueueWriter(db: db, config: config) { count in committed.withLockedValue { $0 += count } }
-        let store = try QueueStore(path: config.path, durability: .full, create: true)
+        let writer = try QueueWriter(db: db, config: config)
+        let listener = Task { for await commit in writer.commits { committed.withLockedValue { $0 += commit.events } } }
         let stop = NIOLockedValueBox(false)
         // Keep eight submissions outstanding at all times: the writer never runs out of work.
         let flooder = Thread {
@@ -137,11 +173,13 @@ struct QueueWriterTurnTests {
         var slowest = Duration.zero
         for _ in 0..<20 {
             let start = ContinuousClock.now
-            try writer.serialized { () throws(QueueError) in try store.writeStatus(DeliveryStatus()) }
+            try await perform(writer, .status(DeliveryStatus())).get()
             slowest = max(slowest, ContinuousClock.now - start)
         }
         stop.withLockedValue { $0 = true }
         writer.waitUntilIdle()
+        writer.finish()
+        await listener.value
         #expect(slowest < .milliseconds(500), "a write waited \(slowest) for its turn")
     }
 }

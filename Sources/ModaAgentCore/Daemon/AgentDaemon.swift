@@ -47,32 +47,27 @@ public enum AgentDaemon {
         _ = lock
 
         let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds))
-        let flusher: Flusher
+        let flusher: DeliveryDriver
         let writer: QueueWriter
         do {
             let reserve = DiskReserve(queuePath: config.queue.path)
             if !reserve.ensure() {
                 logger.warning("cannot set aside the disk reserve \(reserve.path); a full disk may stall deletions")
             }
-            // The writer wakes the flusher after each commit; the flusher writes in the writer's turns.
-            let wake = NIOLockedValueBox<Flusher?>(nil)
-            writer = try QueueWriter(db: writerDB, config: config.queue) { count in
-                wake.withLockedValue { $0 }?.eventsCommitted(count)
-            }
-            flusher = try Flusher(
-                store: store,
+            writer = try QueueWriter(db: writerDB, config: config.queue, reserve: reserve, logger: logger)
+            flusher = try DeliveryDriver(
+                reader: store,
+                writer: writer,
                 uploader: uploader,
                 settings: DeliverySettings(config: config, apiKey: key.key),
-                logger: logger,
-                reserve: reserve,
-                writeTurn: writer
+                logger: logger
             )
-            wake.withLockedValue { $0 = flusher }
         } catch {
             logger.critical("\(error)")
             return ExitStatus.failure
         }
         flusher.start()
+        let commits = Task { for await commit in writer.commits { flusher.committed(commit) } }
 
         let notifier = SystemdNotifier()
         let group = MultiThreadedEventLoopGroup.singleton
@@ -112,7 +107,7 @@ public enum AgentDaemon {
             ]
         )
         notifier.ready()
-        let heartbeat = Heartbeat(flusher: flusher, writer: writer, notifier: notifier) {
+        let heartbeat = Heartbeat(delivery: flusher, writer: writer, notifier: notifier) {
             metrics.acceptedEvents.current
         }
         heartbeat.start()
@@ -121,7 +116,7 @@ public enum AgentDaemon {
         for await signal in signals.signals {
             switch signal {
             case .flush:
-                flusher.flushNow()
+                flusher.flush()
                 continue
             case .reload:
                 notifier.reloading()
@@ -156,8 +151,12 @@ public enum AgentDaemon {
         writer.waitUntilIdle()
         let elapsed = ContinuousClock.now - shutdownStarted
         let spent = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let drained = await flusher.drain(timeout: max(0, currentConfig.delivery.drainTimeoutSeconds - spent - 0.5))
+        let drained = await flusher.drain(
+            until: .now + .seconds(max(0, currentConfig.delivery.drainTimeoutSeconds - spent - 0.5))
+        )
         flusher.stop()
+        writer.finish()
+        await commits.value
         await uploader.shutdown()
         let left = (try? store.counters().queuedEvents) ?? 0
         store.close()

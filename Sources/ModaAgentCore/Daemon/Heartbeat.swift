@@ -2,10 +2,10 @@ import CMalloc
 import Dispatch
 
 /// Keeps systemd's STATUS= current and pings the watchdog, but only after the writer and the
-/// flusher have both answered: a stuck pipeline stops the pings and systemd restarts the daemon.
+/// delivery have both answered: a stuck pipeline stops the pings and systemd restarts the daemon.
 final class Heartbeat: @unchecked Sendable {
     // @unchecked: `timer` is set once in start() before the source runs and cancelled in stop().
-    private let flusher: Flusher
+    private let delivery: DeliveryDriver
     private let writer: QueueWriter
     private let notifier: SystemdNotifier
     private let queue = DispatchQueue(label: "moda-agent.heartbeat")
@@ -16,9 +16,9 @@ final class Heartbeat: @unchecked Sendable {
     private var trimmedAt = 0
 
     /// `activity` counts accepted events; a burst that has ended gives its heap back to the system.
-    init(flusher: Flusher, writer: QueueWriter, notifier: SystemdNotifier, activity: @escaping @Sendable () -> Int) {
+    init(delivery: DeliveryDriver, writer: QueueWriter, notifier: SystemdNotifier, activity: @escaping @Sendable () -> Int) {
         self.activity = activity
-        self.flusher = flusher
+        self.delivery = delivery
         self.writer = writer
         self.notifier = notifier
     }
@@ -43,7 +43,7 @@ final class Heartbeat: @unchecked Sendable {
 
     private func beat() {
         writer.waitUntilIdle()
-        let snapshot = flusher.snapshot()
+        let snapshot = delivery.snapshot()
         let line = SystemdNotifier.statusLine(
             queuedEvents: snapshot.queuedEvents,
             deliveryState: snapshot.state.rawValue

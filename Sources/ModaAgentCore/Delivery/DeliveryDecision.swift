@@ -1,5 +1,5 @@
 /// What to do with a batch after one POST. A pure value: the classifier only decides what an
-/// outcome means; the flusher decides when to act on it (backoff, timers, splitting).
+/// outcome means; `DeliveryStateMachine` decides when to act on it (backoff, timers, splitting).
 public enum DeliveryDecision: Sendable, Equatable {
     /// A 2xx with `"success": true` covers the batch: remove it from the queue.
     case delivered(requestId: String?)

@@ -1,4 +1,4 @@
-/// The part of the config the flusher uses; replaced as a whole on SIGHUP.
+/// The part of the config delivery uses; replaced as a whole on SIGHUP.
 public struct DeliverySettings: Sendable {
     public var endpoint: String
     public var apiKey: String

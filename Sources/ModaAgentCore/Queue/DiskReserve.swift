@@ -6,10 +6,10 @@ import Glibc
 
 /// A few megabytes set aside beside the queue (`queue.db.reserve`) for the one write that must
 /// never fail: removing delivered events. On a full disk, ingest is refused (retryable) while the
-/// flusher frees the reserve, so deliveries can still be deleted and space comes back; without
+/// queue writer frees the reserve, so deliveries can still be deleted and space comes back; without
 /// it, a full disk would leave delivered events in the queue to be sent again and again.
 public final class DiskReserve: @unchecked Sendable {
-    // @unchecked: used only from the flusher's serial queue.
+    // @unchecked: used only on the queue writer's serial queue.
     public let path: String
     public let size: Int
     private var lastAttempt: Double = 0

@@ -1,8 +1,8 @@
 import Foundation
 
-/// Reads and removes queued events for delivery, records dead letters and the delivery state.
-/// One instance per owner (the flusher, a modactl command), each with its own connection: WAL
-/// lets them run beside the ingest writer, and every change is one short transaction.
+/// Reads the queue: the head for delivery, counters and the delivery state for status. One
+/// instance per reader (delivery, a modactl command), each with its own connection: WAL lets them
+/// run beside the queue's writer, which makes every change (`QueueWriter`, `QueueWrite`).
 public final class QueueStore {
     public struct Counters: Sendable, Equatable {
         public var queuedEvents: Int
@@ -13,7 +13,6 @@ public final class QueueStore {
 
     let db: SQLiteConnection
     private let headQuery: SQLiteStatement
-    private let deleteRange: SQLiteStatement
     private let countersQuery: SQLiteStatement
 
     public convenience init(path: String, durability: AgentConfig.Durability, create: Bool) throws(QueueError) {
@@ -33,14 +32,9 @@ public final class QueueStore {
         }
     }
 
-    /// A store over a connection that already exists: the ingest writer's, for work that rides on
-    /// its group commit.
     init(connection: SQLiteConnection) throws(QueueError) {
         db = connection
         headQuery = try db.prepare("SELECT id, received_at, body FROM events WHERE id > ? ORDER BY id LIMIT ?")
-        deleteRange = try db.prepare(
-            "DELETE FROM events WHERE id BETWEEN ? AND ? RETURNING length(CAST(body AS BLOB))"
-        )
         countersQuery = try db.prepare(
             "SELECT queued_events, queued_bytes, dropped_events, delivered_events FROM counters WHERE id = 1"
         )
@@ -75,12 +69,6 @@ public final class QueueStore {
         return QueueHead(events: events, isFull: full)
     }
 
-    /// Copies the WAL into the database and truncates it to zero bytes, giving its space back to
-    /// the filesystem: used when the disk is full, since a WAL otherwise keeps its largest size.
-    public func checkpointAndTruncateWAL() throws(QueueError) {
-        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    }
-
     public func counters() throws(QueueError) -> Counters {
         defer { countersQuery.reset() }
         guard try countersQuery.step() else {
@@ -94,90 +82,15 @@ public final class QueueStore {
         )
     }
 
+    /// The newest id in the queue, 0 when it is empty.
+    public func lastEventID() throws(QueueError) -> Int64 {
+        try db.scalarInt("SELECT max(id) FROM events") ?? 0
+    }
+
     public func oldestReceivedAt() throws(QueueError) -> Double? {
         let statement = try db.prepare("SELECT received_at FROM events ORDER BY id LIMIT 1")
         guard try statement.step() else { return nil }
         return statement.double(0)
-    }
-
-    /// Removes a delivered batch (ids `first...last`, contiguous in the queue) and records the
-    /// success, in one transaction: the events leave only together with the record of delivery.
-    public func markDelivered(first: Int64, last: Int64, status: DeliveryStatus) throws(QueueError) {
-        try db.transaction { () throws(QueueError) in
-            let (events, bytes) = try deleteIDs(first: first, last: last)
-            try db.execute(
-                "UPDATE counters SET queued_events = max(0, queued_events - \(events)), "
-                    + "queued_bytes = max(0, queued_bytes - \(bytes)), delivered_events = delivered_events + \(events) "
-                    + "WHERE id = 1"
-            )
-            try writeStatus(status)
-        }
-    }
-
-    /// Moves one event to the dead letters with the API's verdict, in one transaction.
-    public func deadLetter(
-        _ event: QueuedEvent,
-        fault: DeliveryFault,
-        at time: Double,
-        status: DeliveryStatus
-    )
-        throws(QueueError)
-    {
-        let summary = EventSummary(body: event.body)
-        try db.transaction { () throws(QueueError) in
-            let insert = try db.prepare(
-                "INSERT INTO dead_letters (event_id, received_at, dead_at, status, error, request_id, "
-                    + "conversation_id, preview, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            )
-            insert.bind(1, event.id)
-            insert.bind(2, event.receivedAt)
-            insert.bind(3, time)
-            insert.bind(4, Int64(fault.status ?? 0))
-            insert.bind(5, fault.message)
-            insert.bind(6, fault.requestId)
-            insert.bind(7, summary.conversationId)
-            insert.bind(8, summary.preview)
-            event.body.withUnsafeBytes { insert.bindText(9, $0) }
-            try insert.run()
-            let (events, bytes) = try deleteIDs(first: event.id, last: event.id)
-            try db.execute(
-                "UPDATE counters SET queued_events = max(0, queued_events - \(events)), "
-                    + "queued_bytes = max(0, queued_bytes - \(bytes)) WHERE id = 1"
-            )
-            try writeStatus(status)
-        }
-    }
-
-    private func deleteIDs(first: Int64, last: Int64) throws(QueueError) -> (events: Int64, bytes: Int64) {
-        deleteRange.bind(1, first)
-        deleteRange.bind(2, last)
-        defer { deleteRange.reset() }
-        var events: Int64 = 0
-        var bytes: Int64 = 0
-        while try deleteRange.step() {
-            events += 1
-            bytes += deleteRange.int64(0)
-        }
-        return (events, bytes)
-    }
-
-    public func writeStatus(_ status: DeliveryStatus) throws(QueueError) {
-        let statement = try db.prepare(
-            "UPDATE delivery_state SET state = ?, last_success_at = ?, last_error_status = ?, "
-                + "last_error_message = ?, last_error_at = ?, attempts = ?, next_attempt_at = ? WHERE id = 1"
-        )
-        statement.bind(1, status.state.rawValue)
-        bindOptional(statement, 2, status.lastSuccessAt)
-        if let status = status.lastError?.status {
-            statement.bind(3, Int64(status))
-        } else {
-            statement.bind(3, nil as String?)
-        }
-        statement.bind(4, status.lastError?.message)
-        bindOptional(statement, 5, status.lastError?.at)
-        statement.bind(6, Int64(status.attempts))
-        bindOptional(statement, 7, status.nextAttemptAt)
-        try statement.run()
     }
 
     public func readStatus() throws(QueueError) -> DeliveryStatus {
@@ -199,9 +112,5 @@ public final class QueueStore {
         status.attempts = Int(statement.int64(5))
         status.nextAttemptAt = statement.isNull(6) ? nil : statement.double(6)
         return status
-    }
-
-    private func bindOptional(_ statement: SQLiteStatement, _ index: Int32, _ value: Double?) {
-        if let value { statement.bind(index, value) } else { statement.bind(index, nil as String?) }
     }
 }

@@ -1,12 +1,15 @@
 import Dispatch
+import Logging
 import NIOConcurrencyHelpers
 
-/// The single writer of ingested events: group commit. Connections hand over every line they have
-/// read so far; one transaction (one fsync) takes everything waiting, and only then are the
-/// submitters told, so a reply is never sent for an event that is not durable.
+/// The one owner of the queue's write connection: group commit. Connections hand over every line
+/// they have read so far, delivery its removals, dead letters and state (`QueueWrite`); one
+/// transaction (one fsync) takes everything waiting, and only then are the submitters told, so a
+/// reply is never sent for an event that is not durable. Each commit that added events is
+/// announced on `commits`.
 public final class QueueWriter: @unchecked Sendable {
-    // @unchecked: `db` and the prepared statements are touched only on `queue` (a serial queue);
-    // `pending` and `drainScheduled` only under `lock`.
+    // @unchecked: `db`, the prepared statements and `reserve` are touched only on `queue` (a serial
+    // queue); `pending`, `jobs` and `drainScheduled` only under `lock`.
     public enum Outcome: Sendable, Equatable {
         case accepted(Int)
         /// Refused for lack of room; the client may retry.
@@ -21,27 +24,29 @@ public final class QueueWriter: @unchecked Sendable {
         var completion: @Sendable ([Outcome]) -> Void
     }
 
-    /// Work of another part of the daemon (the flusher's deletes, dead letters, state) that rides
-    /// on the next group commit: its own savepoint, the group's transaction and fsync.
-    private struct Job {
-        var work: (QueueStore) throws(QueueError) -> Void
-        var result: JobResult
+    /// Events added by one commit; ids up to `lastID` are in the queue.
+    public struct Commit: Sendable, Equatable {
+        public var events: Int
+        public var lastID: Int64
     }
 
-    // @unchecked: `error` is written on the writer's queue before `done` is signalled, and read
-    // by the waiting caller only after.
-    private final class JobResult: @unchecked Sendable {
-        let done = DispatchSemaphore(value: 0)
-        var error: QueueError?
+    /// A write of delivery's that rides on the next group commit: its own savepoint, the group's
+    /// transaction and fsync.
+    private struct Job {
+        var write: QueueWrite
+        var completion: @Sendable (Result<Void, QueueError>) -> Void
+        var error: QueueError? = nil
     }
+
+    /// One element per commit that added events, in commit order; one listener (delivery).
+    public let commits: AsyncStream<Commit>
+    private let announce: AsyncStream<Commit>.Continuation
 
     private let db: SQLiteConnection
     private let queue = DispatchQueue(label: "moda-agent.queue-writer")
     private let lock = NIOLock()
     private var pending: [Submission] = []
     private var jobs: [Job] = []
-    /// The writer's connection seen as a queue store, for jobs.
-    private let store: QueueStore
     private var drainScheduled = false
     private let maxBytes: Int
     private let whenFull: AgentConfig.WhenFull
@@ -50,19 +55,22 @@ public final class QueueWriter: @unchecked Sendable {
     private let writeCounters: SQLiteStatement
     private let oldest: SQLiteStatement
     private let deleteThrough: SQLiteStatement
-    private let onCommit: @Sendable (Int) -> Void
+    private let reserve: DiskReserve?
+    private let logger: Logger
 
-    /// `onCommit` runs on the writer's queue after each commit with the number of events added,
-    /// so the flusher can wake without polling.
+    /// `reserve` is the space set aside for removing delivered events on a full disk.
     init(
         db: SQLiteConnection,
         config: AgentConfig.Queue,
-        onCommit: @escaping @Sendable (Int) -> Void
+        reserve: DiskReserve? = nil,
+        logger: Logger = Logger(label: "moda-agent")
     ) throws(QueueError) {
         self.db = db
         self.maxBytes = config.maxBytes
         self.whenFull = config.whenFull
-        self.onCommit = onCommit
+        self.reserve = reserve
+        self.logger = logger
+        (commits, announce) = AsyncStream.makeStream(of: Commit.self)
         insert = try db.prepare("INSERT INTO events (received_at, body) VALUES (?, ?)")
         readCounters = try db.prepare("SELECT queued_events, queued_bytes, dropped_events FROM counters WHERE id = 1")
         writeCounters = try db.prepare(
@@ -70,7 +78,6 @@ public final class QueueWriter: @unchecked Sendable {
         )
         oldest = try db.prepare("SELECT id, length(CAST(body AS BLOB)) FROM events ORDER BY id")
         deleteThrough = try db.prepare("DELETE FROM events WHERE id <= ?")
-        store = try QueueStore(connection: db)
     }
 
     /// Hands over the lines of one read; `completion` gets one outcome per line, in order, on the
@@ -91,13 +98,12 @@ public final class QueueWriter: @unchecked Sendable {
         }
     }
 
-    /// Runs `work` inside the next group commit and returns when that has committed. Sharing the
-    /// transaction saves an fsync per delivered batch, and the flusher never races ingest for
-    /// SQLite's write lock. Must not be called from the writer's own queue.
-    public func run(_ work: @escaping (QueueStore) throws(QueueError) -> Void) throws(QueueError) {
-        let result = JobResult()
+    /// Applies `write` inside the next group commit; `completion` runs on the writer's queue once
+    /// that has committed (or failed). Sharing the transaction saves an fsync per delivered batch,
+    /// and delivery never races ingest for SQLite's write lock nor waits for its turn.
+    public func perform(_ write: QueueWrite, completion: @escaping @Sendable (Result<Void, QueueError>) -> Void) {
         let schedule = lock.withLock { () -> Bool in
-            jobs.append(Job(work: work, result: result))
+            jobs.append(Job(write: write, completion: completion))
             if drainScheduled { return false }
             drainScheduled = true
             return true
@@ -105,8 +111,6 @@ public final class QueueWriter: @unchecked Sendable {
         if schedule {
             queue.async { self.drain() }
         }
-        result.done.wait()
-        if let error = result.error { throw error }
     }
 
     /// Returns once everything submitted before the call is committed and its completion has run.
@@ -114,47 +118,74 @@ public final class QueueWriter: @unchecked Sendable {
         queue.sync {}
     }
 
-    /// Runs `body` on the writer's queue, between two group commits: the other writers of this
-    /// process (the flusher's deletes, dead letters and state) take turns with ingest here rather
-    /// than race it for SQLite's write lock, which a writer committing back to back would win
-    /// every time until their busy timeout ran out.
-    public func serialized<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        let result: Result<T, E> = queue.sync { Result { () throws(E) -> T in try body() } }
-        return try result.get()
+    /// Ends `commits`: nothing more will be announced.
+    public func finish() {
+        announce.finish()
     }
 
-    /// Commits one group, then queues itself again if more is waiting, so work handed to
-    /// `serialized` in the meantime gets its turn.
+    /// Commits one group, then queues itself again if more is waiting, so work queued on the
+    /// writer's queue in the meantime gets its turn.
     private func drain() {
-        let (group, work) = lock.withLock { () -> ([Submission], [Job]) in
+        let (group, taken) = lock.withLock { () -> ([Submission], [Job]) in
             let taken = (pending, jobs)
             pending.removeAll(keepingCapacity: true)
             jobs.removeAll(keepingCapacity: true)
             if taken.0.isEmpty && taken.1.isEmpty { drainScheduled = false }
             return taken
         }
-        if group.isEmpty && work.isEmpty { return }
-        let (outcomes, added) = commit(group, jobs: work)
-        for job in work { job.result.done.signal() }
+        if group.isEmpty && taken.isEmpty { return }
+        var work = taken
+        let (outcomes, added) = commit(group, jobs: &work)
+        if work.contains(where: { $0.write.isRemoval }) { recoverSpace(&work) }
+        for job in work {
+            if let error = job.error { job.completion(.failure(error)) } else { job.completion(.success(())) }
+        }
         for (submission, result) in zip(group, outcomes) {
             submission.completion(result)
         }
-        if added > 0 { onCommit(added) }
+        if added > 0 { announce.yield(Commit(events: added, lastID: db.lastInsertRowID)) }
         queue.async { self.drain() }
     }
 
-    private func commit(_ group: [Submission], jobs: [Job]) -> (outcomes: [[Outcome]], added: Int) {
+    /// Removing delivered events is the one write that must not fail for lack of space: on a
+    /// full disk the reserve is freed and the WAL truncated, and the removal tried once more on
+    /// its own; if that fails too, delivery tries again later and sends nothing meanwhile.
+    private func recoverSpace(_ jobs: inout [Job]) {
+        var diskFull = false
+        for index in jobs.indices where jobs[index].write.isRemoval && jobs[index].error?.isTransient == true {
+            diskFull = true
+            if reserve?.release() == true {
+                logger.warning("the disk is full: released the queue's space reserve to remove delivered events")
+            }
+            // A WAL keeps its largest size; truncating it is the other space a full disk can get back.
+            truncateWAL()
+            do {
+                try jobs[index].write.apply(to: db)
+                jobs[index].error = nil
+            } catch {
+                jobs[index].error = error
+            }
+        }
+        if diskFull || reserve?.isHeld == false { truncateWAL() }
+        reserve?.ensure()
+    }
+
+    private func truncateWAL() {
+        try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
+    private func commit(_ group: [Submission], jobs: inout [Job]) -> (outcomes: [[Outcome]], added: Int) {
         var outcomes: [[Outcome]] = []
         outcomes.reserveCapacity(group.count)
         var added = 0
         do {
             try db.transaction { () throws(QueueError) in
                 // Jobs first: the counters read below then include what they changed.
-                for job in jobs {
+                for index in jobs.indices {
                     do throws(QueueError) {
-                        try job.work(store)
+                        try jobs[index].write.apply(to: db)
                     } catch {
-                        job.result.error = error
+                        jobs[index].error = error
                     }
                 }
                 try readCounters.step()
@@ -195,7 +226,7 @@ public final class QueueWriter: @unchecked Sendable {
                 try writeCounters.run()
             }
         } catch {
-            for job in jobs where job.result.error == nil { job.result.error = error }
+            for index in jobs.indices where jobs[index].error == nil { jobs[index].error = error }
             let message = Self.failureMessage(error)
             let failed = group.map { submission in
                 submission.lines.map { _ in Outcome.failed(message) }

@@ -1,4 +1,4 @@
-/// An event as the flusher reads it from the queue.
+/// An event as delivery reads it from the queue.
 public struct QueuedEvent: Sendable, Equatable {
     public var id: Int64
     public var receivedAt: Double

@@ -1,6 +1,6 @@
 import CSQLite
 
-/// One SQLite connection. Not thread-safe by design: each owner (the ingest writer, the flusher,
+/// One SQLite connection. Not thread-safe by design: each owner (the queue writer, delivery,
 /// a modactl command) has its own and uses it from one thread or serial queue at a time.
 final class SQLiteConnection {
     let path: String

@@ -1,0 +1,224 @@
+import Dispatch
+import Logging
+
+/// Carries out what `DeliveryStateMachine` decides: reads the head on its own connection, posts
+/// batches with the `Uploader`, hands removals, dead letters and state to the queue's writer,
+/// keeps the one timer the machine asks for, and logs. It decides nothing itself.
+///
+/// Everything runs on one serial queue; only the HTTP call and the writer's commit leave it, and
+/// their results come back as events.
+public final class DeliveryDriver: @unchecked Sendable {
+    // @unchecked: `machine`, `timer`, `random` and `drainWaiters` are touched only on `queue`.
+    private let queue = DispatchQueue(label: "moda-agent.delivery")
+    private var machine: DeliveryStateMachine
+    private let reader: QueueStore
+    private let writer: QueueWriter
+    private let uploader: Uploader
+    private let logger: Logger
+    private var timer: DispatchWorkItem?
+    private var random = SystemRandomNumberGenerator()
+    private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
+
+    /// `reader` is delivery's own connection to the queue; WAL lets it read beside the writer.
+    public init(
+        reader: QueueStore,
+        writer: QueueWriter,
+        uploader: Uploader,
+        settings: DeliverySettings,
+        logger: Logger
+    ) throws(QueueError) {
+        self.reader = reader
+        self.writer = writer
+        self.uploader = uploader
+        self.logger = logger
+        machine = DeliveryStateMachine(settings: settings, stored: try reader.readStatus())
+    }
+
+    public func start() {
+        queue.async {
+            let last: Int64
+            do {
+                last = try self.reader.lastEventID()
+            } catch {
+                self.logger.error("cannot read the queue", metadata: ["error": "\(error)"])
+                last = 0
+            }
+            self.apply(.started(lastQueuedID: last))
+        }
+    }
+
+    /// The queue's writer committed events.
+    public func committed(_ commit: QueueWriter.Commit) {
+        queue.async { self.apply(.committed(count: commit.events, lastID: commit.lastID)) }
+    }
+
+    /// `modactl flush`: deliver now, skipping any backoff or pause wait.
+    public func flush() {
+        queue.async {
+            self.logger.info("flush requested")
+            self.apply(.flushRequested)
+        }
+    }
+
+    /// SIGHUP: new endpoint, key and delivery settings; a paused delivery tries again at once.
+    public func reload(_ settings: DeliverySettings) {
+        queue.async { self.apply(.reload(settings)) }
+    }
+
+    /// Delivers what it can until the queue is empty or `deadline` (monotonic) passes, then stops.
+    /// Returns true when the queue was emptied.
+    public func drain(until deadline: ContinuousClock.Instant) async -> Bool {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                self.drainWaiters.append(continuation)
+                self.apply(.drainRequested(deadline: deadline))
+                // Already stopped: there is nothing left to wait for.
+                if self.machine.isStopped { self.finishDrain(drained: false) }
+            }
+        }
+    }
+
+    /// Stops all activity; a batch in flight stays queued and is sent again after a restart.
+    public func stop() {
+        queue.sync {
+            apply(.stop)
+            finishDrain(drained: false)
+        }
+    }
+
+    /// Queue depth and delivery state, for sd_notify STATUS and the watchdog: answering at all
+    /// proves delivery's queue is not stuck.
+    public func snapshot() -> (queuedEvents: Int, state: DeliveryStatus.State) {
+        queue.sync {
+            let queued = (try? reader.counters().queuedEvents) ?? 0
+            return (queued, machine.status.state)
+        }
+    }
+
+    // MARK: - On the queue
+
+    private static func now() -> DeliveryStateMachine.Now {
+        .init(instant: .now, wall: Timestamp.now())
+    }
+
+    private func apply(_ event: DeliveryStateMachine.Event) {
+        var actions = machine.handle(event, at: Self.now())
+        var index = 0
+        while index < actions.count {
+            if let next = execute(actions[index]) { actions += machine.handle(next, at: Self.now()) }
+            index += 1
+        }
+    }
+
+    /// Runs one action; a read answers at once with the event it produced.
+    private func execute(_ action: DeliveryStateMachine.Action) -> DeliveryStateMachine.Event? {
+        switch action {
+        case .read(let after, let maxEvents, let maxBytes):
+            do {
+                return .batchRead(try reader.head(after: after, maxEvents: maxEvents, maxBytes: maxBytes))
+            } catch {
+                logger.error("cannot read the queue; trying again in 1 s", metadata: ["error": "\(error)"])
+                return .readFailed
+            }
+        case .send(let batch):
+            send(batch)
+        case .wake(let instant):
+            setTimer(instant)
+        case .remove(let id, let first, let last, let status):
+            let count = last - first + 1
+            writer.perform(.markDelivered(first: first, last: last, status: status)) { result in
+                self.queue.async { self.written(id, result, failure: "delivered, but cannot remove the batch from the queue; trying again in 1 s") }
+            }
+            logger.debug("delivered", metadata: ["event_count": "\(count)"])
+        case .deadLetter(let id, let event, let fault, let time, let status):
+            writer.perform(.deadLetter(event, fault: fault, at: time, status: status)) { result in
+                if case .success = result {
+                    self.logger.warning(
+                        "event dead-lettered",
+                        metadata: [
+                            "delivery_status": "\(fault.status ?? 0)",
+                            "message": "\(fault.message)", "request_id": "\(fault.requestId ?? "")",
+                        ]
+                    )
+                }
+                self.queue.async { self.written(id, result, failure: "cannot dead-letter an event; trying again in 1 s") }
+            }
+        case .persist(let status):
+            writer.perform(.status(status)) { result in
+                if case .failure(let error) = result {
+                    self.logger.error("cannot record the delivery state", metadata: ["error": "\(error)"])
+                }
+            }
+        case .retryScheduled(let fault, let attempt, let delay, let state):
+            logger.warning(
+                "delivery failed; will try again",
+                metadata: [
+                    "delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
+                    "attempt": "\(attempt)", "retry_in_seconds": "\(delay)", "state": "\(state.rawValue)",
+                ]
+            )
+        case .splitting(let fault, let eventCount):
+            logger.warning(
+                "the API refused a batch; splitting it to find the events at fault",
+                metadata: [
+                    "delivery_status": "\(fault.status ?? 0)", "event_count": "\(eventCount)",
+                    "message": "\(fault.message)",
+                ]
+            )
+        case .drainFinished(let drained):
+            finishDrain(drained: drained)
+        }
+        return nil
+    }
+
+    private func send(_ batch: DeliveryStateMachine.Batch) {
+        let body = RequestBody.encode(batch.events.map(\.body))
+        let settings = machine.settings
+        let uploader = self.uploader
+        Task {
+            let result = await uploader.post(
+                body: body,
+                endpoint: settings.endpoint,
+                apiKey: settings.apiKey,
+                timeoutSeconds: settings.delivery.timeoutSeconds
+            )
+            let decision = ResponseClassifier.classify(result, eventCount: batch.events.count)
+            self.queue.async {
+                let jitter = Double.random(in: 0...1, using: &self.random)
+                self.apply(.response(batch.id, decision, jitter: jitter))
+            }
+        }
+    }
+
+    private func written(_ id: DeliveryStateMachine.BatchID, _ result: Result<Void, QueueError>, failure: String) {
+        switch result {
+        case .success:
+            apply(.written(id))
+        case .failure(let error):
+            logger.error("\(failure)", metadata: ["error": "\(error)"])
+            apply(.writeFailed(id))
+        }
+    }
+
+    private func setTimer(_ instant: ContinuousClock.Instant?) {
+        timer?.cancel()
+        timer = nil
+        guard let instant else { return }
+        let item = DispatchWorkItem { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            self.apply(.timerFired)
+        }
+        timer = item
+        // DispatchTime is monotonic too; only the distance is carried over.
+        let delay = max(.zero, instant - .now)
+        let nanoseconds = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
+        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds)), execute: item)
+    }
+
+    private func finishDrain(drained: Bool) {
+        let waiters = drainWaiters
+        drainWaiters.removeAll()
+        for waiter in waiters { waiter.resume(returning: drained) }
+    }
+}

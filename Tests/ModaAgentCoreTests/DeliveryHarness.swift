@@ -1,0 +1,163 @@
+@testable import ModaAgentCore
+
+/// The monotonic and wall clocks of a state-machine test, moved by hand.
+struct ManualClock {
+    var instant = ContinuousClock.Instant.now
+    var wall = 1_800_000_000.0
+
+    var now: DeliveryStateMachine.Now { .init(instant: instant, wall: wall) }
+
+    mutating func advance(by duration: Duration) {
+        instant += duration
+        wall += Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// Plays the driver for `DeliveryStateMachine`: answers reads from an in-memory queue, applies
+/// writes at once (unless held), records sends and the wake asked for, and fires the timer when
+/// the manual clock passes it. Nothing waits: time moves only through `advance`.
+struct DeliveryHarness {
+    typealias Machine = DeliveryStateMachine
+    var machine: Machine
+    var clock = ManualClock()
+    var rows: [QueuedEvent] = []
+    private var nextID: Int64 = 1
+    /// Sends not answered yet, oldest first.
+    var inFlight: [Machine.Batch] = []
+    /// Every batch sent, as its event ids.
+    var sent: [[Int64]] = []
+    var wake: ContinuousClock.Instant?
+    var actions: [Machine.Action] = []
+    var failWrites = false
+    var reads = 0
+
+    init(
+        maxEvents: Int = 10,
+        flushIntervalMs: Double = 1000,
+        maxInFlight: Int = 1,
+        retryInitialSeconds: Double = 1,
+        retryMaxSeconds: Double = 30
+    ) {
+        machine = Machine(
+            settings: Self.settings(
+                maxEvents: maxEvents,
+                flushIntervalMs: flushIntervalMs,
+                maxInFlight: maxInFlight,
+                retryInitialSeconds: retryInitialSeconds,
+                retryMaxSeconds: retryMaxSeconds
+            ),
+            stored: DeliveryStatus()
+        )
+    }
+
+    static func settings(
+        maxEvents: Int = 10,
+        flushIntervalMs: Double = 1000,
+        maxInFlight: Int = 1,
+        retryInitialSeconds: Double = 1,
+        retryMaxSeconds: Double = 30,
+        apiKey: String = "key"
+    ) -> DeliverySettings {
+        var config = AgentConfig()
+        config.batch.maxEvents = maxEvents
+        config.batch.flushIntervalMs = flushIntervalMs
+        config.delivery.maxInFlight = maxInFlight
+        config.delivery.retryInitialSeconds = retryInitialSeconds
+        config.delivery.retryMaxSeconds = retryMaxSeconds
+        return DeliverySettings(config: config, apiKey: apiKey)
+    }
+
+    /// Rows in the queue before delivery starts (or added by another process: no commit event).
+    mutating func insert(_ count: Int, receivedAt: Double? = nil) {
+        for _ in 0..<count {
+            rows.append(QueuedEvent(id: nextID, receivedAt: receivedAt ?? clock.wall, body: Array("{}".utf8)))
+            nextID += 1
+        }
+    }
+
+    mutating func start() {
+        handle(.started(lastQueuedID: rows.last?.id ?? 0))
+    }
+
+    /// The writer committed `count` new events.
+    mutating func commit(_ count: Int, receivedAt: Double? = nil) {
+        insert(count, receivedAt: receivedAt)
+        handle(.committed(count: count, lastID: nextID - 1))
+    }
+
+    /// Moves both clocks, firing the timer at each wake on the way.
+    mutating func advance(by duration: Duration) {
+        let target = clock.instant + duration
+        while let due = wake, due <= target {
+            clock.advance(by: due - clock.instant)
+            wake = nil
+            handle(.timerFired)
+        }
+        clock.advance(by: target - clock.instant)
+    }
+
+    /// Answers the oldest batch in flight.
+    mutating func answer(_ decision: DeliveryDecision, jitter: Double = 1) {
+        guard !inFlight.isEmpty else { return }
+        let batch = inFlight.removeFirst()
+        handle(.response(batch.id, decision, jitter: jitter))
+    }
+
+    mutating func handle(_ event: Machine.Event) {
+        var pending = machine.handle(event, at: clock.now)
+        var index = 0
+        while index < pending.count {
+            let action = pending[index]
+            index += 1
+            actions.append(action)
+            if let next = execute(action) { pending += machine.handle(next, at: clock.now) }
+        }
+    }
+
+    private mutating func execute(_ action: Machine.Action) -> Machine.Event? {
+        switch action {
+        case .read(let after, let maxEvents, _):
+            reads += 1
+            let events = Array(rows.filter { $0.id > after }.prefix(maxEvents))
+            return .batchRead(QueueHead(events: events, isFull: events.count >= maxEvents))
+        case .send(let batch):
+            inFlight.append(batch)
+            sent.append(batch.events.map(\.id))
+        case .wake(let instant):
+            wake = instant
+        case .remove(let id, let first, let last, _):
+            if failWrites { return .writeFailed(id) }
+            rows.removeAll { (first...last).contains($0.id) }
+            return .written(id)
+        case .deadLetter(let id, let event, _, _, _):
+            if failWrites { return .writeFailed(id) }
+            rows.removeAll { $0.id == event.id }
+            return .written(id)
+        case .persist, .retryScheduled, .splitting, .drainFinished:
+            break
+        }
+        return nil
+    }
+
+    var drainResults: [Bool] {
+        actions.compactMap { if case .drainFinished(let drained) = $0 { return drained } else { return nil } }
+    }
+
+    var deadLettered: [Int64] {
+        actions.compactMap { if case .deadLetter(_, let event, _, _, _) = $0 { return event.id } else { return nil } }
+    }
+
+    /// Seconds from now to the wake asked for.
+    var secondsToWake: Double? {
+        wake.map { ($0 - clock.instant) }.map {
+            Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+        }
+    }
+}
+
+extension DeliveryDecision {
+    static let ok = DeliveryDecision.delivered(requestId: nil)
+    static let unavailable = DeliveryDecision.retry(after: nil, fault: DeliveryFault(status: 503, message: "down"))
+    static let badRequest = DeliveryDecision.split(fault: DeliveryFault(status: 400, message: "bad"))
+    static let rejected = DeliveryDecision.deadLetter(fault: DeliveryFault(status: 400, message: "bad"))
+}
