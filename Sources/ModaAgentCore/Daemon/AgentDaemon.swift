@@ -1,11 +1,12 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 
-/// The daemon's lifetime: parts start in dependency order (queue, delivery, socket) and stop in
-/// reverse (socket, ingest writer, delivery drain, queue), per SPEC 6.
+/// The daemon's wiring: opens the queue and binds the socket (the failures that decide the exit
+/// status), then runs the long-lived parts as a service group. They start in dependency order
+/// (queue, delivery, ingest, heartbeat, signals) and stop in reverse on SIGTERM/SIGINT, per SPEC 6.
 public enum AgentDaemon {
     /// Runs until SIGTERM/SIGINT; returns the process exit status.
     public static func run(configPath: String, environment: [String: String]) async -> Int32 {
@@ -19,14 +20,18 @@ public enum AgentDaemon {
             return ExitStatus.configuration
         }
         LoggingSetup.bootstrap(level: Logger.Level(rawValue: config.log.level) ?? .info)
-        var logger = Logger(label: "moda-agent")
-        logger.logLevel = Logger.Level(rawValue: config.log.level) ?? .info
+        let logger = {
+            var logger = Logger(label: "moda-agent")
+            logger.logLevel = Logger.Level(rawValue: config.log.level) ?? .info
+            return logger
+        }()
+        // Before the socket exists: an early SIGTERM is never the default "die at once".
         let signals = SignalWatcher()
         ResourceLimits.raiseOpenFileLimit()
 
         let lock: QueueLock
-        let store: QueueStore
-        let writerDB: SQLiteConnection
+        let reader: QueueStore
+        let writer: QueueWriter
         // The queue holds conversation text: every file the daemon creates is its user's alone, whatever
         // umask it inherited (outside systemd, which sets UMask=0077 itself).
         umask(0o077)
@@ -36,67 +41,49 @@ public enum AgentDaemon {
                 logger.warning("\(warning)")
             }
             lock = try QueueLock(queuePath: config.queue.path)
-            writerDB = try openQueue(config: config, logger: logger)
-            store = try QueueStore(path: config.queue.path, durability: config.queue.durability, create: true)
+            let writerDB = try openQueue(config: config, logger: logger)
             try DaemonRecord.write(writerDB, pid: getpid(), version: AgentVersion.current, startedAt: Timestamp.now())
-        } catch {
-            logger.critical("\(error)")
-            if case .locked = error { return ExitStatus.alreadyRunning }
-            return ExitStatus.failure
-        }
-        _ = lock
-
-        let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds))
-        let flusher: DeliveryDriver
-        let writer: QueueWriter
-        do {
             let reserve = DiskReserve(queuePath: config.queue.path)
             if !reserve.ensure() {
                 logger.warning("cannot set aside the disk reserve \(reserve.path); a full disk may stall deletions")
             }
             writer = try QueueWriter(db: writerDB, config: config.queue, reserve: reserve, logger: logger)
-            flusher = try DeliveryDriver(
-                reader: store,
+            reader = try QueueStore(path: config.queue.path, durability: config.queue.durability, create: true)
+        } catch {
+            logger.critical("\(error)")
+            if case .locked = error { return ExitStatus.alreadyRunning }
+            return ExitStatus.failure
+        }
+        defer {
+            reader.close()
+            _ = lock
+        }
+
+        let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds))
+        let delivery: DeliveryDriver
+        let metrics = IngestMetrics()
+        let server: IngestServer
+        do {
+            delivery = try DeliveryDriver(
+                reader: reader,
                 writer: writer,
                 uploader: uploader,
                 settings: DeliverySettings(config: config, apiKey: key.key),
                 logger: logger
             )
-        } catch {
-            logger.critical("\(error)")
-            return ExitStatus.failure
-        }
-        flusher.start()
-        let commits = Task { for await commit in writer.commits { flusher.committed(commit) } }
-
-        let notifier = SystemdNotifier()
-        let group = MultiThreadedEventLoopGroup.singleton
-        let metrics = IngestMetrics()
-        let server: IngestServer
-        do {
-            let activated = try SocketActivation.listeningUnixStreamSocket()
             server = try await IngestServer.start(
                 config: config,
-                activatedSocket: activated,
-                validator: EventValidator(
-                    maxEventBytes: config.batch.maxEventBytes,
-                    defaultEnvironment: config.environment
-                ),
+                activatedSocket: try SocketActivation.listeningUnixStreamSocket(),
+                validator: EventValidator(maxEventBytes: config.batch.maxEventBytes, defaultEnvironment: config.environment),
                 writer: writer,
                 metrics: metrics,
-                group: group,
+                group: MultiThreadedEventLoopGroup.singleton,
                 logger: logger
             )
-        } catch let error as IngestError {
-            logger.critical("\(error)")
-            flusher.stop()
-            await uploader.shutdown()
-            if case .socketInUse = error { return ExitStatus.alreadyRunning }
-            return ExitStatus.failure
         } catch {
-            logger.critical("cannot start the ingest socket: \(error)")
-            flusher.stop()
+            logger.critical(error is IngestError || error is QueueError ? "\(error)" : "cannot start the ingest socket: \(error)")
             await uploader.shutdown()
+            if case .socketInUse = error as? IngestError { return ExitStatus.alreadyRunning }
             return ExitStatus.failure
         }
         logger.info(
@@ -106,65 +93,74 @@ public enum AgentDaemon {
                 "api_key_source": "\(key.source.rawValue)",
             ]
         )
-        notifier.ready()
-        let heartbeat = Heartbeat(delivery: flusher, writer: writer, notifier: notifier) {
+
+        let notifier = SystemdNotifier()
+        // The group's limit ends the process with a failure when reached; the drain stays inside it.
+        let budget = ShutdownBudget(limit: .seconds(max(1, config.delivery.drainTimeoutSeconds) + 10))
+        let heartbeat = Heartbeat(delivery: delivery, writer: writer, notifier: notifier) {
             metrics.acceptedEvents.current
         }
-        heartbeat.start()
-
-        var currentConfig = config
-        for await signal in signals.signals {
-            switch signal {
-            case .flush:
-                flusher.flush()
-                continue
-            case .reload:
-                notifier.reloading()
-                do {
-                    let fresh = try ConfigLoader.load(path: configPath)
-                    let freshKey = try APIKeyResolver.resolve(
-                        config: fresh,
-                        environment: ProcessInfo.processInfo.environment
-                    )
-                    flusher.reload(DeliverySettings(config: fresh, apiKey: freshKey.key))
-                    currentConfig = fresh
-                    logger.info("configuration reloaded", metadata: ["api_key_source": "\(freshKey.source.rawValue)"])
-                } catch {
-                    logger.error("reload failed, keeping the running configuration: \(error)")
-                }
-                notifier.readyAfterReload()
-                continue
-            case .terminate:
-                break
-            }
-            break
+        let signalService = SignalService(
+            signals: signals,
+            budget: budget,
+            reload: { reload(configPath: configPath, delivery: delivery, notifier: notifier, logger: logger) },
+            flush: { delivery.flush() },
+            logger: logger
+        )
+        var configuration = ServiceGroupConfiguration(
+            services: [
+                .init(service: QueueService(writer: writer), serviceName: "queue"),
+                .init(
+                    service: DeliveryService(
+                        driver: delivery,
+                        writer: writer,
+                        uploader: uploader,
+                        budget: budget,
+                        logger: logger
+                    ),
+                    serviceName: "delivery"
+                ),
+                .init(
+                    service: IngestService(
+                        server: server,
+                        writer: writer,
+                        budget: budget,
+                        drainTimeoutSeconds: config.delivery.drainTimeoutSeconds
+                    ),
+                    serviceName: "ingest"
+                ),
+                .init(
+                    service: HeartbeatService(heartbeat: heartbeat, notifier: notifier, budget: budget),
+                    serviceName: "heartbeat"
+                ),
+                .init(service: signalService, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "signals"),
+            ],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = budget.limit
+        configuration.maximumCancellationDuration = .seconds(5)
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+        } catch {
+            logger.critical("shutdown failed: \(error)")
+            return ExitStatus.failure
         }
-
-        // drainTimeoutSeconds counts from the signal and covers everything, so systemd's
-        // TimeoutStopSec can be set against it; the last half second is kept for teardown.
-        let shutdownStarted = ContinuousClock.now
-        logger.info("shutting down: finishing lines already read, then draining deliveries")
-        notifier.stopping()
-        heartbeat.stop()
-        await server.stopAccepting()
-        await server.drain(timeout: .seconds(max(1, min(5, currentConfig.delivery.drainTimeoutSeconds))))
-        writer.waitUntilIdle()
-        let elapsed = ContinuousClock.now - shutdownStarted
-        let spent = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let drained = await flusher.drain(
-            until: .now + .seconds(max(0, currentConfig.delivery.drainTimeoutSeconds - spent - 0.5))
-        )
-        flusher.stop()
-        writer.finish()
-        await commits.value
-        await uploader.shutdown()
-        let left = (try? store.counters().queuedEvents) ?? 0
-        store.close()
-        logger.info(
-            drained ? "stopped; queue empty" : "stopped; events wait in the queue for the next start",
-            metadata: ["event_count": "\(left)", "accepted_events": "\(metrics.acceptedEvents.current)"]
-        )
+        logger.info("stopped", metadata: ["accepted_events": "\(metrics.acceptedEvents.current)"])
         return ExitStatus.success
+    }
+
+    /// SIGHUP: the config's delivery settings and the API key, read afresh.
+    private static func reload(configPath: String, delivery: DeliveryDriver, notifier: SystemdNotifier, logger: Logger) {
+        notifier.reloading()
+        do {
+            let fresh = try ConfigLoader.load(path: configPath)
+            let freshKey = try APIKeyResolver.resolve(config: fresh, environment: ProcessInfo.processInfo.environment)
+            delivery.reload(DeliverySettings(config: fresh, apiKey: freshKey.key))
+            logger.info("configuration reloaded", metadata: ["api_key_source": "\(freshKey.source.rawValue)"])
+        } catch {
+            logger.error("reload failed, keeping the running configuration: \(error)")
+        }
+        notifier.readyAfterReload()
     }
 
     /// Opens the writer's connection; a damaged file is moved aside (loudly) and replaced.

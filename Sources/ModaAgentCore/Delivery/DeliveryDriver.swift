@@ -86,6 +86,11 @@ public final class DeliveryDriver: @unchecked Sendable {
         }
     }
 
+    /// The drain budget of the settings in force (SIGHUP may have changed it).
+    public var drainTimeoutSeconds: Double {
+        queue.sync { machine.settings.delivery.drainTimeoutSeconds }
+    }
+
     /// Queue depth and delivery state, for sd_notify STATUS and the watchdog: answering at all
     /// proves delivery's queue is not stuck.
     public func snapshot() -> (queuedEvents: Int, state: DeliveryStatus.State) {

@@ -1,0 +1,103 @@
+import Logging
+import ServiceLifecycle
+
+/// The queue's writer: up first, down last, so every line acknowledged and every removal of a
+/// delivered batch is committed before the process ends.
+struct QueueService: Service {
+    let writer: QueueWriter
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        writer.waitUntilIdle()
+        writer.finish()
+    }
+}
+
+/// Delivery: follows the writer's commits until shutdown, then drains up to
+/// `delivery.drainTimeoutSeconds` counted from the signal.
+struct DeliveryService: Service {
+    let driver: DeliveryDriver
+    let writer: QueueWriter
+    let uploader: Uploader
+    let budget: ShutdownBudget
+    let logger: Logger
+
+    func run() async throws {
+        driver.start()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await commit in writer.commits { driver.committed(commit) }
+            }
+            try? await gracefulShutdown()
+            let drained = await driver.drain(until: budget.drainDeadline(seconds: driver.drainTimeoutSeconds))
+            driver.stop()
+            group.cancelAll()
+            await uploader.shutdown()
+            let left = driver.snapshot().queuedEvents
+            logger.info(
+                drained ? "delivery stopped; queue empty" : "delivery stopped; events wait in the queue for the next start",
+                metadata: ["event_count": "\(left)"]
+            )
+        }
+    }
+}
+
+/// The ingest socket, bound before the group starts: on shutdown it stops accepting, then lets
+/// every connection queue and acknowledge the lines it has read.
+struct IngestService: Service {
+    let server: IngestServer
+    let writer: QueueWriter
+    let budget: ShutdownBudget
+    let drainTimeoutSeconds: Double
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        budget.begin()
+        await server.stopAccepting()
+        await server.drain(timeout: .seconds(max(1, min(5, drainTimeoutSeconds))))
+        writer.waitUntilIdle()
+    }
+}
+
+/// READY=1 once running, STATUS= and watchdog pings while running, STOPPING=1 first thing on
+/// shutdown.
+struct HeartbeatService: Service {
+    let heartbeat: Heartbeat
+    let notifier: SystemdNotifier
+    let budget: ShutdownBudget
+
+    func run() async throws {
+        notifier.ready()
+        heartbeat.start()
+        try? await gracefulShutdown()
+        budget.begin()
+        notifier.stopping()
+        heartbeat.stop()
+    }
+}
+
+/// SIGHUP reloads delivery settings and the API key, SIGUSR1 flushes; SIGTERM/SIGINT end this
+/// service, which shuts the group down gracefully. The handlers are installed by `SignalWatcher`
+/// before the socket accepts anything, and signals wait in its stream until this runs.
+struct SignalService: Service {
+    let signals: SignalWatcher
+    let budget: ShutdownBudget
+    let reload: @Sendable () -> Void
+    let flush: @Sendable () -> Void
+    let logger: Logger
+
+    func run() async throws {
+        for await signal in signals.signals.cancelOnGracefulShutdown() {
+            switch signal {
+            case .flush:
+                flush()
+            case .reload:
+                reload()
+            case .terminate:
+                budget.begin()
+                logger.info("shutting down: finishing lines already read, then draining deliveries")
+                return
+            }
+        }
+    }
+}
