@@ -77,26 +77,20 @@ final class SQLiteConnection {
     /// Runs `body` inside BEGIN IMMEDIATE … COMMIT; rolls back on any error. IMMEDIATE takes the
     /// write lock up front, so two writers wait on the busy timeout instead of failing mid-way.
     func transaction<T>(_ body: () throws(QueueError) -> T) throws(QueueError) -> T {
-        if sqlite3_get_autocommit(handle) == 0 {
-            // Already inside a transaction (work riding on the writer's group commit): a savepoint,
-            // so this part can fail and roll back alone.
-            try execute("SAVEPOINT nested")
-            do {
-                let result = try body()
-                try execute("RELEASE nested")
-                return result
-            } catch {
-                sqlite3_exec(handle, "ROLLBACK TO nested; RELEASE nested", nil, nil, nil)
-                throw error
-            }
-        }
-        try execute("BEGIN IMMEDIATE")
+        // Already inside a transaction (work riding on the writer's group commit): a savepoint, so
+        // this part can fail and roll back alone.
+        let nested = sqlite3_get_autocommit(handle) == 0
+        try execute(nested ? "SAVEPOINT nested" : "BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try execute(nested ? "RELEASE nested" : "COMMIT")
             return result
         } catch {
-            if sqlite3_get_autocommit(handle) == 0 { sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
+            if nested {
+                sqlite3_exec(handle, "ROLLBACK TO nested; RELEASE nested", nil, nil, nil)
+            } else if sqlite3_get_autocommit(handle) == 0 {
+                sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+            }
             throw error
         }
     }
