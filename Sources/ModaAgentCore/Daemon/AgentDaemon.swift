@@ -74,14 +74,19 @@ public enum AgentDaemon {
             server = try await IngestServer.start(
                 config: config,
                 activatedSocket: try SocketActivation.listeningUnixStreamSocket(),
-                validator: EventValidator(maxEventBytes: config.batch.maxEventBytes, defaultEnvironment: config.environment),
+                validator: EventValidator(
+                    maxEventBytes: config.batch.maxEventBytes,
+                    defaultEnvironment: config.environment
+                ),
                 writer: writer,
                 metrics: metrics,
                 group: MultiThreadedEventLoopGroup.singleton,
                 logger: logger
             )
         } catch {
-            logger.critical(error is IngestError || error is QueueError ? "\(error)" : "cannot start the ingest socket: \(error)")
+            logger.critical(
+                error is IngestError || error is QueueError ? "\(error)" : "cannot start the ingest socket: \(error)"
+            )
             await uploader.shutdown()
             if case .socketInUse = error as? IngestError { return ExitStatus.alreadyRunning }
             return ExitStatus.failure
@@ -133,7 +138,11 @@ public enum AgentDaemon {
                     service: HeartbeatService(heartbeat: heartbeat, notifier: notifier, budget: budget),
                     serviceName: "heartbeat"
                 ),
-                .init(service: signalService, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "signals"),
+                .init(
+                    service: signalService,
+                    successTerminationBehavior: .gracefullyShutdownGroup,
+                    serviceName: "signals"
+                ),
             ],
             logger: logger
         )
@@ -150,7 +159,8 @@ public enum AgentDaemon {
     }
 
     /// SIGHUP: the config's delivery settings and the API key, read afresh.
-    private static func reload(configPath: String, delivery: DeliveryDriver, notifier: SystemdNotifier, logger: Logger) {
+    private static func reload(configPath: String, delivery: DeliveryDriver, notifier: SystemdNotifier, logger: Logger)
+    {
         notifier.reloading()
         do {
             let fresh = try ConfigLoader.load(path: configPath)

@@ -8,7 +8,7 @@ struct QueueService: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        writer.waitUntilIdle()
+        await writer.idle()
         writer.finish()
     }
 }
@@ -28,14 +28,17 @@ struct DeliveryService: Service {
             group.addTask {
                 for await commit in writer.commits { driver.committed(commit) }
             }
-            try? await gracefulShutdown()
-            let drained = await driver.drain(until: budget.drainDeadline(seconds: driver.drainTimeoutSeconds))
+            // Cancelled rather than asked to stop: no drain, what is queued waits for the next start.
+            let graceful = (try? await gracefulShutdown()) != nil
+            let deadline = budget.drainDeadline(seconds: driver.drainTimeoutSeconds)
+            let drained = graceful ? await driver.drain(until: deadline) : false
             driver.stop()
             group.cancelAll()
             await uploader.shutdown()
             let left = driver.snapshot().queuedEvents
             logger.info(
-                drained ? "delivery stopped; queue empty" : "delivery stopped; events wait in the queue for the next start",
+                drained
+                    ? "delivery stopped; queue empty" : "delivery stopped; events wait in the queue for the next start",
                 metadata: ["event_count": "\(left)"]
             )
         }
@@ -55,7 +58,7 @@ struct IngestService: Service {
         budget.begin()
         await server.stopAccepting()
         await server.drain(timeout: .seconds(max(1, min(5, drainTimeoutSeconds))))
-        writer.waitUntilIdle()
+        await writer.idle()
     }
 }
 

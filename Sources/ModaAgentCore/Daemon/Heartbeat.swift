@@ -16,7 +16,12 @@ final class Heartbeat: @unchecked Sendable {
     private var trimmedAt = 0
 
     /// `activity` counts accepted events; a burst that has ended gives its heap back to the system.
-    init(delivery: DeliveryDriver, writer: QueueWriter, notifier: SystemdNotifier, activity: @escaping @Sendable () -> Int) {
+    init(
+        delivery: DeliveryDriver,
+        writer: QueueWriter,
+        notifier: SystemdNotifier,
+        activity: @escaping @Sendable () -> Int
+    ) {
         self.activity = activity
         self.delivery = delivery
         self.writer = writer

@@ -132,7 +132,13 @@ public final class DeliveryDriver: @unchecked Sendable {
         case .remove(let id, let first, let last, let status):
             let count = last - first + 1
             writer.perform(.markDelivered(first: first, last: last, status: status)) { result in
-                self.queue.async { self.written(id, result, failure: "delivered, but cannot remove the batch from the queue; trying again in 1 s") }
+                self.queue.async {
+                    self.written(
+                        id,
+                        result,
+                        failure: "delivered, but cannot remove the batch from the queue; trying again in 1 s"
+                    )
+                }
             }
             logger.debug("delivered", metadata: ["event_count": "\(count)"])
         case .deadLetter(let id, let event, let fault, let time, let status):
@@ -146,7 +152,9 @@ public final class DeliveryDriver: @unchecked Sendable {
                         ]
                     )
                 }
-                self.queue.async { self.written(id, result, failure: "cannot dead-letter an event; trying again in 1 s") }
+                self.queue.async {
+                    self.written(id, result, failure: "cannot dead-letter an event; trying again in 1 s")
+                }
             }
         case .persist(let status):
             writer.perform(.status(status)) { result in

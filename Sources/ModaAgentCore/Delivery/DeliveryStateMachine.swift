@@ -154,7 +154,8 @@ public struct DeliveryStateMachine: Sendable {
             switch head {
             case .empty: head = .unknown
             case .partial(let waiting, let due):
-                head = waiting + count >= settings.batch.maxEvents ? .unknown : .partial(count: waiting + count, due: due)
+                head =
+                    waiting + count >= settings.batch.maxEvents ? .unknown : .partial(count: waiting + count, due: due)
             case .reading(let after, let commits): head = .reading(after: after, commits: commits + count)
             case .unknown: break
             }
@@ -249,13 +250,21 @@ public struct DeliveryStateMachine: Sendable {
                 // Nothing handed out: read from the true head, so nothing can be skipped.
                 if inFlight.isEmpty && writes.isEmpty { cursor = 0 }
                 head = .reading(after: cursor, commits: 0)
-                actions.append(.read(after: cursor, maxEvents: settings.batch.maxEvents, maxBytes: settings.batch.maxBytes))
+                actions.append(
+                    .read(after: cursor, maxEvents: settings.batch.maxEvents, maxBytes: settings.batch.maxBytes)
+                )
                 return
             }
         }
     }
 
-    private mutating func received(_ read: QueueHead, after: Int64, commits: Int, now: Now, into actions: inout [Action]) {
+    private mutating func received(
+        _ read: QueueHead,
+        after: Int64,
+        commits: Int,
+        now: Now,
+        into actions: inout [Action]
+    ) {
         guard let first = read.events.first, let last = read.events.last else {
             let nothingOut = inFlight.isEmpty && resend.isEmpty && writes.isEmpty
             guard commits == 0, nothingOut ? after == 0 : true else {
@@ -311,7 +320,14 @@ public struct DeliveryStateMachine: Sendable {
             scheduleRetry(batch, fault: fault, delay: delay, state: .retrying, now: now, into: &actions)
         case .pause(let reason, let fault):
             let state: DeliveryStatus.State = reason == .unauthorized ? .unauthorized : .misconfigured
-            scheduleRetry(batch, fault: fault, delay: settings.delivery.retryMaxSeconds, state: state, now: now, into: &actions)
+            scheduleRetry(
+                batch,
+                fault: fault,
+                delay: settings.delivery.retryMaxSeconds,
+                state: state,
+                now: now,
+                into: &actions
+            )
         case .split(let fault):
             actions.append(.splitting(fault: fault, eventCount: batch.events.count))
             let middle = batch.events.count / 2

@@ -118,6 +118,11 @@ public final class QueueWriter: @unchecked Sendable {
         queue.sync {}
     }
 
+    /// `waitUntilIdle` for async callers: suspends instead of blocking a thread.
+    public func idle() async {
+        await withCheckedContinuation { continuation in queue.async { continuation.resume() } }
+    }
+
     /// Ends `commits`: nothing more will be announced.
     public func finish() {
         announce.finish()
