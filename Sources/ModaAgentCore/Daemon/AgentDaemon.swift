@@ -29,35 +29,22 @@ public enum AgentDaemon {
         let signals = SignalWatcher()
         ResourceLimits.raiseOpenFileLimit()
 
-        let lock: QueueLock
+        let queue: QueueService
         let reader: QueueStore
-        let writer: QueueWriter
         // The queue holds conversation text: every file the daemon creates is its user's alone, whatever
         // umask it inherited (outside systemd, which sets UMask=0077 itself).
         umask(0o077)
         do {
-            try QueueFiles.prepareFolder(queuePath: config.queue.path)
-            for warning in QueueFiles.exposedFiles(queuePath: config.queue.path) {
-                logger.warning("\(warning)")
-            }
-            lock = try QueueLock(queuePath: config.queue.path)
-            let writerDB = try openQueue(config: config, logger: logger)
-            try DaemonRecord.write(writerDB, pid: getpid(), version: AgentVersion.current, startedAt: Timestamp.now())
-            let reserve = DiskReserve(queuePath: config.queue.path)
-            if !reserve.ensure() {
-                logger.warning("cannot set aside the disk reserve \(reserve.path); a full disk may stall deletions")
-            }
-            writer = try QueueWriter(db: writerDB, config: config.queue, reserve: reserve, logger: logger)
+            queue = try QueueService.open(config: config, logger: logger)
+            // Delivery's own connection: WAL lets it read beside the writer.
             reader = try QueueStore(path: config.queue.path, durability: config.queue.durability, create: true)
         } catch {
             logger.critical("\(error)")
             if case .locked = error { return ExitStatus.alreadyRunning }
             return ExitStatus.failure
         }
-        defer {
-            reader.close()
-            _ = lock
-        }
+        defer { reader.close() }
+        let writer = queue.writer
 
         let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds))
         let delivery: DeliveryDriver
@@ -105,44 +92,35 @@ public enum AgentDaemon {
         let heartbeat = Heartbeat(delivery: delivery, writer: writer, notifier: notifier) {
             metrics.acceptedEvents.current
         }
-        let signalService = SignalService(
-            signals: signals,
+        let delivering = DeliveryService(
+            driver: delivery,
+            writer: writer,
+            uploader: uploader,
             budget: budget,
-            reload: { reload(configPath: configPath, delivery: delivery, notifier: notifier, logger: logger) },
-            flush: { delivery.flush() },
             logger: logger
         )
+        let ingest = IngestService(
+            server: server,
+            writer: writer,
+            budget: budget,
+            drainTimeoutSeconds: config.delivery.drainTimeoutSeconds
+        )
+        let signalService = SignalService(
+            signals: signals,
+            configPath: configPath,
+            delivery: delivery,
+            notifier: notifier,
+            budget: budget,
+            logger: logger
+        )
+        // Started in this order, stopped in reverse; the signal service ending starts the shutdown.
         var configuration = ServiceGroupConfiguration(
             services: [
-                .init(service: QueueService(writer: writer), serviceName: "queue"),
-                .init(
-                    service: DeliveryService(
-                        driver: delivery,
-                        writer: writer,
-                        uploader: uploader,
-                        budget: budget,
-                        logger: logger
-                    ),
-                    serviceName: "delivery"
-                ),
-                .init(
-                    service: IngestService(
-                        server: server,
-                        writer: writer,
-                        budget: budget,
-                        drainTimeoutSeconds: config.delivery.drainTimeoutSeconds
-                    ),
-                    serviceName: "ingest"
-                ),
-                .init(
-                    service: HeartbeatService(heartbeat: heartbeat, notifier: notifier, budget: budget),
-                    serviceName: "heartbeat"
-                ),
-                .init(
-                    service: signalService,
-                    successTerminationBehavior: .gracefullyShutdownGroup,
-                    serviceName: "signals"
-                ),
+                .init(service: queue, serviceName: "queue"),
+                .init(service: delivering, serviceName: "delivery"),
+                .init(service: ingest, serviceName: "ingest"),
+                .init(service: HeartbeatService(heartbeat: heartbeat, notifier: notifier, budget: budget)),
+                .init(service: signalService, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             logger: logger
         )
@@ -156,38 +134,5 @@ public enum AgentDaemon {
         }
         logger.info("stopped", metadata: ["accepted_events": "\(metrics.acceptedEvents.current)"])
         return ExitStatus.success
-    }
-
-    /// SIGHUP: the config's delivery settings and the API key, read afresh.
-    private static func reload(configPath: String, delivery: DeliveryDriver, notifier: SystemdNotifier, logger: Logger)
-    {
-        notifier.reloading()
-        do {
-            let fresh = try ConfigLoader.load(path: configPath)
-            let freshKey = try APIKeyResolver.resolve(config: fresh, environment: ProcessInfo.processInfo.environment)
-            delivery.reload(DeliverySettings(config: fresh, apiKey: freshKey.key))
-            logger.info("configuration reloaded", metadata: ["api_key_source": "\(freshKey.source.rawValue)"])
-        } catch {
-            logger.error("reload failed, keeping the running configuration: \(error)")
-        }
-        notifier.readyAfterReload()
-    }
-
-    /// Opens the writer's connection; a damaged file is moved aside (loudly) and replaced.
-    private static func openQueue(config: AgentConfig, logger: Logger) throws(QueueError) -> SQLiteConnection {
-        do {
-            return try QueueDatabase.open(path: config.queue.path, durability: config.queue.durability, create: true)
-        } catch {
-            guard case .damaged(_, let reason) = error else { throw error }
-            let aside = try DamagedQueue.setAside(path: config.queue.path)
-            logger.critical(
-                """
-                the queue database was damaged (\(reason)); it was moved to \(aside) and a new queue was started. \
-                Events in the old file can be recovered with: sqlite3 \(aside) .recover
-                """,
-                metadata: ["damaged_file": "\(aside)"]
-            )
-            return try QueueDatabase.open(path: config.queue.path, durability: config.queue.durability, create: true)
-        }
     }
 }

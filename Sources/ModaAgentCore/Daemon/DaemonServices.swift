@@ -1,17 +1,6 @@
+import Foundation
 import Logging
 import ServiceLifecycle
-
-/// The queue's writer: up first, down last, so every line acknowledged and every removal of a
-/// delivered batch is committed before the process ends.
-struct QueueService: Service {
-    let writer: QueueWriter
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await writer.idle()
-        writer.finish()
-    }
-}
 
 /// Delivery: follows the writer's commits until shutdown, then drains up to
 /// `delivery.drainTimeoutSeconds` counted from the signal.
@@ -84,16 +73,17 @@ struct HeartbeatService: Service {
 /// before the socket accepts anything, and signals wait in its stream until this runs.
 struct SignalService: Service {
     let signals: SignalWatcher
+    let configPath: String
+    let delivery: DeliveryDriver
+    let notifier: SystemdNotifier
     let budget: ShutdownBudget
-    let reload: @Sendable () -> Void
-    let flush: @Sendable () -> Void
     let logger: Logger
 
     func run() async throws {
         for await signal in signals.signals.cancelOnGracefulShutdown() {
             switch signal {
             case .flush:
-                flush()
+                delivery.flush()
             case .reload:
                 reload()
             case .terminate:
@@ -102,5 +92,18 @@ struct SignalService: Service {
                 return
             }
         }
+    }
+
+    private func reload() {
+        notifier.reloading()
+        do {
+            let fresh = try ConfigLoader.load(path: configPath)
+            let key = try APIKeyResolver.resolve(config: fresh, environment: ProcessInfo.processInfo.environment)
+            delivery.reload(DeliverySettings(config: fresh, apiKey: key.key))
+            logger.info("configuration reloaded", metadata: ["api_key_source": "\(key.source.rawValue)"])
+        } catch {
+            logger.error("reload failed, keeping the running configuration: \(error)")
+        }
+        notifier.readyAfterReload()
     }
 }

@@ -14,70 +14,6 @@
 public struct DeliveryStateMachine: Sendable {
     public typealias Instant = ContinuousClock.Instant
 
-    /// The two clocks an event happens at: the monotonic one for every wait, the wall clock for
-    /// the times shown to operators (`lastSuccessAt`, `nextAttemptAt`).
-    public struct Now: Sendable {
-        public var instant: Instant
-        public var wall: Double
-
-        public init(instant: Instant, wall: Double) {
-            self.instant = instant
-            self.wall = wall
-        }
-    }
-
-    public struct BatchID: Hashable, Comparable, Sendable, CustomStringConvertible {
-        public var raw: UInt64
-        public static func < (lhs: Self, rhs: Self) -> Bool { lhs.raw < rhs.raw }
-        public var description: String { "#\(raw)" }
-    }
-
-    /// A stretch of the queue handed to one request. `attempts` counts this batch's failed sends.
-    public struct Batch: Sendable, Equatable {
-        public var id: BatchID
-        public var events: [QueuedEvent]
-        public var attempts = 0
-
-        var firstID: Int64 { events.first?.id ?? 0 }
-        var lastID: Int64 { events.last?.id ?? 0 }
-    }
-
-    public enum Event: Sendable {
-        /// Delivery begins; `lastQueuedID` is the newest id already in the queue.
-        case started(lastQueuedID: Int64)
-        /// The queue's writer committed `count` events, the newest with id `lastID`.
-        case committed(count: Int, lastID: Int64)
-        case batchRead(QueueHead)
-        case readFailed
-        /// The classified answer to a batch; `jitter` is a random draw in [0, 1] for the backoff.
-        case response(BatchID, DeliveryDecision, jitter: Double)
-        case written(BatchID)
-        case writeFailed(BatchID)
-        /// The wake asked for last has come (the drain deadline included).
-        case timerFired
-        case flushRequested
-        case reload(DeliverySettings)
-        /// Deliver everything now, until the queue is empty or `deadline`.
-        case drainRequested(deadline: Instant)
-        case stop
-    }
-
-    public enum Action: Sendable, Equatable {
-        case read(after: Int64, maxEvents: Int, maxBytes: Int)
-        case send(Batch)
-        /// Call back with `timerFired` at this instant; nil cancels. Replaces the previous wake.
-        case wake(at: Instant?)
-        /// The batch was delivered: remove its events and record `status`, in one transaction.
-        case remove(BatchID, first: Int64, last: Int64, status: DeliveryStatus)
-        case deadLetter(BatchID, QueuedEvent, DeliveryFault, at: Double, status: DeliveryStatus)
-        case persist(DeliveryStatus)
-        /// For the log: a failed send will be tried again after `delay` seconds.
-        case retryScheduled(fault: DeliveryFault, attempt: Int, delay: Double, state: DeliveryStatus.State)
-        /// For the log: the API refused a batch of `eventCount`; its halves go on their own.
-        case splitting(fault: DeliveryFault, eventCount: Int)
-        case drainFinished(drained: Bool)
-    }
-
     /// What the machine knows of the queue past the batches it handed out.
     enum Head: Equatable {
         case unknown
@@ -418,47 +354,5 @@ public struct DeliveryStateMachine: Sendable {
         guard wake != lastWake else { return }
         lastWake = wake
         actions.append(.wake(at: wake))
-    }
-}
-
-/// When the machine learned of each stretch of queue ids, on the monotonic clock: a batch's
-/// flush interval counts from when its oldest event became known, never from the wall-clock
-/// `received_at` stored with it.
-struct ArrivalMarks: Sendable, Equatable {
-    private var marks: [(through: Int64, at: ContinuousClock.Instant)] = []
-
-    static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.marks.elementsEqual(rhs.marks) { $0.through == $1.through && $0.at == $1.at }
-    }
-
-    /// Ids up to `through` are known from `at` on. Marks close together merge (a batch may leave
-    /// up to 10 ms early), and marks already past the interval merge into one, so the list stays
-    /// short through a long outage.
-    mutating func record(through id: Int64, at instant: ContinuousClock.Instant, interval: Duration) {
-        if let last = marks.last, last.through >= id { return }
-        if let last = marks.last, instant - last.at < .milliseconds(10) {
-            marks[marks.count - 1].through = id
-        } else {
-            marks.append((id, instant))
-        }
-        if let lastDue = marks.lastIndex(where: { $0.at + interval <= instant }), lastDue > 0 {
-            marks.removeFirst(lastDue)
-        }
-    }
-
-    /// When `id` became known; an id past every mark (added by another process) is known from
-    /// now, together with everything up to `orMark`.
-    mutating func learned(
-        _ id: Int64,
-        orMark newest: Int64,
-        at instant: ContinuousClock.Instant
-    ) -> ContinuousClock.Instant {
-        if let mark = marks.first(where: { $0.through >= id }) { return mark.at }
-        marks.append((max(id, newest), instant))
-        return instant
-    }
-
-    mutating func forget(through id: Int64) {
-        marks.removeAll { $0.through <= id }
     }
 }

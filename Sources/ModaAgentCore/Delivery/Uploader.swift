@@ -35,7 +35,10 @@ public final class Uploader: Sendable {
         return await withTaskGroup(of: UploadResult?.self) { group in
             group.addTask {
                 do {
-                    let response = try await client.execute(prepared, timeout: .milliseconds(Int64((timeoutSeconds * 1000).rounded(.up))))
+                    let response = try await client.execute(
+                        prepared,
+                        timeout: .milliseconds(Int64((timeoutSeconds * 1000).rounded(.up)))
+                    )
                     let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
                     return .response(
                         UploadResponse(

@@ -1,6 +1,20 @@
 /// Named, ordered migrations of the queue database, tracked in `PRAGMA user_version`.
 /// Each runs in its own transaction; a database newer than this build is refused, not touched.
 enum QueueSchema {
+    /// The dead letters' columns after `id`, as v1 created them and v2 recreated them. Frozen like
+    /// the migrations that use it: a change is a new migration, never an edit here.
+    private static let deadLetterColumns = """
+        event_id INTEGER NOT NULL,
+        received_at REAL NOT NULL,
+        dead_at REAL NOT NULL,
+        status INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        request_id TEXT,
+        conversation_id TEXT,
+        preview TEXT,
+        body TEXT NOT NULL
+        """
+
     static let migrations: [(name: String, sql: String)] = [
         (
             "v1: events, dead letters, counters, delivery state",
@@ -12,15 +26,7 @@ enum QueueSchema {
             );
             CREATE TABLE dead_letters (
                 id INTEGER PRIMARY KEY,
-                event_id INTEGER NOT NULL,
-                received_at REAL NOT NULL,
-                dead_at REAL NOT NULL,
-                status INTEGER NOT NULL,
-                error TEXT NOT NULL,
-                request_id TEXT,
-                conversation_id TEXT,
-                preview TEXT,
-                body TEXT NOT NULL
+                \(deadLetterColumns)
             );
             CREATE TABLE counters (
                 id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -67,15 +73,7 @@ enum QueueSchema {
             ALTER TABLE events_v2 RENAME TO events;
             CREATE TABLE dead_letters_v2 (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
-                event_id INTEGER NOT NULL,
-                received_at REAL NOT NULL,
-                dead_at REAL NOT NULL,
-                status INTEGER NOT NULL,
-                error TEXT NOT NULL,
-                request_id TEXT,
-                conversation_id TEXT,
-                preview TEXT,
-                body TEXT NOT NULL
+                \(deadLetterColumns)
             );
             INSERT INTO dead_letters_v2 SELECT * FROM dead_letters ORDER BY id;
             DROP TABLE dead_letters;

@@ -1,0 +1,66 @@
+/// What goes into the machine and what comes out of it.
+extension DeliveryStateMachine {
+    /// The two clocks an event happens at: the monotonic one for every wait, the wall clock for
+    /// the times shown to operators (`lastSuccessAt`, `nextAttemptAt`).
+    public struct Now: Sendable {
+        public var instant: Instant
+        public var wall: Double
+
+        public init(instant: Instant, wall: Double) {
+            self.instant = instant
+            self.wall = wall
+        }
+    }
+
+    public struct BatchID: Hashable, Comparable, Sendable, CustomStringConvertible {
+        public var raw: UInt64
+        public static func < (lhs: Self, rhs: Self) -> Bool { lhs.raw < rhs.raw }
+        public var description: String { "#\(raw)" }
+    }
+
+    /// A stretch of the queue handed to one request. `attempts` counts this batch's failed sends.
+    public struct Batch: Sendable, Equatable {
+        public var id: BatchID
+        public var events: [QueuedEvent]
+        public var attempts = 0
+
+        var firstID: Int64 { events.first?.id ?? 0 }
+        var lastID: Int64 { events.last?.id ?? 0 }
+    }
+
+    public enum Event: Sendable {
+        /// Delivery begins; `lastQueuedID` is the newest id already in the queue.
+        case started(lastQueuedID: Int64)
+        /// The queue's writer committed `count` events, the newest with id `lastID`.
+        case committed(count: Int, lastID: Int64)
+        case batchRead(QueueHead)
+        case readFailed
+        /// The classified answer to a batch; `jitter` is a random draw in [0, 1] for the backoff.
+        case response(BatchID, DeliveryDecision, jitter: Double)
+        case written(BatchID)
+        case writeFailed(BatchID)
+        /// The wake asked for last has come (the drain deadline included).
+        case timerFired
+        case flushRequested
+        case reload(DeliverySettings)
+        /// Deliver everything now, until the queue is empty or `deadline`.
+        case drainRequested(deadline: Instant)
+        case stop
+    }
+
+    public enum Action: Sendable, Equatable {
+        case read(after: Int64, maxEvents: Int, maxBytes: Int)
+        case send(Batch)
+        /// Call back with `timerFired` at this instant; nil cancels. Replaces the previous wake.
+        case wake(at: Instant?)
+        /// The batch was delivered: remove its events and record `status`, in one transaction.
+        case remove(BatchID, first: Int64, last: Int64, status: DeliveryStatus)
+        case deadLetter(BatchID, QueuedEvent, DeliveryFault, at: Double, status: DeliveryStatus)
+        case persist(DeliveryStatus)
+        /// For the log: a failed send will be tried again after `delay` seconds.
+        case retryScheduled(fault: DeliveryFault, attempt: Int, delay: Double, state: DeliveryStatus.State)
+        /// For the log: the API refused a batch of `eventCount`; its halves go on their own.
+        case splitting(fault: DeliveryFault, eventCount: Int)
+        case drainFinished(drained: Bool)
+    }
+}
