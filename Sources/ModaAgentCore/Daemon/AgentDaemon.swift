@@ -48,8 +48,6 @@ public enum AgentDaemon {
 
         let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds))
         let delivery: DeliveryDriver
-        let metrics = IngestMetrics()
-        let server: IngestServer
         do {
             delivery = try DeliveryDriver(
                 reader: reader,
@@ -58,6 +56,17 @@ public enum AgentDaemon {
                 settings: DeliverySettings(config: config, apiKey: key.key),
                 logger: logger
             )
+        } catch {
+            logger.critical("\(error)")
+            await uploader.shutdown()
+            return ExitStatus.failure
+        }
+        // Dependency order: delivery records its state and starts on the backlog before the socket
+        // accepts anything; commits made meanwhile wait in the writer's stream for DeliveryService.
+        delivery.start()
+        let metrics = IngestMetrics()
+        let server: IngestServer
+        do {
             server = try await IngestServer.start(
                 config: config,
                 activatedSocket: try SocketActivation.listeningUnixStreamSocket(),
@@ -71,9 +80,8 @@ public enum AgentDaemon {
                 logger: logger
             )
         } catch {
-            logger.critical(
-                error is IngestError || error is QueueError ? "\(error)" : "cannot start the ingest socket: \(error)"
-            )
+            logger.critical(error is IngestError ? "\(error)" : "cannot start the ingest socket: \(error)")
+            delivery.stop()
             await uploader.shutdown()
             if case .socketInUse = error as? IngestError { return ExitStatus.alreadyRunning }
             return ExitStatus.failure

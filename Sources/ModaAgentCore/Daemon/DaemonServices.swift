@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Delivery: follows the writer's commits until shutdown, then drains up to
-/// `delivery.drainTimeoutSeconds` counted from the signal.
+/// Delivery (started by the wiring, before the socket): follows the writer's commits until
+/// shutdown, then drains up to `delivery.drainTimeoutSeconds` counted from the signal.
 struct DeliveryService: Service {
     let driver: DeliveryDriver
     let writer: QueueWriter
@@ -12,7 +12,6 @@ struct DeliveryService: Service {
     let logger: Logger
 
     func run() async throws {
-        driver.start()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await commit in writer.commits { driver.committed(commit) }
