@@ -174,15 +174,19 @@ struct QueueWriterTurnTests {
         #expect(await waitFor { committed.withLockedValue { $0 } >= 100 }, "ingest is committing back to back")
         // Counted in commits, not seconds, so a slow disk under a loaded machine cannot fake a
         // starvation: a write rides the commit after the one in progress, so at most the eight
-        // submissions of that one are answered before it.
+        // submissions of that one are answered before it. The count starts once the write is
+        // handed over: a test thread preempted before that would count commits the write never saw.
         var mostOvertaken = 0
         for _ in 0..<20 {
-            let before = answered.withLockedValue { $0 }
+            let handedOver = NIOLockedValueBox(0)
             let (result, after) = await withCheckedContinuation { continuation in
                 writer.perform(.status(DeliveryStatus())) { result in
                     continuation.resume(returning: (result, answered.withLockedValue { $0 }))
                 }
+                let now = answered.withLockedValue { $0 }
+                handedOver.withLockedValue { $0 = now }
             }
+            let before = handedOver.withLockedValue { $0 }
             try result.get()
             mostOvertaken = max(mostOvertaken, after - before)
         }

@@ -24,9 +24,7 @@ enum QueueDatabase {
         } else {
             try requireFile(path)
         }
-        let db = try SQLiteConnection(path: path)
-        do throws(QueueError) {
-            try db.execute("PRAGMA busy_timeout = 10000")
+        return try configured(SQLiteConnection(path: path), path: path) { db throws(QueueError) in
             // Appends and reads of the queue's head touch few pages; SQLite's default 2 MB cache per
             // connection would only be resident memory.
             try db.execute("PRAGMA cache_size = -512")
@@ -40,25 +38,17 @@ enum QueueDatabase {
             // Set after WAL: FULL makes every commit fsync the WAL, which is the acknowledgement promise.
             try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
             try QueueSchema.migrate(db)
-        } catch {
-            throw classify(error, path: path)
         }
-        return db
     }
 
     /// For `dead-letters replay` and `purge`: read-write, fsynced, beside a running daemon, with the
     /// schema as the daemon left it.
     static func openForOperator(path: String) throws(QueueError) -> SQLiteConnection {
         try requireFile(path)
-        let db = try SQLiteConnection(path: path)
-        do throws(QueueError) {
-            try db.execute("PRAGMA busy_timeout = 10000")
+        return try configured(SQLiteConnection(path: path), path: path) { db throws(QueueError) in
             try db.execute("PRAGMA synchronous = FULL")
             try QueueSchema.requireReadable(db)
-        } catch {
-            throw classify(error, path: path)
         }
-        return db
     }
 
     /// For `status`, `dead-letters list` and `show`: nothing is written and no file is created.
@@ -69,9 +59,19 @@ enum QueueDatabase {
         try requireFile(path)
         let walExists = access(path + "-wal", F_OK) == 0
         let db = try SQLiteConnection(uri: uri(path, parameter: walExists ? "mode=ro" : "immutable=1"))
+        return try configured(db, path: path) { db throws(QueueError) in try QueueSchema.requireReadable(db) }
+    }
+
+    /// Every connection waits for a busy writer instead of failing (modactl beside a running
+    /// daemon), then gets its own `setup`; a damaged file comes back as `.damaged`.
+    private static func configured(
+        _ db: SQLiteConnection,
+        path: String,
+        _ setup: (SQLiteConnection) throws(QueueError) -> Void
+    ) throws(QueueError) -> SQLiteConnection {
         do throws(QueueError) {
             try db.execute("PRAGMA busy_timeout = 10000")
-            try QueueSchema.requireReadable(db)
+            try setup(db)
         } catch {
             throw classify(error, path: path)
         }
