@@ -127,8 +127,12 @@ public enum AgentDaemon {
                 .init(service: queue, serviceName: "queue"),
                 .init(service: delivering, serviceName: "delivery"),
                 .init(service: ingest, serviceName: "ingest"),
-                .init(service: HeartbeatService(heartbeat: heartbeat, notifier: notifier, budget: budget)),
-                .init(service: signalService, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: heartbeat, serviceName: "heartbeat"),
+                .init(
+                    service: signalService,
+                    successTerminationBehavior: .gracefullyShutdownGroup,
+                    serviceName: "signals"
+                ),
             ],
             logger: logger
         )

@@ -50,23 +50,6 @@ struct IngestService: Service {
     }
 }
 
-/// READY=1 once running, STATUS= and watchdog pings while running, STOPPING=1 first thing on
-/// shutdown.
-struct HeartbeatService: Service {
-    let heartbeat: Heartbeat
-    let notifier: SystemdNotifier
-    let budget: ShutdownBudget
-
-    func run() async throws {
-        notifier.ready()
-        heartbeat.start()
-        try? await gracefulShutdown()
-        budget.begin()
-        notifier.stopping()
-        heartbeat.stop()
-    }
-}
-
 /// SIGHUP reloads delivery settings and the API key, SIGUSR1 flushes; SIGTERM/SIGINT end this
 /// service, which shuts the group down gracefully. The handlers are installed by `SignalWatcher`
 /// before the socket accepts anything, and signals wait in its stream until this runs.

@@ -1,9 +1,11 @@
 import CMalloc
 import Dispatch
+import ServiceLifecycle
 
-/// Keeps systemd's STATUS= current and pings the watchdog, but only after the writer and the
-/// delivery have both answered: a stuck pipeline stops the pings and systemd restarts the daemon.
-final class Heartbeat: @unchecked Sendable {
+/// The daemon's word to systemd: READY=1 once running, STATUS= kept current and watchdog pings
+/// while running, but only after the writer and delivery have both answered (a stuck pipeline
+/// stops the pings and systemd restarts the daemon), STOPPING=1 first thing on shutdown.
+final class Heartbeat: Service, @unchecked Sendable {
     // @unchecked: `timer` is set once in start() before the source runs and cancelled in stop().
     private let delivery: DeliveryDriver
     private let writer: QueueWriter
@@ -28,7 +30,15 @@ final class Heartbeat: @unchecked Sendable {
         self.notifier = notifier
     }
 
-    func start() {
+    func run() async throws {
+        notifier.ready()
+        start()
+        try? await gracefulShutdown()
+        notifier.stopping()
+        stop()
+    }
+
+    private func start() {
         let interval = min(
             1.0,
             SystemdNotifier.watchdogInterval().map {
@@ -42,7 +52,7 @@ final class Heartbeat: @unchecked Sendable {
         source.resume()
     }
 
-    func stop() {
+    private func stop() {
         timer?.cancel()
     }
 
