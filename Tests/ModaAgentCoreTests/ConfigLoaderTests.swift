@@ -42,7 +42,19 @@ struct ConfigLoaderTests {
         let data = try Data(contentsOf: root.appendingPathComponent("config.example.json"))
         var config = try ConfigLoader.parse(data, path: "config.example.json")
         config.apiKeyFile = AgentConfig().apiKeyFile
+        // SPEC 2: the example turns the monitoring listener on, on loopback.
+        #expect(config.monitoring.listen == ListenAddress(host: "127.0.0.1", port: 9810))
+        config.monitoring.listen = nil
         #expect(config == AgentConfig())
+    }
+
+    @Test("monitoring.listen: IPv4, [IPv6] and localhost with a port")
+    func listenAddresses() throws {
+        #expect(try parse(#"{"monitoring":{"listen":"127.0.0.1:9810"}}"#).monitoring.listen?.port == 9810)
+        let six = try parse(#"{"monitoring":{"listen":"[::1]:9810"}}"#).monitoring.listen
+        #expect(six?.host == "::1" && six?.description == "[::1]:9810")
+        #expect(try parse(#"{"monitoring":{"listen":"localhost:1"}}"#).monitoring.listen?.host == "localhost")
+        #expect(try parse(#"{"monitoring":{"listen":null}}"#).monitoring.listen == nil)
     }
 
     @Test("fractional durations are accepted")
@@ -90,6 +102,10 @@ struct ConfigLoaderTests {
             (#"{"log":{"level":"loud"}}"#, "log.level"),
             (#"{"endpoint":"ftp://x"}"#, "endpoint"),
             (#"{"environment":5}"#, "environment"),
+            (#"{"monitoring":{"listen":"9810"}}"#, "monitoring.listen"),
+            (#"{"monitoring":{"listen":"[::1:9810"}}"#, "monitoring.listen"),
+            (#"{"monitoring":{"listen":"localhost:70000"}}"#, "monitoring.listen"),
+            (#"{"monitoring":{"listen":9810}}"#, "monitoring.listen"),
         ]
     )
     func invalidValues(json: String, key: String) {
@@ -134,7 +150,8 @@ struct ConfigLoaderTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(
             Set(object.keys) == [
-                "endpoint", "apiKeyFile", "apiKey", "environment", "socket", "queue", "batch", "delivery", "log",
+                "endpoint", "apiKeyFile", "apiKey", "environment", "socket", "queue", "batch", "delivery",
+                "monitoring", "log",
             ]
         )
     }

@@ -31,11 +31,12 @@ struct SystemdContainerTests {
         )
     }
 
-    @Test("a clean start under the shipped unit logs nothing at notice level or above")
+    @Test("a clean start under the shipped unit logs nothing at notice level or above; monitoring works in its sandbox")
     func cleanStartIsQuiet() async throws {
-        let result = try await Self.run("clean-start")
+        let result = try await Self.run("clean-start", "monitoring")
         #expect(result.status != 77, "the container did not boot: \(result.stderr)")
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("clean-start: ok"))
+        #expect(result.stdout.contains("monitoring: ok"), "the listener works inside the shipped sandbox")
     }
 }

@@ -116,9 +116,31 @@ $unexpected"
     echo "clean-start: ok ($(printf '%s\n' "$lines" | wc -l) lines, none at notice or above; RLIMIT_NICE $limit)"
 }
 
+# The monitoring listener under the shipped sandbox (RestrictAddressFamilies= as shipped).
+check_monitoring() {
+    local port=$((20000 + $$ % 20000))
+    inside sed -i "s|\"monitoring\": { \"listen\": null }|\"monitoring\": { \"listen\": \"127.0.0.1:$port\" }|" \
+        /etc/moda-agent/config.json
+    inside systemctl restart moda-agent.service || fail "restart with monitoring failed"
+    local health=""
+    for _ in $(seq 1 100); do
+        health=$(inside curl -s --max-time 2 "http://127.0.0.1:$port/health" || true)
+        [ -n "$health" ] && break
+        sleep 0.1
+    done
+    case "$health" in
+        '{"status":"ok"'*) ;;
+        *) fail "GET /health under the unit answered '$health'" ;;
+    esac
+    inside curl -s --max-time 2 "http://127.0.0.1:$port/metrics" | grep -q '^moda_agent_build_info{version=' \
+        || fail "GET /metrics under the unit lacks moda_agent_build_info"
+    echo "monitoring: ok ($health)"
+}
+
 for check in "$@"; do
     case "$check" in
         clean-start) check_clean_start ;;
+        monitoring) check_monitoring ;;
         *) fail "unknown check $check" ;;
     esac
 done

@@ -25,6 +25,7 @@ extension AgentConfig {
                 "retryInitialSeconds": delivery.retryInitialSeconds, "retryMaxSeconds": delivery.retryMaxSeconds,
                 "drainTimeoutSeconds": delivery.drainTimeoutSeconds,
             ] as [String: Any],
+            "monitoring": ["listen": monitoring.listen.map { "\($0)" as Any } ?? NSNull()] as [String: Any],
             "log": ["level": log.level],
         ]
         if apiKey != nil { root["apiKey"] = "<redacted>" }

@@ -10,6 +10,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var queue = Queue()
     public var batch = Batch()
     public var delivery = Delivery()
+    public var monitoring = Monitoring()
     public var log = Log()
 
     public init() {}
@@ -61,6 +62,11 @@ public struct AgentConfig: Sendable, Equatable {
         public var retryInitialSeconds: Double = 1
         public var retryMaxSeconds: Double = 30
         public var drainTimeoutSeconds: Double = 10
+    }
+
+    public struct Monitoring: Sendable, Equatable {
+        /// `/metrics` and `/health` (SPEC 9); nil: no listener.
+        public var listen: ListenAddress? = nil
     }
 
     public struct Log: Sendable, Equatable {

@@ -133,6 +133,20 @@ extension SectionReader {
         )
         try delivery.rejectUnknownKeys()
 
+        var monitoring = try section("monitoring")
+        if let listen = try monitoring.optionalString("listen") {
+            guard let address = ListenAddress(parsing: listen) else {
+                throw .invalidValue(
+                    path: path,
+                    key: "monitoring.listen",
+                    reason: "is \"\(listen)\"; use \"HOST:PORT\" (an IPv4 address, [IPv6] or localhost), "
+                        + "e.g. \"127.0.0.1:9810\", or null for no listener"
+                )
+            }
+            config.monitoring.listen = address
+        }
+        try monitoring.rejectUnknownKeys()
+
         var log = try section("log")
         config.log.level = try log.choice("level", default: config.log.level, allowed: AgentConfig.Log.levels)
         try log.rejectUnknownKeys()

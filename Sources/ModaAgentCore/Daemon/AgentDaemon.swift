@@ -1,7 +1,9 @@
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 
 /// The daemon's wiring: opens the queue and binds the socket (the failures that decide the exit
@@ -27,6 +29,9 @@ public enum AgentDaemon {
         }()
         // Before the socket exists: an early SIGTERM is never the default "die at once".
         let signals = SignalWatcher()
+        // Before any part creates its instruments; without a listener they stay no-ops.
+        let registry = config.monitoring.listen.map { _ in PrometheusCollectorRegistry() }
+        if let registry { MetricsSystem.bootstrap(PrometheusFactory(registry: registry)) }
         ResourceLimits.raiseOpenFileLimit()
 
         let queue: QueueService
@@ -86,6 +91,33 @@ public enum AgentDaemon {
             if case .socketInUse = error as? IngestError { return ExitStatus.alreadyRunning }
             return ExitStatus.failure
         }
+        var monitoring: MonitoringService?
+        if let registry, let address = config.monitoring.listen {
+            do {
+                let monitor = Monitor(
+                    registry: registry,
+                    store: try QueueStore(operatorPath: config.queue.path, access: .readOnly),
+                    delivery: delivery,
+                    writer: writer,
+                    config: config
+                )
+                let server = try await MonitoringServer.start(
+                    address: address,
+                    monitor: monitor,
+                    group: MultiThreadedEventLoopGroup.singleton
+                )
+                monitoring = MonitoringService(server: server, monitor: monitor)
+                logger.info("monitoring", metadata: ["listen": "\(server.address)"])
+            } catch {
+                logger.critical(
+                    "cannot listen on monitoring.listen \(address): \(error); free the port or change the setting"
+                )
+                await server.stopAccepting()
+                delivery.stop()
+                await uploader.shutdown()
+                return ExitStatus.failure
+            }
+        }
         logger.info(
             "moda-agent started",
             metadata: [
@@ -128,6 +160,7 @@ public enum AgentDaemon {
                 .init(service: delivering, serviceName: "delivery"),
                 .init(service: ingest, serviceName: "ingest"),
                 .init(service: heartbeat, serviceName: "heartbeat"),
+            ] + (monitoring.map { [.init(service: $0, serviceName: "monitoring")] } ?? []) + [
                 .init(
                     service: signalService,
                     successTerminationBehavior: .gracefullyShutdownGroup,

@@ -15,6 +15,7 @@ public final class DeliveryDriver: @unchecked Sendable {
     private let writer: QueueWriter
     private let uploader: Uploader
     private let logger: Logger
+    private let metrics = DeliveryMetrics()
     private var timer: DispatchWorkItem?
     private var random = SystemRandomNumberGenerator()
     private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
@@ -93,6 +94,9 @@ public final class DeliveryDriver: @unchecked Sendable {
 
     /// Queue depth and delivery state, for sd_notify STATUS and the watchdog: answering at all
     /// proves delivery's queue is not stuck.
+    /// The state as `status` shows it, for monitoring.
+    public var status: DeliveryStatus { queue.sync { machine.status } }
+
     public func snapshot() -> (queuedEvents: Int, state: DeliveryStatus.State) {
         queue.sync {
             let queued = (try? reader.counters().queuedEvents) ?? 0
@@ -144,6 +148,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         case .deadLetter(let id, let event, let fault, let time, let status):
             writer.perform(.deadLetter(event, fault: fault, at: time, status: status)) { result in
                 if case .success = result {
+                    self.metrics.eventDeadLettered()
                     self.logger.warning(
                         "event dead-lettered",
                         metadata: [
@@ -188,13 +193,17 @@ public final class DeliveryDriver: @unchecked Sendable {
         let body = RequestBody.encode(batch.events.map(\.body))
         let settings = machine.settings
         let uploader = self.uploader
+        let metrics = self.metrics
+        metrics.requestStarted()
         Task {
+            let started = ContinuousClock.now
             let result = await uploader.post(
                 body: body,
                 endpoint: settings.endpoint,
                 apiKey: settings.apiKey,
                 timeoutSeconds: settings.delivery.timeoutSeconds
             )
+            metrics.requestFinished(result, after: ContinuousClock.now - started, at: Timestamp.now())
             let decision = ResponseClassifier.classify(result, eventCount: batch.events.count)
             self.queue.async {
                 let jitter = Double.random(in: 0...1, using: &self.random)

@@ -134,7 +134,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func handle(_ item: LineFramer.Item, stamp: String) {
         switch item {
         case .tooLong(let number):
-            metrics.rejectedLines.add(1)
+            metrics.rejected(.tooLarge)
             append(
                 .reply(
                     .rejected(
@@ -152,7 +152,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             case .success(let events):
                 append(.events(events), line: number)
             case .failure(let rejection):
-                metrics.rejectedLines.add(1)
+                metrics.rejected(rejection.message.contains("over batch.maxEventBytes") ? .tooLarge : .invalid)
                 append(.reply(.rejected(line: number, message: rejection.message, retryable: false)), line: number)
             }
         }
@@ -198,6 +198,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         outstanding -= 1
         var replies = context.channel.allocator.buffer(capacity: batch.count * 32)
         var next = outcomes.makeIterator()
+        var accepted = 0
         for (entry, number) in zip(batch, numbers) {
             let reply: IngestReply
             switch entry {
@@ -206,13 +207,13 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             case .events:
                 switch next.next() {
                 case .accepted(let count):
-                    metrics.acceptedEvents.add(count)
+                    accepted += count
                     reply = .accepted(count)
                 case .queueFull(let message):
-                    metrics.rejectedLines.add(1)
+                    metrics.rejected(.queueFull)
                     reply = .rejected(line: number, message: message, retryable: true)
                 case .failed(let message):
-                    metrics.rejectedLines.add(1)
+                    metrics.rejected(.writeFailed)
                     reply = .rejected(line: number, message: message, retryable: true)
                 case nil:
                     reply = .rejected(line: number, message: "internal error: no outcome", retryable: true)
@@ -220,6 +221,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             }
             replies.writeString(reply.json)
         }
+        metrics.burstAnswered(lines: batch.count, events: accepted)
         write(replies, count: batch.count, context: context)
         if readHeld && outstanding < Self.maxOutstanding && !draining {
             readHeld = false

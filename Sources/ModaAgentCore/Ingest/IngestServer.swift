@@ -54,9 +54,9 @@ public final class IngestServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(OverLimitHandler(maxConnections: maxConnections))
                     }
                 }
-                metrics.openConnections.add(1)
+                metrics.connectionOpened()
                 channel.closeFuture.whenComplete { _ in
-                    metrics.openConnections.add(-1)
+                    metrics.connectionClosed()
                     _ = connections.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
                 }
                 return channel.eventLoop.makeCompletedFuture {

@@ -87,6 +87,10 @@ public final class QueueStore {
         try db.scalarInt("SELECT max(id) FROM events") ?? 0
     }
 
+    public func deadLetterCount() throws(QueueError) -> Int {
+        Int(try db.scalarInt("SELECT count(*) FROM dead_letters") ?? 0)
+    }
+
     public func oldestReceivedAt() throws(QueueError) -> Double? {
         let statement = try db.prepare("SELECT received_at FROM events ORDER BY id LIMIT 1")
         guard try statement.step() else { return nil }

@@ -1,3 +1,5 @@
+import Atomics
+import CoreMetrics
 import Dispatch
 import Logging
 import NIOConcurrencyHelpers
@@ -57,6 +59,8 @@ public final class QueueWriter: @unchecked Sendable {
     private let deleteThrough: SQLiteStatement
     private let reserve: DiskReserve?
     private let logger: Logger
+    private let commitDuration = CoreMetrics.Timer(label: "moda_agent_commit_duration_seconds")
+    private let lastCommitFailure = ManagedAtomic<Bool>(false)
 
     /// `reserve` is the space set aside for removing delivered events on a full disk.
     init(
@@ -123,6 +127,9 @@ public final class QueueWriter: @unchecked Sendable {
         await withCheckedContinuation { continuation in queue.async { continuation.resume() } }
     }
 
+    /// Whether the last group commit failed (SPEC 9.2: the daemon is then unhealthy).
+    public var lastCommitFailed: Bool { lastCommitFailure.load(ordering: .relaxed) }
+
     /// Ends `commits`: nothing more will be announced.
     public func finish() {
         announce.finish()
@@ -140,7 +147,12 @@ public final class QueueWriter: @unchecked Sendable {
         }
         if group.isEmpty && taken.isEmpty { return }
         var work = taken
+        let started = ContinuousClock.now
         let (outcomes, added) = commit(group, jobs: &work)
+        let elapsed = ContinuousClock.now - started
+        commitDuration.recordNanoseconds(
+            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        )
         if work.contains(where: { $0.write.isRemoval }) { recoverSpace(&work) }
         for job in work {
             if let error = job.error { job.completion(.failure(error)) } else { job.completion(.success(())) }
@@ -231,6 +243,7 @@ public final class QueueWriter: @unchecked Sendable {
                 try writeCounters.run()
             }
         } catch {
+            lastCommitFailure.store(true, ordering: .relaxed)
             for index in jobs.indices where jobs[index].error == nil { jobs[index].error = error }
             let message = Self.failureMessage(error)
             let failed = group.map { submission in
@@ -238,6 +251,7 @@ public final class QueueWriter: @unchecked Sendable {
             }
             return (failed, 0)
         }
+        lastCommitFailure.store(false, ordering: .relaxed)
         return (outcomes, added)
     }
 

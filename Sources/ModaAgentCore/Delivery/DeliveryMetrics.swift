@@ -1,0 +1,44 @@
+import CoreMetrics
+
+/// What delivery tells a monitoring system (SPEC 9.1), through swift-metrics: a no-op unless the
+/// daemon bootstrapped a metrics backend (`monitoring.listen`).
+struct DeliveryMetrics: Sendable {
+    private let duration = CoreMetrics.Timer(
+        label: "moda_agent_delivery_request_duration_seconds",
+        dimensions: [("queue", "events")]
+    )
+    private let inFlight = Meter(label: "moda_agent_delivery_in_flight", dimensions: [("queue", "events")])
+    private let deadLettered = Counter(label: "moda_agent_dead_lettered_total", dimensions: [("queue", "events")])
+    private let lastSuccess = Meter(
+        label: "moda_agent_delivery_last_success_timestamp_seconds",
+        dimensions: [("queue", "events")]
+    )
+
+    func requestStarted() {
+        inFlight.increment(by: 1)
+    }
+
+    /// One request's outcome: its code (HTTP status, `timeout` or `connection`) and how long it took.
+    func requestFinished(_ result: UploadResult, after elapsed: Duration, at wallTime: Double) {
+        inFlight.decrement(by: 1)
+        duration.recordNanoseconds(
+            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        )
+        Counter(label: "moda_agent_delivery_requests_total", dimensions: [("queue", "events"), ("code", Self.code(result))])
+            .increment()
+        if case .response(let response) = result, (200..<300).contains(response.status) {
+            lastSuccess.set(wallTime)
+        }
+    }
+
+    func eventDeadLettered() {
+        deadLettered.increment()
+    }
+
+    static func code(_ result: UploadResult) -> String {
+        switch result {
+        case .response(let response): return String(response.status)
+        case .transportFailure(let reason): return reason.hasPrefix("timeout") ? "timeout" : "connection"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+/// `/health` (SPEC 9.2), decided from one sample of the daemon's state: a pure function, so each
+/// rule is a row in a test.
+public struct HealthReport: Sendable, Equatable {
+    public var healthy: Bool
+    public var reason: String?
+    public var deliveryState: DeliveryStatus.State
+    public var queuedEvents: Int
+
+    /// Retrying this long with no success is unhealthy.
+    public static let retryingLimitSeconds: Double = 600
+
+    public struct Inputs: Sendable, Equatable {
+        public var delivery: DeliveryStatus
+        /// Seconds delivery has been retrying without a success in between; nil when it is not.
+        public var retryingForSeconds: Double?
+        public var queuedEvents: Int
+        public var queuedBytes: Int
+        public var maxQueueBytes: Int
+        public var whenFull: AgentConfig.WhenFull
+        public var lastCommitFailed: Bool
+
+        public init(
+            delivery: DeliveryStatus,
+            retryingForSeconds: Double?,
+            queuedEvents: Int,
+            queuedBytes: Int,
+            maxQueueBytes: Int,
+            whenFull: AgentConfig.WhenFull,
+            lastCommitFailed: Bool
+        ) {
+            self.delivery = delivery
+            self.retryingForSeconds = retryingForSeconds
+            self.queuedEvents = queuedEvents
+            self.queuedBytes = queuedBytes
+            self.maxQueueBytes = maxQueueBytes
+            self.whenFull = whenFull
+            self.lastCommitFailed = lastCommitFailed
+        }
+    }
+
+    public static func evaluate(_ inputs: Inputs) -> HealthReport {
+        var report = HealthReport(
+            healthy: true,
+            reason: nil,
+            deliveryState: inputs.delivery.state,
+            queuedEvents: inputs.queuedEvents
+        )
+        let detail = inputs.delivery.lastError.map { ": \($0.message)" } ?? ""
+        switch inputs.delivery.state {
+        case .unauthorized:
+            report.reason = "delivery unauthorized\(detail); fix the API key, then systemctl reload moda-agent"
+        case .misconfigured:
+            report.reason = "delivery misconfigured\(detail); check endpoint, then systemctl reload moda-agent"
+        case .retrying:
+            if let seconds = inputs.retryingForSeconds, seconds > retryingLimitSeconds {
+                report.reason = "delivery retrying with no success for \(Int(seconds / 60)) minutes\(detail)"
+            }
+        case .idle, .ok:
+            break
+        }
+        if report.reason == nil, inputs.whenFull == .reject,
+            Double(inputs.queuedBytes) > 0.9 * Double(inputs.maxQueueBytes)
+        {
+            report.reason =
+                "queue over 90% of queue.maxBytes (\(inputs.queuedBytes) of \(inputs.maxQueueBytes) bytes); "
+                + "new lines will soon be refused"
+        }
+        if report.reason == nil, inputs.lastCommitFailed {
+            report.reason = "the last group commit failed; new lines are refused until the queue can be written"
+        }
+        report.healthy = report.reason == nil
+        return report
+    }
+
+    /// `{"status":"ok",...}` or `{"status":"unhealthy","reason":"...",...}`.
+    public var json: String {
+        var fields = ["\"status\":\(healthy ? "\"ok\"" : "\"unhealthy\"")"]
+        if let reason { fields.append("\"reason\":\(JSONText.quoted(reason))") }
+        fields.append("\"delivery\":\(JSONText.quoted(deliveryState.rawValue))")
+        fields.append("\"queuedEvents\":\(queuedEvents)")
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}

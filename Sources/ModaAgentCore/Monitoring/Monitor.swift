@@ -1,0 +1,124 @@
+import CoreMetrics
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// Samples what the queue database and delivery know (queue depth, delivered and dropped counts,
+/// dead letters, the delivery state) into the SPEC 9.1 gauges, and decides `/health`. The counters
+/// marked (q) in SPEC 9.1 come from the database, so they survive restarts and agree with
+/// `modactl status --json`. Sampled every second and on each request.
+public final class Monitor: @unchecked Sendable {
+    // @unchecked: `state` (with its SQLite connection) is touched only under `lock`; the sampler task
+    // and the listener's event loop both sample.
+    private struct State {
+        var store: QueueStore
+        var retryingSince: Double?
+        var delivered: Int?
+        var dropped: Int?
+        var cpuSeconds: Double = 0
+        var report: HealthReport.Inputs?
+    }
+
+    private let registry: PrometheusCollectorRegistry
+    private let delivery: DeliveryDriver
+    private let writer: QueueWriter
+    private let config: AgentConfig
+    private let lock = NIOLock()
+    private var state: State
+    private let process = ProcessMetrics()
+
+    private let queueEvents = Meter(label: "moda_agent_queue_events", dimensions: [("queue", "events")])
+    private let queueBytes = Meter(label: "moda_agent_queue_bytes", dimensions: [("queue", "events")])
+    private let oldestAge = Meter(label: "moda_agent_queue_oldest_age_seconds", dimensions: [("queue", "events")])
+    private let deadLetters = Meter(label: "moda_agent_dead_letters", dimensions: [("queue", "events")])
+    private let deliveredTotal = Counter(label: "moda_agent_delivered_events_total", dimensions: [("queue", "events")])
+    private let droppedTotal = Counter(label: "moda_agent_dropped_events_total")
+    private let lastSuccess = Meter(
+        label: "moda_agent_delivery_last_success_timestamp_seconds",
+        dimensions: [("queue", "events")]
+    )
+    private let stateGauges: [(DeliveryStatus.State, Meter)] = [DeliveryStatus.State.idle, .ok, .retrying, .unauthorized, .misconfigured]
+        .map { ($0, Meter(label: "moda_agent_delivery_state", dimensions: [("state", $0.rawValue)])) }
+
+    /// `registry` is the one the daemon bootstrapped swift-metrics with; `store` a connection of the
+    /// monitor's own.
+    public init(
+        registry: PrometheusCollectorRegistry,
+        store: QueueStore,
+        delivery: DeliveryDriver,
+        writer: QueueWriter,
+        config: AgentConfig
+    ) {
+        self.registry = registry
+        self.delivery = delivery
+        self.writer = writer
+        self.config = config
+        state = State(store: store)
+        Meter(label: "moda_agent_build_info", dimensions: [("version", AgentVersion.current)]).set(1)
+        // Registered now, so a scrape before the first request or dead letter shows zeros, not nothing.
+        Meter(label: "moda_agent_connections").set(0)
+        Meter(label: "moda_agent_delivery_in_flight", dimensions: [("queue", "events")]).set(0)
+        Counter(label: "moda_agent_dead_lettered_total", dimensions: [("queue", "events")]).increment(by: 0)
+    }
+
+    /// Reads the current state into the gauges; returns what `/health` decides from.
+    @discardableResult
+    public func sample(now: Double = Timestamp.now()) -> HealthReport.Inputs? {
+        let status = delivery.status
+        let lastCommitFailed = writer.lastCommitFailed
+        return lock.withLock { () -> HealthReport.Inputs? in
+            guard let counters = try? state.store.counters() else { return state.report }
+            let oldest = try? state.store.oldestReceivedAt()
+            let dead = (try? state.store.deadLetterCount()) ?? 0
+            queueEvents.set(Int64(counters.queuedEvents))
+            queueBytes.set(Int64(counters.queuedBytes))
+            oldestAge.set(oldest.map { max(0, now - $0) } ?? 0)
+            deadLetters.set(Int64(dead))
+            // Counters only go up: add what the database gained since the last look (all of it first).
+            deliveredTotal.increment(by: Int64(max(0, counters.deliveredEvents - (state.delivered ?? 0))))
+            droppedTotal.increment(by: Int64(max(0, counters.droppedEvents - (state.dropped ?? 0))))
+            state.delivered = max(state.delivered ?? 0, counters.deliveredEvents)
+            state.dropped = max(state.dropped ?? 0, counters.droppedEvents)
+            if let success = status.lastSuccessAt { lastSuccess.set(success) }
+            for (word, gauge) in stateGauges { gauge.set(word == status.state ? 1 : 0) }
+            if status.state == .retrying {
+                state.retryingSince = state.retryingSince ?? now
+            } else {
+                state.retryingSince = nil
+            }
+            state.cpuSeconds = process.sample(previousCPU: state.cpuSeconds)
+            let inputs = HealthReport.Inputs(
+                delivery: status,
+                retryingForSeconds: state.retryingSince.map { now - $0 },
+                queuedEvents: counters.queuedEvents,
+                queuedBytes: counters.queuedBytes,
+                maxQueueBytes: config.queue.maxBytes,
+                whenFull: config.queue.whenFull,
+                lastCommitFailed: lastCommitFailed
+            )
+            state.report = inputs
+            return inputs
+        }
+    }
+
+    /// The Prometheus text exposition, freshly sampled.
+    public func metricsText() -> [UInt8] {
+        sample()
+        return registry.emitToBuffer()
+    }
+
+    public func health() -> HealthReport {
+        guard let inputs = sample() else {
+            return HealthReport(
+                healthy: false,
+                reason: "cannot read the queue database",
+                deliveryState: delivery.status.state,
+                queuedEvents: 0
+            )
+        }
+        return HealthReport.evaluate(inputs)
+    }
+
+    public func close() {
+        lock.withLock { state.store.close() }
+    }
+}
