@@ -1,5 +1,5 @@
 /// Acknowledged events/s: 1 and 4 connections, durability full and normal. The upstream is down
-/// (the mock answers 503, so the flusher sits in backoff) to isolate the ingest path: socket,
+/// (the mock answers 503, so delivery sits in backoff) to isolate the ingest path: socket,
 /// validation, group commit, reply. The end-to-end scenario measures ingest and delivery together.
 enum IngestScenario {
     static func name(connections: Int, durability: String) -> String {

@@ -34,7 +34,7 @@ enum OutageScenario {
         }
         Monotonic.sleep(seconds: plan.outageLeadSeconds)
         context.setUpstream(down: true)
-        // The outage is timed from the first 503 actually served: the flusher may be between batches.
+        // The outage is timed from the first 503 actually served: delivery may be between batches.
         let firstRefusal = mock.waitForFirstRefusal(seconds: 10)
         if let firstRefusal {
             Monotonic.sleep(until: firstRefusal + UInt64(plan.outageSeconds * 1e9))

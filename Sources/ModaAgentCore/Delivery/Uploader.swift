@@ -10,7 +10,7 @@ public final class Uploader: Sendable {
     private static let maxResponseBytes = 1 << 20
 
     /// `connectTimeoutSeconds` bounds how long the client keeps retrying a refused connection
-    /// before it reports it: short, because the flusher's own backoff takes over from there.
+    /// before it reports it: short, because delivery's own backoff takes over from there.
     public init(connectTimeoutSeconds: Double = 3) {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
