@@ -15,15 +15,22 @@ final class AgentChild {
     var pid: Int32 { process?.processIdentifier ?? 0 }
     var isRunning: Bool { process?.isRunning ?? false }
 
-    init(binary: String, workspace: BenchWorkspace, endpoint: String, durability: String) throws(BenchFailure) {
+    init(
+        binary: String,
+        workspace: BenchWorkspace,
+        endpoint: String,
+        durability: String,
+        monitoring: Bool
+    ) throws(BenchFailure) {
         self.binary = binary
         self.workspace = workspace
-        let config: [String: Any] = [
+        var config: [String: Any] = [
             "endpoint": endpoint,
             "socket": ["path": workspace.file("ingest.sock")],
             "queue": ["path": workspace.file("queue/queue.db"), "durability": durability],
             "delivery": ["drainTimeoutSeconds": 1],
         ]
+        if monitoring { config["monitoring"] = ["listen": "127.0.0.1:0"] }
         do {
             let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: workspace.file("config.json")))

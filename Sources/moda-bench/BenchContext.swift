@@ -10,13 +10,17 @@ final class BenchContext {
     let mock: MockModaServer
     /// Keep every daemon's folder (config, queue, log) instead of removing it after the run.
     let keep: Bool
+    /// Run every daemon with its monitoring listener on (`monitoring.listen`), which samples the
+    /// queue every second and feeds the metrics: the cost of metrics is the difference.
+    let monitoring: Bool
     private(set) var rows: [ResultRow] = []
     private(set) var failures: [String] = []
     /// Ceiling samples, turned into rows at the end, once the agent's figures they are compared with are known.
     var mockCeiling: [MockCeilingProbe.Ceiling] = []
     var generatorCeiling: [Double] = []
 
-    init(plan: BenchPlan, agentBinary: String, workRoot: String, mock: MockModaServer, keep: Bool) {
+    init(plan: BenchPlan, agentBinary: String, workRoot: String, mock: MockModaServer, keep: Bool, monitoring: Bool) {
+        self.monitoring = monitoring
         self.plan = plan
         self.agentBinary = agentBinary
         self.workRoot = workRoot
@@ -108,7 +112,8 @@ final class BenchContext {
                 binary: agentBinary,
                 workspace: workspace,
                 endpoint: mock.endpoint,
-                durability: durability
+                durability: durability,
+                monitoring: monitoring
             )
         } catch {
             workspace.remove()

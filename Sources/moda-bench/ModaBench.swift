@@ -47,6 +47,9 @@ struct ModaBench: ParsableCommand {
     @Flag(help: "Keep each daemon's folder (config, queue, log) for inspection instead of removing it.")
     var keep = false
 
+    @Flag(help: "Run the daemons with the monitoring listener on (metrics recorded, the queue sampled every second).")
+    var monitoring = false
+
     func validate() throws {
         if let runs, runs < 1 { throw ValidationError("--runs must be at least 1") }
         if let events, events < 100 { throw ValidationError("--events must be at least 100") }
@@ -66,7 +69,7 @@ struct ModaBench: ParsableCommand {
             throw BenchFailure("cannot start the mock server: \(error)")
         }
         defer { try? mock.shutdownBlocking() }
-        let context = BenchContext(plan: plan, agentBinary: binary, workRoot: workDir, mock: mock, keep: keep)
+        let context = BenchContext(plan: plan, agentBinary: binary, workRoot: workDir, mock: mock, keep: keep, monitoring: monitoring)
         if BenchWorkspace.isTmpfs(workDir) {
             context.say(
                 "warning: \(workDir) is a tmpfs: fsync is free there and durability full is flattered; use --work-dir"
