@@ -42,9 +42,11 @@ struct ConfigLoaderTests {
         let data = try Data(contentsOf: root.appendingPathComponent("config.example.json"))
         var config = try ConfigLoader.parse(data, path: "config.example.json")
         config.apiKeyFile = AgentConfig().apiKeyFile
-        // SPEC 2: the example turns the monitoring listener on, on loopback.
+        // SPEC 2: the example turns the monitoring listener and the HTTP receivers on, on loopback.
         #expect(config.monitoring.listen == ListenAddress(host: "127.0.0.1", port: 9810))
         config.monitoring.listen = nil
+        #expect(config.http.listen == .tcp(ListenAddress(host: "127.0.0.1", port: 4318)))
+        config.http.listen = nil
         #expect(config == AgentConfig())
     }
 
@@ -55,6 +57,10 @@ struct ConfigLoaderTests {
         #expect(six?.host == "::1" && six?.description == "[::1]:9810")
         #expect(try parse(#"{"monitoring":{"listen":"localhost:1"}}"#).monitoring.listen?.host == "localhost")
         #expect(try parse(#"{"monitoring":{"listen":null}}"#).monitoring.listen == nil)
+        #expect(try parse(#"{"http":{"listen":"unix:/run/x.sock"}}"#).http.listen == .unix("/run/x.sock"))
+        #expect(try parse(#"{"http":{"listen":"127.0.0.1:4318"}}"#).http.listen?.description == "127.0.0.1:4318")
+        let withToken = try parse(#"{"http":{"token":"t0ken"}}"#)
+        #expect(withToken.http.token == "t0ken" && !withToken.effectiveJSON().contains("t0ken"))
     }
 
     @Test("fractional durations are accepted")
@@ -106,6 +112,10 @@ struct ConfigLoaderTests {
             (#"{"monitoring":{"listen":"[::1:9810"}}"#, "monitoring.listen"),
             (#"{"monitoring":{"listen":"localhost:70000"}}"#, "monitoring.listen"),
             (#"{"monitoring":{"listen":9810}}"#, "monitoring.listen"),
+            (#"{"http":{"listen":"4318"}}"#, "http.listen"),
+            (#"{"http":{"listen":"unix:"}}"#, "http.listen"),
+            (#"{"http":{"token":""}}"#, "http.token"),
+            (#"{"http":{"maxBodyBytes":10}}"#, "http.maxBodyBytes"),
         ]
     )
     func invalidValues(json: String, key: String) {
@@ -151,7 +161,7 @@ struct ConfigLoaderTests {
         #expect(
             Set(object.keys) == [
                 "endpoint", "apiKeyFile", "apiKey", "environment", "socket", "queue", "batch", "delivery",
-                "monitoring", "log",
+                "http", "monitoring", "log",
             ]
         )
     }

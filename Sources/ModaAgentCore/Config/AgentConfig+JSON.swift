@@ -25,6 +25,11 @@ extension AgentConfig {
                 "retryInitialSeconds": delivery.retryInitialSeconds, "retryMaxSeconds": delivery.retryMaxSeconds,
                 "drainTimeoutSeconds": delivery.drainTimeoutSeconds,
             ] as [String: Any],
+            "http": [
+                "listen": http.listen.map { "\($0)" as Any } ?? NSNull(),
+                "token": http.token.map { _ in "<redacted>" as Any } ?? NSNull(),
+                "maxBodyBytes": http.maxBodyBytes,
+            ] as [String: Any],
             "monitoring": ["listen": monitoring.listen.map { "\($0)" as Any } ?? NSNull()] as [String: Any],
             "log": ["level": log.level],
         ]

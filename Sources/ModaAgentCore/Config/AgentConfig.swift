@@ -10,6 +10,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var queue = Queue()
     public var batch = Batch()
     public var delivery = Delivery()
+    public var http = HTTP()
     public var monitoring = Monitoring()
     public var log = Log()
 
@@ -62,6 +63,27 @@ public struct AgentConfig: Sendable, Equatable {
         public var retryInitialSeconds: Double = 1
         public var retryMaxSeconds: Double = 30
         public var drainTimeoutSeconds: Double = 10
+    }
+
+    public struct HTTP: Sendable, Equatable {
+        public enum Listen: Sendable, Equatable, CustomStringConvertible {
+            case tcp(ListenAddress)
+            case unix(String)
+
+            public var description: String {
+                switch self {
+                case .tcp(let address): return "\(address)"
+                case .unix(let path): return "unix:\(path)"
+                }
+            }
+        }
+
+        /// The HTTP receivers (SPEC 10); nil: none.
+        public var listen: Listen? = nil
+        /// When set, requests need `Authorization: Bearer <token>`; never printed.
+        public var token: String? = nil
+        /// A request body's limit, after decompression.
+        public var maxBodyBytes: Int = 10_000_000
     }
 
     public struct Monitoring: Sendable, Equatable {

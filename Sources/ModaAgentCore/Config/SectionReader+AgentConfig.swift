@@ -133,6 +133,40 @@ extension SectionReader {
         )
         try delivery.rejectUnknownKeys()
 
+        var http = try section("http")
+        if let listen = try http.optionalString("listen") {
+            if listen.hasPrefix("unix:"), listen.count > "unix:".count {
+                let socketPath = String(listen.dropFirst("unix:".count))
+                guard socketPath.utf8.count <= 107 else {
+                    throw .invalidValue(
+                        path: path,
+                        key: "http.listen",
+                        reason: "is longer than the 107 bytes a Unix socket path may have"
+                    )
+                }
+                config.http.listen = .unix(socketPath)
+            } else if let address = ListenAddress(parsing: listen) {
+                config.http.listen = .tcp(address)
+            } else {
+                throw .invalidValue(
+                    path: path,
+                    key: "http.listen",
+                    reason: "is \"\(listen)\"; use \"HOST:PORT\" (an IPv4 address, [IPv6] or localhost), "
+                        + "\"unix:/PATH\", or null for no listener"
+                )
+            }
+        }
+        config.http.token = try http.optionalString("token")
+        if config.http.token?.isEmpty == true {
+            throw .invalidValue(path: path, key: "http.token", reason: "is empty; set a token or null for none")
+        }
+        config.http.maxBodyBytes = try http.integer(
+            "maxBodyBytes",
+            default: config.http.maxBodyBytes,
+            range: 1024...(1 << 30)
+        )
+        try http.rejectUnknownKeys()
+
         var monitoring = try section("monitoring")
         if let listen = try monitoring.optionalString("listen") {
             guard let address = ListenAddress(parsing: listen) else {

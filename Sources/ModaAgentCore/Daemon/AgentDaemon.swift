@@ -91,6 +91,29 @@ public enum AgentDaemon {
             if case .socketInUse = error as? IngestError { return ExitStatus.alreadyRunning }
             return ExitStatus.failure
         }
+        let receivers: HTTPIngestServer?
+        do {
+            receivers = try await HTTPIngestServer.start(
+                settings: config.http,
+                socketMode: config.socket.modeBits,
+                maxConnections: config.socket.maxConnections,
+                validator: EventValidator(
+                    maxEventBytes: config.batch.maxEventBytes,
+                    defaultEnvironment: config.environment
+                ),
+                writer: writer,
+                metrics: IngestMetrics(source: "http"),
+                group: MultiThreadedEventLoopGroup.singleton
+            )
+            if let receivers { logger.info("HTTP receivers", metadata: ["listen": "\(receivers.listen)"]) }
+        } catch {
+            let listen = config.http.listen.map { "\($0)" } ?? ""
+            logger.critical("cannot listen on http.listen \(listen): \(error); free the port or change the setting")
+            await server.stopAccepting()
+            delivery.stop()
+            await uploader.shutdown()
+            return ExitStatus.failure
+        }
         var monitoring: MonitoringService?
         if let registry, let address = config.monitoring.listen {
             do {
@@ -153,14 +176,21 @@ public enum AgentDaemon {
             budget: budget,
             logger: logger
         )
+        var receiverServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let receivers {
+            receiverServices.append(.init(service: HTTPIngestService(server: receivers, writer: writer), serviceName: "http"))
+        }
+        var monitoringServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let monitoring { monitoringServices.append(.init(service: monitoring, serviceName: "monitoring")) }
         // Started in this order, stopped in reverse; the signal service ending starts the shutdown.
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: queue, serviceName: "queue"),
                 .init(service: delivering, serviceName: "delivery"),
                 .init(service: ingest, serviceName: "ingest"),
+            ] + receiverServices + [
                 .init(service: heartbeat, serviceName: "heartbeat"),
-            ] + (monitoring.map { [.init(service: $0, serviceName: "monitoring")] } ?? []) + [
+            ] + monitoringServices + [
                 .init(
                     service: signalService,
                     successTerminationBehavior: .gracefullyShutdownGroup,

@@ -14,7 +14,12 @@ public struct EventValidator: Sendable {
     }
 
     /// `receivedAt` is the already-formatted ISO 8601 UTC receive time, e.g. "2026-11-27T03:18:53.123Z".
-    public func prepare(line: UnsafeRawBufferPointer, receivedAt: String) -> Result<[PreparedEvent], LineRejection> {
+    /// `envelopeOnly`: the body of `POST /v1/ingest`, which must be `{"events":[...]}` as Moda's API wants.
+    public func prepare(
+        line: UnsafeRawBufferPointer,
+        receivedAt: String,
+        envelopeOnly: Bool = false
+    ) -> Result<[PreparedEvent], LineRejection> {
         if let offset = UTF8Validation.firstInvalidOffset(in: line) {
             return .failure(
                 LineRejection(message: "invalid UTF-8 at byte \(offset): send the line as UTF-8 encoded text")
@@ -28,6 +33,13 @@ public struct EventValidator: Sendable {
                 LineRejection(message: "line must be a JSON object: one event, or an envelope {\"events\":[...]}")
             )
         case .bareEvent(let record, let faults):
+            if envelopeOnly {
+                return .failure(
+                    LineRejection(
+                        message: "the body must be an object with an \"events\" array, as for Moda's POST /v1/ingest"
+                    )
+                )
+            }
             guard let record else {
                 return store(EmptyCollection(), environment: nil, faults: faults, line, receivedAt)
             }

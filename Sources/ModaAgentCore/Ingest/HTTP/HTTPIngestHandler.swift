@@ -1,0 +1,201 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTPCompression
+
+/// One HTTP connection to the receivers: collects a request's body up to `http.maxBodyBytes`
+/// (after gzip decoding), checks the token, validates it as the socket validates a line, hands it
+/// to the group-commit writer, and answers only once it is durable (SPEC 10).
+final class HTTPIngestHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case collecting(HTTPRequestHead, ByteBuffer)
+        /// A request already answered (too large, unauthorized): the rest of it is read and dropped.
+        case discarding
+        case committing
+    }
+
+    private let settings: AgentConfig.HTTP
+    private let validator: EventValidator
+    private let writer: QueueWriter
+    private let metrics: IngestMetrics
+    private var state = State.idle
+
+    init(settings: AgentConfig.HTTP, validator: EventValidator, writer: QueueWriter, metrics: IngestMetrics) {
+        self.settings = settings
+        self.validator = validator
+        self.writer = writer
+        self.metrics = metrics
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            begin(head, context: context)
+        case .body(var chunk):
+            guard case .collecting(let head, var body) = state else { return }
+            if body.readableBytes + chunk.readableBytes > settings.maxBodyBytes {
+                tooLarge(head, context: context)
+                return
+            }
+            state = .idle
+            body.writeBuffer(&chunk)
+            state = .collecting(head, body)
+        case .end:
+            switch state {
+            case .collecting(let head, let body):
+                state = .committing
+                finish(head, body: body, context: context)
+            case .discarding:
+                state = .idle
+            case .idle, .committing:
+                break
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let requestId = IngestAPIResponse.newRequestId()
+        if case .collecting = state, let decompression = error as? NIOHTTPDecompression.DecompressionError {
+            state = .discarding
+            if decompression == .limit {
+                metrics.rejected(.tooLarge)
+                respond(
+                    .refused(.payloadTooLarge, "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes) once decompressed", requestId: requestId),
+                    keepAlive: false,
+                    context: context
+                )
+            } else {
+                metrics.rejected(.invalid)
+                respond(
+                    .refused(.badRequest, "the body is not valid gzip (Content-Encoding: gzip): \(decompression)", requestId: requestId),
+                    keepAlive: false,
+                    context: context
+                )
+            }
+            return
+        }
+        if case .collecting = state, error is NIOHTTPDecompression.ExtraDecompressionError {
+            state = .discarding
+            metrics.rejected(.invalid)
+            respond(
+                .refused(.badRequest, "the body is not valid gzip (Content-Encoding: gzip): \(error)", requestId: requestId),
+                keepAlive: false,
+                context: context
+            )
+            return
+        }
+        context.close(promise: nil)
+    }
+
+    private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let requestId = IngestAPIResponse.newRequestId()
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        guard path == "/v1/ingest" else {
+            state = .discarding
+            respond(.refused(.notFound, "no such path \(path); events go to POST /v1/ingest", requestId: requestId), keepAlive: head.isKeepAlive, context: context)
+            return
+        }
+        guard head.method == .POST else {
+            state = .discarding
+            respond(.refused(.methodNotAllowed, "use POST for /v1/ingest", requestId: requestId), keepAlive: head.isKeepAlive, context: context, allow: "POST")
+            return
+        }
+        if let token = settings.token, head.headers.first(name: "Authorization") != "Bearer \(token)" {
+            state = .discarding
+            metrics.rejected(.unauthorized)
+            respond(.refused(.unauthorized, "missing or wrong token: send Authorization: Bearer <http.token>", requestId: requestId), keepAlive: head.isKeepAlive, context: context)
+            return
+        }
+        if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > settings.maxBodyBytes {
+            tooLarge(head, context: context)
+            return
+        }
+        state = .collecting(head, context.channel.allocator.buffer(capacity: 0))
+    }
+
+    private func tooLarge(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        state = .discarding
+        metrics.rejected(.tooLarge)
+        // Not kept alive: the rest of the body is not worth reading.
+        respond(
+            .refused(.payloadTooLarge, "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes); send fewer events per request", requestId: IngestAPIResponse.newRequestId()),
+            keepAlive: false,
+            context: context
+        )
+    }
+
+    private func finish(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        let requestId = IngestAPIResponse.newRequestId()
+        let receivedAt = Timestamp.now()
+        let prepared = body.withUnsafeReadableBytes {
+            validator.prepare(line: $0, receivedAt: Timestamp.iso8601(receivedAt), envelopeOnly: true)
+        }
+        let events: [PreparedEvent]
+        switch prepared {
+        case .failure(let rejection):
+            state = .idle
+            let tooLarge = rejection.message.contains("over batch.maxEventBytes")
+            metrics.rejected(tooLarge ? .tooLarge : .invalid)
+            metrics.burstAnswered(lines: 1, events: 0)
+            respond(.refused(tooLarge ? .payloadTooLarge : .badRequest, rejection.message, requestId: requestId), keepAlive: head.isKeepAlive, context: context)
+            return
+        case .success(let prepared):
+            events = prepared
+        }
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        writer.submit(lines: [events], receivedAt: receivedAt) { outcomes in
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.committed(outcomes.first, count: events.count, head: head, requestId: requestId, context: context)
+            }
+        }
+    }
+
+    private func committed(_ outcome: QueueWriter.Outcome?, count: Int, head: HTTPRequestHead, requestId: String, context: ChannelHandlerContext) {
+        state = .idle
+        switch outcome {
+        case .accepted(let accepted):
+            metrics.burstAnswered(lines: 1, events: accepted)
+            respond(.accepted(accepted, requestId: requestId), keepAlive: head.isKeepAlive, context: context)
+        case .queueFull(let message):
+            metrics.rejected(.queueFull)
+            metrics.burstAnswered(lines: 1, events: 0)
+            respond(.refused(.serviceUnavailable, message, retryable: true, requestId: requestId), keepAlive: head.isKeepAlive, context: context, retryAfter: true)
+        case .failed(let message):
+            metrics.rejected(.writeFailed)
+            metrics.burstAnswered(lines: 1, events: 0)
+            respond(.refused(.serviceUnavailable, message, retryable: true, requestId: requestId), keepAlive: head.isKeepAlive, context: context, retryAfter: true)
+        case nil:
+            respond(.refused(.internalServerError, "internal error: no outcome", retryable: true, requestId: requestId), keepAlive: false, context: context)
+        }
+    }
+
+    private func respond(
+        _ response: IngestAPIResponse,
+        keepAlive: Bool,
+        context: ChannelHandlerContext,
+        allow: String? = nil,
+        retryAfter: Bool = false
+    ) {
+        guard context.channel.isActive else { return }
+        let body = response.json
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        if let allow { headers.add(name: "Allow", value: allow) }
+        if retryAfter { headers.add(name: "Retry-After", value: "1") }
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
+        buffer.writeString(body)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            done.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+        }
+    }
+}

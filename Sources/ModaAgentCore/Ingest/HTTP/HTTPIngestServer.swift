@@ -1,0 +1,114 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOHTTPCompression
+import NIOPosix
+import ServiceLifecycle
+
+/// The HTTP receivers' listener (`http.listen`, SPEC 10): TCP or a Unix socket. Requests are read
+/// with NIO's HTTP/1.1 codec (pipelined requests answered in order), gzip bodies decoded within
+/// `http.maxBodyBytes`, and each connection idle for 60 s closed, so a slow or silent client holds
+/// only its own connection.
+public final class HTTPIngestServer: Sendable {
+    private let channel: any Channel
+    private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    public let listen: AgentConfig.HTTP.Listen
+
+    private init(channel: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>, listen: AgentConfig.HTTP.Listen) {
+        self.channel = channel
+        self.connections = connections
+        self.listen = listen
+    }
+
+    /// `socketMode`: the permissions of a `unix:` listener's socket file, as `socket.mode` for the
+    /// ingest socket.
+    public static func start(
+        settings: AgentConfig.HTTP,
+        socketMode: UInt32,
+        maxConnections: Int,
+        validator: EventValidator,
+        writer: QueueWriter,
+        metrics: IngestMetrics,
+        group: any EventLoopGroup
+    ) async throws -> HTTPIngestServer? {
+        guard let listen = settings.listen else { return nil }
+        let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                let admitted = connections.withLockedValue { open -> Bool in
+                    guard open.count < maxConnections else { return false }
+                    open[ObjectIdentifier(channel)] = channel
+                    return true
+                }
+                guard admitted else { return channel.close() }
+                metrics.connectionOpened()
+                channel.closeFuture.whenComplete { _ in
+                    metrics.connectionClosed()
+                    _ = connections.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(allTimeout: .seconds(60)))
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(NIOHTTPRequestDecompressor(limit: .size(settings.maxBodyBytes)))
+                    try pipeline.addHandler(IdleCloser())
+                    try pipeline.addHandler(
+                        HTTPIngestHandler(settings: settings, validator: validator, writer: writer, metrics: metrics)
+                    )
+                }
+            }
+        let channel: any Channel
+        switch listen {
+        case .tcp(let address):
+            channel = try await bootstrap.bind(host: address.host, port: address.port).get()
+        case .unix(let path):
+            try UnixSocketPath.clearStale(path)
+            channel = try await bootstrap.bind(unixDomainSocketPath: path).get()
+            _ = chmod(path, mode_t(socketMode))
+        }
+        let bound: AgentConfig.HTTP.Listen
+        if case .tcp(let address) = listen, let port = channel.localAddress?.port {
+            bound = .tcp(ListenAddress(host: address.host, port: port))
+        } else {
+            bound = listen
+        }
+        return HTTPIngestServer(channel: channel, connections: connections, listen: bound)
+    }
+
+    /// Stops accepting, lets requests being committed finish (the writer answers them), then closes.
+    public func stop(writer: QueueWriter) async {
+        try? await channel.close()
+        if case .unix(let path) = listen { unlink(path) }
+        await writer.idle()
+        for open in connections.withLockedValue({ Array($0.values) }) {
+            try? await open.close()
+        }
+    }
+}
+
+/// Closes a connection that has been idle for the `IdleStateHandler`'s time.
+private final class IdleCloser: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+/// The receivers in the service group: started after the socket, stopped before it.
+struct HTTPIngestService: Service {
+    let server: HTTPIngestServer
+    let writer: QueueWriter
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await server.stop(writer: writer)
+    }
+}
