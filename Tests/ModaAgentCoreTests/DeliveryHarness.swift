@@ -30,6 +30,10 @@ struct DeliveryHarness {
     var actions: [Machine.Action] = []
     var failWrites = false
     var reads = 0
+    /// Batches answered as delivered, in the order of their answers.
+    var delivered: [[Int64]] = []
+    /// Rows removed or dead-lettered, kept to name their conversation afterwards.
+    var removed: [Int64: QueuedEvent] = [:]
 
     init(
         maxEvents: Int = 10,
@@ -68,9 +72,11 @@ struct DeliveryHarness {
     }
 
     /// Rows in the queue before delivery starts (or added by another process: no commit event).
-    mutating func insert(_ count: Int, receivedAt: Double? = nil) {
-        for _ in 0..<count {
-            rows.append(QueuedEvent(id: nextID, receivedAt: receivedAt ?? clock.wall, body: Array("{}".utf8)))
+    /// Without a conversation they all share lane 0.
+    mutating func insert(_ count: Int, receivedAt: Double? = nil, conversation: (Int) -> String? = { _ in nil }) {
+        for index in 0..<count {
+            let body = conversation(index).map { #"{"conversation_id":"\#($0)","role":"user","message":"m"}"# } ?? "{}"
+            rows.append(QueuedEvent(id: nextID, receivedAt: receivedAt ?? clock.wall, body: Array(body.utf8)))
             nextID += 1
         }
     }
@@ -80,9 +86,17 @@ struct DeliveryHarness {
     }
 
     /// The writer committed `count` new events.
-    mutating func commit(_ count: Int, receivedAt: Double? = nil) {
-        insert(count, receivedAt: receivedAt)
+    mutating func commit(_ count: Int, receivedAt: Double? = nil, conversation: (Int) -> String? = { _ in nil }) {
+        insert(count, receivedAt: receivedAt, conversation: conversation)
         handle(.committed(count: count, lastID: nextID - 1))
+    }
+
+    /// The conversation of a row, as its body names it.
+    func conversation(of id: Int64) -> String? {
+        guard let row = rows.first(where: { $0.id == id }) ?? removed[id] else { return nil }
+        let text = String(decoding: row.body, as: UTF8.self)
+        guard let start = text.range(of: #""conversation_id":""#)?.upperBound else { return nil }
+        return String(text[start...].prefix { $0 != "\"" })
     }
 
     /// Moves both clocks, firing the timer at each wake on the way.
@@ -96,10 +110,11 @@ struct DeliveryHarness {
         clock.advance(by: target - clock.instant)
     }
 
-    /// Answers the oldest batch in flight.
-    mutating func answer(_ decision: DeliveryDecision, jitter: Double = 1) {
-        guard !inFlight.isEmpty else { return }
-        let batch = inFlight.removeFirst()
+    /// Answers the oldest batch in flight (or the one at `index`).
+    mutating func answer(_ decision: DeliveryDecision, jitter: Double = 1, at index: Int = 0) {
+        guard inFlight.indices.contains(index) else { return }
+        let batch = inFlight.remove(at: index)
+        if case .delivered = decision { delivered.append(batch.ids) }
         handle(.response(batch.id, decision, jitter: jitter))
     }
 
@@ -116,22 +131,29 @@ struct DeliveryHarness {
 
     private mutating func execute(_ action: Machine.Action) -> Machine.Event? {
         switch action {
-        case .read(let after, let maxEvents, _):
+        case .scan(let after, let limit):
             reads += 1
-            let events = Array(rows.filter { $0.id > after }.prefix(maxEvents))
-            return .batchRead(QueueHead(events: events, isFull: events.count >= maxEvents))
+            let events = rows.filter { $0.id > after }.prefix(limit).map {
+                ScannedEvent(id: $0.id, bytes: $0.body.count, conversation: ConversationKey.of(event: $0.body))
+            }
+            return .scanned(Array(events))
         case .send(let batch):
+            let ids = Set(rows.map(\.id))
+            guard batch.ids.contains(where: ids.contains) else { return .vanished(batch.id) }
             inFlight.append(batch)
-            sent.append(batch.events.map(\.id))
+            sent.append(batch.ids)
         case .wake(let instant):
             wake = instant
-        case .remove(let id, let first, let last, _):
+        case .remove(let id, let ids, _):
             if failWrites { return .writeFailed(id) }
-            rows.removeAll { (first...last).contains($0.id) }
+            let set = Set(ids)
+            for row in rows where set.contains(row.id) { removed[row.id] = row }
+            rows.removeAll { set.contains($0.id) }
             return .written(id)
-        case .deadLetter(let id, let event, _, _, _):
+        case .deadLetter(let id, let eventID, _, _, _):
             if failWrites { return .writeFailed(id) }
-            rows.removeAll { $0.id == event.id }
+            for row in rows where row.id == eventID { removed[row.id] = row }
+            rows.removeAll { $0.id == eventID }
             return .written(id)
         case .persist, .retryScheduled, .splitting, .drainFinished:
             break
@@ -144,7 +166,7 @@ struct DeliveryHarness {
     }
 
     var deadLettered: [Int64] {
-        actions.compactMap { if case .deadLetter(_, let event, _, _, _) = $0 { return event.id } else { return nil } }
+        actions.compactMap { if case .deadLetter(_, let event, _, _, _) = $0 { return event } else { return nil } }
     }
 
     /// Seconds from now to the wake asked for.

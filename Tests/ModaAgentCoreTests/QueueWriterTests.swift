@@ -74,15 +74,21 @@ struct QueueWriterTests {
         let folder = TemporaryDirectory()
         defer { folder.remove() }
         let (writer, path) = try makeWriter(folder)
-        _ = await submit(writer, [[event("{\"a\":1}")], [event("{\"b\":2}")]])
+        let bodies = ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}", "{\"d\":4}", "{\"e\":5}"]
+        _ = await submit(writer, bodies.map { [event($0)] })
         var status = DeliveryStatus()
         status.state = .ok
-        let result = await perform(writer, .markDelivered(first: 1, last: 1, status: status))
+        status.concurrency = 3
+        // A lane's batch: ids interleaved with another lane's, removed by id, not by range.
+        let result = await perform(writer, .markDelivered(ids: [1, 3, 4], status: status))
         #expect((try? result.get()) != nil)
         let snapshot = try QueueSnapshot(path: path)
-        #expect(snapshot.events == ["{\"b\":2}"])
-        #expect(snapshot.counters["delivered_events"] == 1)
-        #expect(try QueueStore(path: path, durability: .full, create: false).readStatus().state == .ok)
+        #expect(snapshot.events == ["{\"b\":2}", "{\"e\":5}"])
+        #expect(snapshot.counters["delivered_events"] == 3)
+        let store = try QueueStore(path: path, durability: .full, create: false)
+        #expect(try store.readStatus() == status)
+        #expect(try store.events(ids: [2, 4, 5]).map(\.id) == [2, 5], "read by id, the gone skipped")
+        #expect(try store.scan(after: 0, limit: 10).map(\.id) == [2, 5])
     }
 
     @Test("many concurrent submitters share commits and every one is answered")

@@ -58,7 +58,7 @@ public struct AgentConfig: Sendable, Equatable {
     }
 
     public struct Delivery: Sendable, Equatable {
-        public var maxInFlight: Int = 1
+        public var maxInFlight: Int = 8
         public var timeoutSeconds: Double = 30
         public var retryInitialSeconds: Double = 1
         public var retryMaxSeconds: Double = 30

@@ -35,6 +35,11 @@ struct ArrivalMarks: Sendable, Equatable {
         return instant
     }
 
+    /// When `id` became known; nil for an id past every mark.
+    func knownAt(_ id: Int64) -> ContinuousClock.Instant? {
+        marks.first { $0.through >= id }?.at
+    }
+
     mutating func forget(through id: Int64) {
         marks.removeAll { $0.through <= id }
     }

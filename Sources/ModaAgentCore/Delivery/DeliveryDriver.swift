@@ -1,12 +1,14 @@
 import Dispatch
 import Logging
 
-/// Carries out what `DeliveryStateMachine` decides: reads the head on its own connection, posts
-/// batches with the `Uploader`, hands removals, dead letters and state to the queue's writer,
-/// keeps the one timer the machine asks for, and logs. It decides nothing itself.
+/// Carries out what `DeliveryStateMachine` decides: scans the head and reads each batch's rows on
+/// its own connection, posts batches with the `Uploader`, hands removals, dead letters and state
+/// to the queue's writer, keeps the one timer the machine asks for, and logs. It decides nothing
+/// itself.
 ///
-/// Everything runs on one serial queue; only the HTTP call and the writer's commit leave it, and
-/// their results come back as events.
+/// Everything runs on one serial queue; only the HTTP calls and the writer's commit leave it, and
+/// their results come back as events. A batch's rows are read and its body built here, while
+/// the other requests are in flight; the body lives only as long as its request.
 public final class DeliveryDriver: @unchecked Sendable {
     // @unchecked: `machine`, `timer`, `random` and `drainWaiters` are touched only on `queue`.
     private let queue = DispatchQueue(label: "moda-agent.delivery")
@@ -104,6 +106,11 @@ public final class DeliveryDriver: @unchecked Sendable {
         }
     }
 
+    /// Requests allowed in flight right now (adaptive, at most `delivery.maxInFlight`).
+    public var concurrency: Int {
+        queue.sync { machine.concurrencyLimit }
+    }
+
     // MARK: - On the queue
 
     private static func now() -> DeliveryStateMachine.Now {
@@ -122,20 +129,20 @@ public final class DeliveryDriver: @unchecked Sendable {
     /// Runs one action; a read answers at once with the event it produced.
     private func execute(_ action: DeliveryStateMachine.Action) -> DeliveryStateMachine.Event? {
         switch action {
-        case .read(let after, let maxEvents, let maxBytes):
+        case .scan(let after, let limit):
             do {
-                return .batchRead(try reader.head(after: after, maxEvents: maxEvents, maxBytes: maxBytes))
+                return .scanned(try reader.scan(after: after, limit: limit))
             } catch {
                 logger.error("cannot read the queue; trying again in 1 s", metadata: ["error": "\(error)"])
-                return .readFailed
+                return .scanFailed
             }
         case .send(let batch):
-            send(batch)
+            return send(batch)
         case .wake(let instant):
             setTimer(instant)
-        case .remove(let id, let first, let last, let status):
-            let count = last - first + 1
-            writer.perform(.markDelivered(first: first, last: last, status: status)) { result in
+        case .remove(let id, let ids, let status):
+            let count = ids.count
+            writer.perform(.markDelivered(ids: ids, status: status)) { result in
                 self.queue.async {
                     self.written(
                         id,
@@ -145,7 +152,15 @@ public final class DeliveryDriver: @unchecked Sendable {
                 }
             }
             logger.debug("delivered", metadata: ["event_count": "\(count)"])
-        case .deadLetter(let id, let event, let fault, let time, let status):
+        case .deadLetter(let id, let eventID, let fault, let time, let status):
+            let event: QueuedEvent
+            do {
+                guard let read = try reader.events(ids: [eventID]).first else { return .written(id) }
+                event = read
+            } catch {
+                logger.error("cannot read an event to dead-letter it; trying again in 1 s", metadata: ["error": "\(error)"])
+                return .writeFailed(id)
+            }
             writer.perform(.deadLetter(event, fault: fault, at: time, status: status)) { result in
                 if case .success = result {
                     self.metrics.eventDeadLettered()
@@ -189,8 +204,20 @@ public final class DeliveryDriver: @unchecked Sendable {
         return nil
     }
 
-    private func send(_ batch: DeliveryStateMachine.Batch) {
-        let body = RequestBody.encode(batch.events.map(\.body))
+    /// Reads the batch's rows and builds its body now, for this attempt only; a retry reads them again.
+    private func send(_ batch: DeliveryStateMachine.Batch) -> DeliveryStateMachine.Event? {
+        let events: [QueuedEvent]
+        do {
+            events = try reader.events(ids: batch.ids)
+        } catch {
+            logger.error("cannot read a batch to send it; trying again in 1 s", metadata: ["error": "\(error)"])
+            return .unreadable(batch.id)
+        }
+        if events.isEmpty { return .vanished(batch.id) }
+        let body = RequestBody.encode(events.lazy.map(\.body))
+        // The batch's own size decides split or dead letter: a row dropped meanwhile must not
+        // make a two-event batch look like the one event at fault.
+        let eventCount = batch.ids.count
         let settings = machine.settings
         let uploader = self.uploader
         let metrics = self.metrics
@@ -204,12 +231,13 @@ public final class DeliveryDriver: @unchecked Sendable {
                 timeoutSeconds: settings.delivery.timeoutSeconds
             )
             metrics.requestFinished(result, after: ContinuousClock.now - started, at: Timestamp.now())
-            let decision = ResponseClassifier.classify(result, eventCount: batch.events.count)
+            let decision = ResponseClassifier.classify(result, eventCount: eventCount)
             self.queue.async {
                 let jitter = Double.random(in: 0...1, using: &self.random)
                 self.apply(.response(batch.id, decision, jitter: jitter))
             }
         }
+        return nil
     }
 
     private func written(_ id: DeliveryStateMachine.BatchID, _ result: Result<Void, QueueError>, failure: String) {

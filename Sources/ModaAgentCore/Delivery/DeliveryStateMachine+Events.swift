@@ -18,14 +18,15 @@ extension DeliveryStateMachine {
         public var description: String { "#\(raw)" }
     }
 
-    /// A stretch of the queue handed to one request. `attempts` counts this batch's failed sends.
+    /// The events of one lane handed to one request, by id (ascending): the driver reads their
+    /// rows for each attempt. `attempts` counts this batch's failed sends.
     public struct Batch: Sendable, Equatable {
         public var id: BatchID
-        public var events: [QueuedEvent]
+        public var lane: Int
+        public var ids: [Int64]
         public var attempts = 0
 
-        var firstID: Int64 { events.first?.id ?? 0 }
-        var lastID: Int64 { events.last?.id ?? 0 }
+        var firstID: Int64 { ids.first ?? 0 }
     }
 
     public enum Event: Sendable {
@@ -33,10 +34,15 @@ extension DeliveryStateMachine {
         case started(lastQueuedID: Int64)
         /// The queue's writer committed `count` events, the newest with id `lastID`.
         case committed(count: Int, lastID: Int64)
-        case batchRead(QueueHead)
-        case readFailed
+        /// What a `scan` found, in id order.
+        case scanned([ScannedEvent])
+        case scanFailed
         /// The classified answer to a batch; `jitter` is a random draw in [0, 1] for the backoff.
         case response(BatchID, DeliveryDecision, jitter: Double)
+        /// The batch's rows could not be read to send it.
+        case unreadable(BatchID)
+        /// None of the batch's rows is queued any more (dropped for room): nothing was sent.
+        case vanished(BatchID)
         case written(BatchID)
         case writeFailed(BatchID)
         /// The wake asked for last has come (the drain deadline included).
@@ -49,13 +55,16 @@ extension DeliveryStateMachine {
     }
 
     public enum Action: Sendable, Equatable {
-        case read(after: Int64, maxEvents: Int, maxBytes: Int)
+        /// Sort up to `limit` events after id `after` into lanes: answer with `scanned`.
+        case scan(after: Int64, limit: Int)
+        /// Read the batch's rows, build its body and post it: answer with `response`.
         case send(Batch)
         /// Call back with `timerFired` at this instant; nil cancels. Replaces the previous wake.
         case wake(at: Instant?)
         /// The batch was delivered: remove its events and record `status`, in one transaction.
-        case remove(BatchID, first: Int64, last: Int64, status: DeliveryStatus)
-        case deadLetter(BatchID, QueuedEvent, DeliveryFault, at: Double, status: DeliveryStatus)
+        case remove(BatchID, ids: [Int64], status: DeliveryStatus)
+        /// Read the event and move it to the dead letters with `status`, in one transaction.
+        case deadLetter(BatchID, eventID: Int64, DeliveryFault, at: Double, status: DeliveryStatus)
         case persist(DeliveryStatus)
         /// For the log: a failed send will be tried again after `delay` seconds.
         case retryScheduled(fault: DeliveryFault, attempt: Int, delay: Double, state: DeliveryStatus.State)

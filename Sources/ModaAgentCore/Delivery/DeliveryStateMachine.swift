@@ -1,34 +1,37 @@
 /// Every delivery decision, as a value: events in, actions out, no I/O and no clock of its own.
 ///
-///     commits ─┐                         ┌─ read the head after id N
-///     reads   ─┤                         ├─ send batch B
+///     commits ─┐                         ┌─ scan the head after id N
+///     scans   ─┤                         ├─ send batch B (its ids: read, encode, post)
 ///     replies ─┼─▶  DeliveryStateMachine ┼─ remove B / dead-letter e / persist status
 ///     timer   ─┤    (struct, Sendable)   ├─ wake me at T
 ///     flush, reload, drain ─┘            └─ drain finished
 ///
+/// Lanes give concurrency with order where it matters: a scan sorts the head into lanes by
+/// conversation (`ConversationKey`, lane 0 for events without one), each lane has at most one
+/// batch out, and up to `AdaptiveConcurrency.limit` lanes send at once. Events of a conversation
+/// therefore leave in queue order whatever is retried or split; with one lane
+/// (`delivery.maxInFlight` 1) the whole queue does.
+///
 /// Waits (flush interval, backoff, pause, drain deadline) are instants of the monotonic clock
 /// passed in with each event, so a stepped wall clock cannot stretch or cut them; wall-clock time
-/// is only written into the status an operator reads. The head of the queue is read when needed
-/// and never cached, so memory does not grow with the backlog; batches in flight or waiting to be
-/// sent again are tracked by id, one entry each.
+/// is only written into the status an operator reads. Batches are ids: their rows are read when
+/// sent, so memory holds at most what is in flight plus a bounded window of scanned ids.
 public struct DeliveryStateMachine: Sendable {
     public typealias Instant = ContinuousClock.Instant
 
-    /// What the machine knows of the queue past the batches it handed out.
-    enum Head: Equatable {
+    /// What the machine knows of the queue past the last scanned id.
+    enum Scan: Equatable {
+        /// Maybe more: scan while the window has room.
         case unknown
-        /// A read is out; `commits` events were committed since it was asked for.
-        case reading(after: Int64, commits: Int)
-        /// Nothing past the cursor; look again on a commit, or at `pollAt` for rows another
-        /// process added (`modactl dead-letters replay`).
-        case empty(pollAt: Instant)
-        /// A batch that is not full waits until `due`; `count` grows with commits.
-        case partial(count: Int, due: Instant)
+        case scanning(after: Int64, limit: Int)
+        /// The last scan reached the end. Scan again when commits make it worth it, or at
+        /// `pollAt` for rows another process added (`modactl dead-letters replay`).
+        case caughtUp(pollAt: Instant)
     }
 
     /// Writes handed to the queue's writer; a delivered batch stays here until its removal commits.
     enum PendingWrite: Equatable {
-        case removal(first: Int64, last: Int64, Removal)
+        case removal(Batch, Removal)
         case deadLetter(Batch)
     }
 
@@ -38,19 +41,29 @@ public struct DeliveryStateMachine: Sendable {
         case submitted, failed, resubmitted
     }
 
+    struct Flight: Equatable {
+        var batch: Batch
+        var sentAt: Instant
+    }
+
     public private(set) var settings: DeliverySettings
     public private(set) var status: DeliveryStatus
-    private(set) var head = Head.unknown
-    private(set) var inFlight: [BatchID: Batch] = [:]
-    /// Halves of refused batches and batches waiting out a backoff, oldest first: sent before new ones.
-    private(set) var resend: [Batch] = []
+    private(set) var lanes: [DeliveryLane]
+    private(set) var scan = Scan.unknown
+    private(set) var inFlight: [BatchID: Flight] = [:]
     private(set) var writes: [BatchID: PendingWrite] = [:]
-    /// The last queue id handed to a batch; new batches start after it.
-    private(set) var cursor: Int64 = 0
+    private(set) var concurrency: AdaptiveConcurrency
+    /// The last queue id sorted into a lane; scans continue after it.
+    private(set) var scanned: Int64 = 0
+    /// The newest id known to be queued (start-up, commits, scans).
+    private var newest: Int64 = 0
     /// When the machine learned of each stretch of ids (monotonic), for the flush interval.
     private var arrivals = ArrivalMarks()
-    /// No send before this instant: a backoff or a pause.
+    /// No send before this instant: a backoff or a pause, for every lane (the upstream is one).
     private(set) var retryAt: Instant?
+    /// When the current run of failures began: failures of batches sent before it are the same
+    /// outage seen again and do not lengthen the backoff.
+    private var failingSince: Instant?
     /// No activity before this instant: the queue could not be read or written.
     private var stallUntil: Instant?
     /// `flush` or a drain: send partial batches at once, until the queue is empty.
@@ -62,15 +75,21 @@ public struct DeliveryStateMachine: Sendable {
     private var nextBatchID: UInt64 = 0
 
     /// `stored` is the status of the previous run; a pause or backoff is not carried over: a
-    /// restart tries at once.
+    /// restart tries at once, at a concurrency of 1.
     public init(settings: DeliverySettings, stored: DeliveryStatus) {
         self.settings = settings
         var status = stored
         status.nextAttemptAt = nil
         status.attempts = 0
+        status.concurrency = 1
         if status.state != .ok { status.state = .idle }
         self.status = status
+        lanes = Array(repeating: DeliveryLane(), count: max(1, settings.delivery.maxInFlight))
+        concurrency = AdaptiveConcurrency(maximum: settings.delivery.maxInFlight)
     }
+
+    /// Requests allowed in flight right now.
+    public var concurrencyLimit: Int { concurrency.limit }
 
     public mutating func handle(_ event: Event, at now: Now) -> [Action] {
         var actions: [Action] = []
@@ -84,51 +103,57 @@ public struct DeliveryStateMachine: Sendable {
             running = true
             // Events already queued count their flush interval from now, however old they are.
             if lastQueuedID > 0 { arrivals.record(through: lastQueuedID, at: now.instant, interval: flushInterval) }
+            newest = lastQueuedID
             actions.append(.persist(status))
-        case .committed(let count, let lastID):
+        case .committed(_, let lastID):
             arrivals.record(through: lastID, at: now.instant, interval: flushInterval)
-            switch head {
-            case .empty: head = .unknown
-            case .partial(let waiting, let due):
-                head =
-                    waiting + count >= settings.batch.maxEvents ? .unknown : .partial(count: waiting + count, due: due)
-            case .reading(let after, let commits): head = .reading(after: after, commits: commits + count)
-            case .unknown: break
-            }
-        case .batchRead(let read):
-            guard case .reading(let after, let commits) = head else { break }
-            received(read, after: after, commits: commits, now: now, into: &actions)
-        case .readFailed:
-            head = .unknown
+            newest = max(newest, lastID)
+        case .scanned(let events):
+            guard case .scanning(let after, let limit) = scan else { break }
+            received(events, after: after, limit: limit, now: now, into: &actions)
+        case .scanFailed:
+            scan = .unknown
             stallUntil = now.instant + .seconds(1)
         case .response(let id, let decision, let jitter):
-            guard let batch = inFlight.removeValue(forKey: id) else { break }
-            lookAgain()
-            answered(batch, decision, jitter: jitter, now: now, into: &actions)
+            guard let flight = inFlight.removeValue(forKey: id) else { break }
+            lanes[flight.batch.lane].busy = nil
+            answered(flight, decision, jitter: jitter, now: now, into: &actions)
+        case .unreadable(let id):
+            // The rows could not be read to send: the batch waits its turn again.
+            guard let flight = inFlight.removeValue(forKey: id) else { break }
+            lanes[flight.batch.lane].busy = nil
+            lanes[flight.batch.lane].queueForResend(flight.batch)
+            stallUntil = now.instant + .seconds(1)
+        case .vanished(let id):
+            // Its rows left the queue meanwhile (dropOldest): nothing to send or remove.
+            guard let flight = inFlight.removeValue(forKey: id) else { break }
+            lanes[flight.batch.lane].busy = nil
         case .written(let id):
-            writes.removeValue(forKey: id)
-            lookAgain()
+            if case .deadLetter(let batch) = writes.removeValue(forKey: id) { lanes[batch.lane].busy = nil }
         case .writeFailed(let id):
             switch writes[id] {
-            case .removal(let first, let last, _):
-                writes[id] = .removal(first: first, last: last, .failed)
+            case .removal(let batch, _):
+                writes[id] = .removal(batch, .failed)
             case .deadLetter(let batch):
                 writes.removeValue(forKey: id)
-                queueForResend(batch)
+                lanes[batch.lane].busy = nil
+                lanes[batch.lane].queueForResend(batch)
             case nil:
                 break
             }
             stallUntil = now.instant + .seconds(1)
         case .timerFired:
-            break
+            lastWake = nil
         case .flushRequested:
             skipWaits()
             force = true
         case .reload(let fresh):
             settings = fresh
+            concurrency.setMaximum(fresh.delivery.maxInFlight)
+            status.concurrency = concurrency.limit
             // A paused or backing-off delivery tries the new endpoint and key at once.
             retryAt = nil
-            if case .partial = head { head = .unknown }
+            if case .caughtUp = scan { scan = .unknown }
         case .drainRequested(let deadline):
             // One immediate attempt even mid-backoff: the upstream may be back.
             skipWaits()
@@ -146,23 +171,33 @@ public struct DeliveryStateMachine: Sendable {
     // MARK: - Deciding
 
     private var flushInterval: Duration { .milliseconds(settings.batch.flushIntervalMs) }
+    private var maxEvents: Int { settings.batch.maxEvents }
+    private var maxBytes: Int { settings.batch.maxBytes }
 
-    /// Sends what may be sent now, asks for a read when the head must be looked at, and says when
-    /// to wake next.
+    /// Nothing handed out, waiting or being written: the queue holds only what was never scanned.
+    private var nothingOut: Bool {
+        inFlight.isEmpty && writes.isEmpty && lanes.allSatisfy(\.isEmpty)
+    }
+
+    /// Scanned ids held at most, so memory does not grow with the backlog: every lane a full
+    /// batch ready and one more on the way.
+    private var window: Int { 2 * maxEvents * lanes.count }
+
+    /// Scans when needed, then sends what may be sent now, and says when to wake next.
     private mutating func evaluate(_ now: Now, into actions: inout [Action]) {
         guard running, !isStopped else { return }
-        defer { scheduleWake(into: &actions) }
+        defer { scheduleWake(now, into: &actions) }
         if let stall = stallUntil {
             guard now.instant >= stall else { return }
             stallUntil = nil
         }
         var holding = false
         for (id, write) in writes.sorted(by: { $0.key < $1.key }) {
-            guard case .removal(let first, let last, let removal) = write, removal != .submitted else { continue }
+            guard case .removal(let batch, let removal) = write, removal != .submitted else { continue }
             holding = true
             if removal == .failed {
-                writes[id] = .removal(first: first, last: last, .resubmitted)
-                actions.append(.remove(id, first: first, last: last, status: status))
+                writes[id] = .removal(batch, .resubmitted)
+                actions.append(.remove(id, ids: batch.ids, status: status))
             }
         }
         if holding { return }
@@ -170,45 +205,96 @@ public struct DeliveryStateMachine: Sendable {
             guard now.instant >= retryAt else { return }
             self.retryAt = nil
         }
-        while inFlight.count < settings.delivery.maxInFlight {
-            if !resend.isEmpty {
-                send(resend.removeFirst(), into: &actions)
-                continue
-            }
-            switch head {
-            case .reading:
-                return
-            case .empty(let pollAt) where now.instant < pollAt:
-                return
-            case .partial(let count, let due) where now.instant < due && count < settings.batch.maxEvents:
-                return
-            default:
-                // Nothing handed out: read from the true head, so nothing can be skipped.
-                if inFlight.isEmpty && writes.isEmpty { cursor = 0 }
-                head = .reading(after: cursor, commits: 0)
-                actions.append(
-                    .read(after: cursor, maxEvents: settings.batch.maxEvents, maxBytes: settings.batch.maxBytes)
+        adoptLaneCount()
+        if scanWanted(now) {
+            // Nothing handed out: scan from the true head, so nothing can be skipped.
+            if nothingOut { scanned = 0 }
+            let limit = min(window - waitingCount, maxEvents * lanes.count)
+            scan = .scanning(after: scanned, limit: limit)
+            actions.append(.scan(after: scanned, limit: limit))
+            return
+        }
+        while inFlight.count < concurrency.limit, let lane = nextLane(now) {
+            let batch: Batch
+            if let resend = lanes[lane].takeResend() {
+                batch = resend
+            } else {
+                nextBatchID += 1
+                batch = Batch(
+                    id: BatchID(raw: nextBatchID),
+                    lane: lane,
+                    ids: lanes[lane].takeBatch(maxEvents: maxEvents, maxBytes: maxBytes)
                 )
-                return
             }
+            lanes[lane].busy = batch.id
+            inFlight[batch.id] = Flight(batch: batch, sentAt: now.instant)
+            actions.append(.send(batch))
+        }
+        forgetArrivals()
+    }
+
+    private var waitingCount: Int { lanes.reduce(0) { $0 + $1.waiting.count } }
+
+    private func scanWanted(_ now: Now) -> Bool {
+        guard lanes.count == laneTarget, waitingCount + maxEvents <= window else { return false }
+        switch scan {
+        case .scanning:
+            return false
+        case .unknown:
+            return true
+        case .caughtUp(let pollAt):
+            if now.instant >= pollAt { return true }
+            if (force || drainDeadline != nil) && nothingOut && scanned > 0 { return true }
+            guard newest > scanned else { return false }
+            if force || drainDeadline != nil || newest - scanned >= Int64(maxEvents) { return true }
+            if let known = arrivals.knownAt(scanned + 1), known + flushInterval <= now.instant { return true }
+            // A lane's partial batch is due: fill it with what came since.
+            return lanes.indices.contains { isDue($0, now) }
         }
     }
 
+    /// The free lane to send from next: one with a batch to resend, a full batch, or a partial
+    /// one that is due; the oldest first.
+    private func nextLane(_ now: Now) -> Int? {
+        var best: (lane: Int, id: Int64)?
+        for index in lanes.indices where lanes[index].busy == nil {
+            let lane = lanes[index]
+            let ready =
+                !lane.resend.isEmpty
+                || (!lane.waiting.isEmpty
+                    && (lane.isFull(maxEvents: maxEvents, maxBytes: maxBytes) || force || drainDeadline != nil
+                        || isDue(index, now)))
+            guard ready, let id = lane.nextID else { continue }
+            if best.map({ id < $0.id }) ?? true { best = (index, id) }
+        }
+        return best?.lane
+    }
+
+    private func isDue(_ lane: Int, _ now: Now) -> Bool {
+        guard lanes[lane].busy == nil, let first = lanes[lane].waiting.first else { return false }
+        return (arrivals.knownAt(first.id) ?? now.instant) + flushInterval <= now.instant
+    }
+
+    private func dueAt(_ lane: Int) -> Instant? {
+        guard let first = lanes[lane].waiting.first else { return nil }
+        return arrivals.knownAt(first.id).map { $0 + flushInterval }
+    }
+
     private mutating func received(
-        _ read: QueueHead,
+        _ events: [ScannedEvent],
         after: Int64,
-        commits: Int,
+        limit: Int,
         now: Now,
         into actions: inout [Action]
     ) {
-        guard let first = read.events.first, let last = read.events.last else {
-            let nothingOut = inFlight.isEmpty && resend.isEmpty && writes.isEmpty
-            guard commits == 0, nothingOut ? after == 0 : true else {
-                // Events came meanwhile, or the last batch out has just gone: look from the true head.
-                head = .unknown
+        guard let last = events.last else {
+            newest = scanned
+            if nothingOut && after != 0 {
+                // The last batch out has just gone: look from the true head.
+                scan = .unknown
                 return
             }
-            head = .empty(pollAt: now.instant + max(.seconds(1), flushInterval))
+            scan = .caughtUp(pollAt: now.instant + max(.seconds(1), flushInterval))
             if nothingOut {
                 // The queue is empty and nothing is out.
                 force = false
@@ -216,115 +302,119 @@ public struct DeliveryStateMachine: Sendable {
             }
             return
         }
-        guard stallUntil == nil, retryAt == nil, !holdingForRemoval else {
-            // A failure came in while the read was out: this batch waits like everything else.
-            head = .unknown
-            return
+        let count = UInt64(lanes.count)
+        for event in events {
+            lanes[Int(event.conversation % count)].append(event)
         }
-        let due = arrivals.learned(first.id, orMark: last.id, at: now.instant) + flushInterval
-        guard read.isFull || force || drainDeadline != nil || now.instant >= due else {
-            head = .partial(count: read.events.count + commits, due: due)
-            return
-        }
-        head = .unknown
-        cursor = last.id
-        arrivals.forget(through: cursor)
-        send(makeBatch(read.events), into: &actions)
-    }
-
-    private var holdingForRemoval: Bool {
-        writes.values.contains { if case .removal(_, _, let removal) = $0 { removal != .submitted } else { false } }
+        scanned = last.id
+        newest = max(newest, scanned)
+        // Rows another process added are known from now.
+        arrivals.record(through: last.id, at: now.instant, interval: flushInterval)
+        scan = events.count < limit ? .caughtUp(pollAt: now.instant + max(.seconds(1), flushInterval)) : .unknown
     }
 
     private mutating func answered(
-        _ batch: Batch,
+        _ flight: Flight,
         _ decision: DeliveryDecision,
         jitter: Double,
         now: Now,
         into actions: inout [Action]
     ) {
+        let batch = flight.batch
         switch decision {
         case .delivered:
             status.state = .ok
             status.lastSuccessAt = now.wall
             status.attempts = 0
             status.nextAttemptAt = nil
-            writes[batch.id] = .removal(first: batch.firstID, last: batch.lastID, .submitted)
-            actions.append(.remove(batch.id, first: batch.firstID, last: batch.lastID, status: status))
+            failingSince = nil
+            _ = concurrency.delivered(sentAt: flight.sentAt, now: now.instant, stillInFlight: inFlight.count)
+            status.concurrency = concurrency.limit
+            writes[batch.id] = .removal(batch, .submitted)
+            actions.append(.remove(batch.id, ids: batch.ids, status: status))
         case .retry(let after, let fault):
-            let delay = settings.backoff.delay(attempt: status.attempts + 1, retryAfter: after, unit: jitter)
-            scheduleRetry(batch, fault: fault, delay: delay, state: .retrying, now: now, into: &actions)
+            if AdaptiveConcurrency.isBackPressure(fault) {
+                _ = concurrency.congested(now: now.instant)
+                status.concurrency = concurrency.limit
+            }
+            let backoff = settings.backoff
+            scheduleRetry(flight, fault: fault, state: .retrying, now: now, into: &actions) { attempt in
+                backoff.delay(attempt: attempt, retryAfter: after, unit: jitter)
+            }
         case .pause(let reason, let fault):
             let state: DeliveryStatus.State = reason == .unauthorized ? .unauthorized : .misconfigured
-            scheduleRetry(
-                batch,
-                fault: fault,
-                delay: settings.delivery.retryMaxSeconds,
-                state: state,
-                now: now,
-                into: &actions
-            )
+            let delay = settings.delivery.retryMaxSeconds
+            scheduleRetry(flight, fault: fault, state: state, now: now, into: &actions) { _ in delay }
         case .split(let fault):
-            actions.append(.splitting(fault: fault, eventCount: batch.events.count))
-            let middle = batch.events.count / 2
-            queueForResend(makeBatch(Array(batch.events[..<middle])))
-            queueForResend(makeBatch(Array(batch.events[middle...])))
+            actions.append(.splitting(fault: fault, eventCount: batch.ids.count))
+            let middle = batch.ids.count / 2
+            lanes[batch.lane].queueForResend(makeBatch(lane: batch.lane, Array(batch.ids[..<middle])))
+            lanes[batch.lane].queueForResend(makeBatch(lane: batch.lane, Array(batch.ids[middle...])))
         case .deadLetter(let fault):
-            guard let event = batch.events.first else { return }
+            guard let event = batch.ids.first else { return }
             status.lastError = .init(status: fault.status, message: fault.message, at: now.wall)
+            // The lane stays busy until the dead letter is written: if that fails, the event is
+            // sent again before anything newer of its conversation.
+            lanes[batch.lane].busy = batch.id
             writes[batch.id] = .deadLetter(batch)
-            actions.append(.deadLetter(batch.id, event, fault, at: now.wall, status: status))
+            actions.append(.deadLetter(batch.id, eventID: event, fault, at: now.wall, status: status))
         }
     }
 
+    /// The batch goes back to the front of its lane, and every lane waits: the upstream is one.
+    /// Failures of batches sent before the current run of failures began are that same outage
+    /// seen again by other lanes: they keep the attempt count, so the backoff grows per round.
     private mutating func scheduleRetry(
-        _ batch: Batch,
+        _ flight: Flight,
         fault: DeliveryFault,
-        delay: Double,
         state: DeliveryStatus.State,
         now: Now,
-        into actions: inout [Action]
+        into actions: inout [Action],
+        delay: (Int) -> Double
     ) {
-        var batch = batch
+        var batch = flight.batch
         batch.attempts += 1
-        queueForResend(batch)
-        status.attempts += 1
+        lanes[batch.lane].queueForResend(batch)
+        if failingSince.map({ flight.sentAt > $0 }) ?? true {
+            status.attempts += 1
+            failingSince = now.instant
+        }
+        let seconds = delay(max(1, status.attempts))
+        let until = now.instant + .seconds(seconds)
+        if retryAt.map({ until > $0 }) ?? true { retryAt = until }
+        let wait = retryAt.map { $0 - now.instant } ?? .zero
         status.state = state
         status.lastError = .init(status: fault.status, message: fault.message, at: now.wall)
-        status.nextAttemptAt = now.wall + delay
-        retryAt = now.instant + .seconds(delay)
+        status.nextAttemptAt = now.wall + Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
         actions.append(.persist(status))
-        actions.append(.retryScheduled(fault: fault, attempt: status.attempts, delay: delay, state: state))
+        actions.append(.retryScheduled(fault: fault, attempt: status.attempts, delay: seconds, state: state))
     }
 
-    private mutating func send(_ batch: Batch, into actions: inout [Action]) {
-        inFlight[batch.id] = batch
-        actions.append(.send(batch))
-    }
-
-    private mutating func makeBatch(_ events: [QueuedEvent]) -> Batch {
+    private mutating func makeBatch(lane: Int, _ ids: [Int64]) -> Batch {
         nextBatchID += 1
-        return Batch(id: BatchID(raw: nextBatchID), events: events)
+        return Batch(id: BatchID(raw: nextBatchID), lane: lane, ids: ids)
     }
 
-    /// Keeps `resend` in queue order, so retried and split batches leave oldest first.
-    private mutating func queueForResend(_ batch: Batch) {
-        let index = resend.firstIndex { $0.firstID > batch.firstID } ?? resend.endIndex
-        resend.insert(batch, at: index)
+    /// The lane count follows `delivery.maxInFlight`, but changes only when every lane is empty:
+    /// moving a conversation to another lane while its batch is out could reorder it. Until
+    /// then nothing new is scanned, so the lanes empty.
+    private var laneTarget: Int { max(1, settings.delivery.maxInFlight) }
+
+    private mutating func adoptLaneCount() {
+        guard lanes.count != laneTarget, inFlight.isEmpty, lanes.allSatisfy(\.isEmpty) else { return }
+        lanes = Array(repeating: DeliveryLane(), count: laneTarget)
     }
 
-    /// After an answer or a removal the head may have changed (or emptied): read it again.
-    private mutating func lookAgain() {
-        switch head {
-        case .empty, .partial: head = .unknown
-        case .unknown, .reading: break
-        }
+    /// Arrival marks are needed only from the oldest id still waiting in a lane or unscanned.
+    private mutating func forgetArrivals() {
+        let oldest = lanes.compactMap { $0.waiting.first?.id }.min() ?? (scanned + 1)
+        arrivals.forget(through: oldest - 1)
     }
 
     private mutating func skipWaits() {
         retryAt = nil
         stallUntil = nil
-        lookAgain()
+        if case .caughtUp = scan { scan = .unknown }
     }
 
     private mutating func finishDrain(drained: Bool, into actions: inout [Action]) {
@@ -335,20 +425,26 @@ public struct DeliveryStateMachine: Sendable {
         actions.append(.drainFinished(drained: drained))
     }
 
-    private mutating func scheduleWake(into actions: inout [Action]) {
+    private mutating func scheduleWake(_ now: Now, into actions: inout [Action]) {
         var wake = drainDeadline
+        // Only the future: what is due now and still waiting waits for a slot or window room,
+        // which an answer or a removal brings, not the timer.
         func consider(_ instant: Instant?) {
-            guard let instant else { return }
+            guard let instant, instant > now.instant else { return }
             wake = wake.map { min($0, instant) } ?? instant
         }
         if stallUntil != nil || retryAt != nil {
             consider(stallUntil)
             consider(retryAt)
-        } else {
-            switch head {
-            case .empty(let pollAt): consider(pollAt)
-            case .partial(_, let due): consider(due)
-            case .unknown, .reading: break
+        } else if writes.values.allSatisfy({ if case .removal(_, let r) = $0 { r == .submitted } else { true } }) {
+            if case .caughtUp(let pollAt) = scan {
+                consider(pollAt)
+                if newest > scanned { consider(arrivals.knownAt(scanned + 1).map { $0 + flushInterval }) }
+            }
+            if inFlight.count < concurrency.limit {
+                for lane in lanes.indices where lanes[lane].busy == nil {
+                    if let due = dueAt(lane), due > now.instant { consider(due) }
+                }
             }
         }
         guard wake != lastWake else { return }

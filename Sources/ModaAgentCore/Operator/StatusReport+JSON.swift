@@ -27,6 +27,7 @@ extension StatusReport {
                 "state": delivery.state.rawValue, "deliveredEvents": queue.deliveredEvents,
                 "lastSuccessAt": delivery.lastSuccessAt.map { Timestamp.iso8601($0) as Any } ?? null,
                 "lastError": lastError, "attempts": delivery.attempts,
+                "concurrency": daemon.running ? delivery.concurrency as Any : null, "maxInFlight": maxInFlight,
                 "nextAttemptAt": delivery.nextAttemptAt.map { Timestamp.iso8601($0) as Any } ?? null,
             ] as [String: Any],
         ]

@@ -37,6 +37,9 @@ extension StatusReport {
         if let success = delivery.lastSuccessAt {
             deliveryLine += ", last success \(Durations.human(now - success)) ago"
         }
+        if daemon.running {
+            deliveryLine += "; \(delivery.concurrency) of \(maxInFlight) requests in flight allowed"
+        }
         lines.append("    Delivery: \(deliveryLine)")
         if let error = delivery.lastError {
             let status = error.status.map { "HTTP \($0)" } ?? "no response"

@@ -16,6 +16,8 @@ public struct StatusReport: Sendable {
     public var deadLetters: Int
     public var delivery: DeliveryStatus
     public var queuePath: String
+    /// `delivery.maxInFlight`: the ceiling of the adaptive concurrency in `delivery`.
+    public var maxInFlight: Int
 
     public static func gather(config: AgentConfig, now: Double = Timestamp.now()) throws(QueueError) -> StatusReport {
         let holder = QueueLock.holder(path: QueueLock.lockPath(forQueue: config.queue.path))
@@ -26,7 +28,8 @@ public struct StatusReport: Sendable {
                 oldestAgeSeconds: nil,
                 deadLetters: 0,
                 delivery: DeliveryStatus(),
-                queuePath: config.queue.path
+                queuePath: config.queue.path,
+                maxInFlight: config.delivery.maxInFlight
             )
         }
         let store = try QueueStore(operatorPath: config.queue.path, access: .readOnly)
@@ -53,7 +56,8 @@ public struct StatusReport: Sendable {
             oldestAgeSeconds: oldest.map { max(0, now - $0) },
             deadLetters: dead,
             delivery: delivery,
-            queuePath: config.queue.path
+            queuePath: config.queue.path,
+            maxInFlight: config.delivery.maxInFlight
         )
     }
 }

@@ -16,6 +16,8 @@ public struct DeliveryStatus: Sendable, Equatable {
     /// Consecutive failed attempts of the batch at the head of the queue.
     public var attempts: Int = 0
     public var nextAttemptAt: Double? = nil
+    /// Requests allowed in flight at once right now (adaptive, at most `delivery.maxInFlight`).
+    public var concurrency: Int = 1
 
     public init() {}
 }

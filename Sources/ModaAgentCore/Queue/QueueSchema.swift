@@ -85,6 +85,14 @@ enum QueueSchema {
             ));
             """
         ),
+        (
+            // `modactl status` reads the adaptive concurrency from the database, like the rest of the
+            // delivery state: it works whether or not the daemon runs.
+            "v3: delivery state shows the requests allowed in flight",
+            """
+            ALTER TABLE delivery_state ADD COLUMN concurrency INTEGER NOT NULL DEFAULT 1;
+            """
+        ),
     ]
 
     static var version: Int { migrations.count }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Reads the queue: the head for delivery, counters and the delivery state for status. One
+/// Reads the queue: the head and batches for delivery, counters and the delivery state for status. One
 /// instance per reader (delivery, a modactl command), each with its own connection: WAL lets them
 /// run beside the queue's writer, which makes every change (`QueueWriter`, `QueueWrite`).
 public final class QueueStore {
@@ -12,7 +12,8 @@ public final class QueueStore {
     }
 
     let db: SQLiteConnection
-    private let headQuery: SQLiteStatement
+    private let scanQuery: SQLiteStatement
+    private let runQuery: SQLiteStatement
     private let countersQuery: SQLiteStatement
 
     public convenience init(path: String, durability: AgentConfig.Durability, create: Bool) throws(QueueError) {
@@ -34,7 +35,8 @@ public final class QueueStore {
 
     init(connection: SQLiteConnection) throws(QueueError) {
         db = connection
-        headQuery = try db.prepare("SELECT id, received_at, body FROM events WHERE id > ? ORDER BY id LIMIT ?")
+        scanQuery = try db.prepare("SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?")
+        runQuery = try db.prepare("SELECT id, received_at, body FROM events WHERE id BETWEEN ? AND ? ORDER BY id")
         countersQuery = try db.prepare(
             "SELECT queued_events, queued_bytes, dropped_events, delivered_events FROM counters WHERE id = 1"
         )
@@ -42,31 +44,38 @@ public final class QueueStore {
 
     public func close() { db.close() }
 
-    /// The oldest events after `afterID` that fit one request: at most `maxEvents`, and a body of
-    /// at most `maxBytes`. Streams rows and stops early, so a million queued events cost no more
-    /// than a batch.
-    public func head(after afterID: Int64 = 0, maxEvents: Int, maxBytes: Int) throws(QueueError) -> QueueHead {
-        headQuery.bind(1, afterID)
-        headQuery.bind(2, Int64(maxEvents))
-        defer { headQuery.reset() }
-        var events: [QueuedEvent] = []
-        var bodyBytes = 0
-        var full = false
-        while try headQuery.step() {
-            let body = headQuery.bytes(2)
-            if RequestBody.size(eventCount: events.count + 1, eventBytes: bodyBytes + body.count) > maxBytes {
-                // An event larger than a whole request still goes alone; the API will judge it.
-                if events.isEmpty {
-                    events.append(QueuedEvent(id: headQuery.int64(0), receivedAt: headQuery.double(1), body: body))
-                }
-                full = true
-                break
-            }
-            bodyBytes += body.count
-            events.append(QueuedEvent(id: headQuery.int64(0), receivedAt: headQuery.double(1), body: body))
+    /// Up to `limit` events after `afterID`, each as its id, size and conversation, without keeping
+    /// a body: delivery sorts the head into lanes with this and reads a batch's rows only to send it.
+    public func scan(after afterID: Int64, limit: Int) throws(QueueError) -> [ScannedEvent] {
+        scanQuery.bind(1, afterID)
+        scanQuery.bind(2, Int64(limit))
+        defer { scanQuery.reset() }
+        var events: [ScannedEvent] = []
+        events.reserveCapacity(min(limit, 16_384))
+        while try scanQuery.step() {
+            let id = scanQuery.int64(0)
+            let (bytes, key) = scanQuery.withBytes(1) { ($0.count, ConversationKey.of(event: $0)) }
+            events.append(ScannedEvent(id: id, bytes: bytes, conversation: key))
         }
-        if events.count >= maxEvents { full = true }
-        return QueueHead(events: events, isFull: full)
+        return events
+    }
+
+    /// The events with these ids (ascending), those still queued; read once per attempt of a batch.
+    public func events(ids: [Int64]) throws(QueueError) -> [QueuedEvent] {
+        var events: [QueuedEvent] = []
+        events.reserveCapacity(ids.count)
+        defer { runQuery.reset() }
+        for run in IDRuns(ids) {
+            runQuery.bind(1, run.lowerBound)
+            runQuery.bind(2, run.upperBound)
+            while try runQuery.step() {
+                events.append(
+                    QueuedEvent(id: runQuery.int64(0), receivedAt: runQuery.double(1), body: runQuery.bytes(2))
+                )
+            }
+            runQuery.reset()
+        }
+        return events
     }
 
     public func counters() throws(QueueError) -> Counters {
@@ -98,9 +107,13 @@ public final class QueueStore {
     }
 
     public func readStatus() throws(QueueError) -> DeliveryStatus {
+        // A queue older than v3 (read by modactl, never migrated by it) has no concurrency column.
+        let hasConcurrency =
+            try db.scalarInt("SELECT count(*) FROM pragma_table_info('delivery_state') WHERE name = 'concurrency'")
+            == 1
         let statement = try db.prepare(
             "SELECT state, last_success_at, last_error_status, last_error_message, last_error_at, attempts, "
-                + "next_attempt_at FROM delivery_state WHERE id = 1"
+                + "next_attempt_at, \(hasConcurrency ? "concurrency" : "1") FROM delivery_state WHERE id = 1"
         )
         var status = DeliveryStatus()
         guard try statement.step() else { return status }
@@ -115,6 +128,7 @@ public final class QueueStore {
         }
         status.attempts = Int(statement.int64(5))
         status.nextAttemptAt = statement.isNull(6) ? nil : statement.double(6)
+        status.concurrency = max(1, Int(statement.int64(7)))
         return status
     }
 }

@@ -2,9 +2,9 @@
 /// commit (its own savepoint, the group's transaction and fsync), so delivery never races ingest
 /// for SQLite's write lock and never opens a second writer on the same file.
 public enum QueueWrite: Sendable {
-    /// Removes a delivered batch (ids `first...last`, contiguous) and records the success: the
-    /// events leave only together with the record of delivery.
-    case markDelivered(first: Int64, last: Int64, status: DeliveryStatus)
+    /// Removes a delivered batch (its ids, ascending; lanes interleave, so not a range) and records
+    /// the success: the events leave only together with the record of delivery.
+    case markDelivered(ids: [Int64], status: DeliveryStatus)
     /// Moves one event to the dead letters with the API's verdict.
     case deadLetter(QueuedEvent, fault: DeliveryFault, at: Double, status: DeliveryStatus)
     case status(DeliveryStatus)
@@ -17,8 +17,8 @@ public enum QueueWrite: Sendable {
     func apply(to db: SQLiteConnection) throws(QueueError) {
         try db.transaction { () throws(QueueError) in
             switch self {
-            case .markDelivered(let first, let last, let status):
-                let (events, bytes) = try Self.delete(first: first, last: last, in: db)
+            case .markDelivered(let ids, let status):
+                let (events, bytes) = try Self.delete(ids: ids, in: db)
                 try db.execute(
                     "UPDATE counters SET queued_events = max(0, queued_events - \(events)), "
                         + "queued_bytes = max(0, queued_bytes - \(bytes)), "
@@ -27,7 +27,7 @@ public enum QueueWrite: Sendable {
                 try Self.write(status, to: db)
             case .deadLetter(let event, let fault, let time, let status):
                 try Self.insertDeadLetter(event, fault: fault, at: time, into: db)
-                let (events, bytes) = try Self.delete(first: event.id, last: event.id, in: db)
+                let (events, bytes) = try Self.delete(ids: [event.id], in: db)
                 try db.execute(
                     "UPDATE counters SET queued_events = max(0, queued_events - \(events)), "
                         + "queued_bytes = max(0, queued_bytes - \(bytes)) WHERE id = 1"
@@ -62,21 +62,22 @@ public enum QueueWrite: Sendable {
         try insert.run()
     }
 
-    private static func delete(
-        first: Int64,
-        last: Int64,
-        in db: SQLiteConnection
-    ) throws(QueueError) -> (events: Int64, bytes: Int64) {
+    /// Deletes each run of consecutive ids as one range: a lane's batch is mostly runs (a client's
+    /// burst of one conversation), and a range costs one statement instead of one per row.
+    private static func delete(ids: [Int64], in db: SQLiteConnection) throws(QueueError) -> (events: Int64, bytes: Int64) {
         let statement = try db.prepare(
             "DELETE FROM events WHERE id BETWEEN ? AND ? RETURNING length(CAST(body AS BLOB))"
         )
-        statement.bind(1, first)
-        statement.bind(2, last)
         var events: Int64 = 0
         var bytes: Int64 = 0
-        while try statement.step() {
-            events += 1
-            bytes += statement.int64(0)
+        for run in IDRuns(ids) {
+            statement.bind(1, run.lowerBound)
+            statement.bind(2, run.upperBound)
+            while try statement.step() {
+                events += 1
+                bytes += statement.int64(0)
+            }
+            statement.reset()
         }
         return (events, bytes)
     }
@@ -84,7 +85,8 @@ public enum QueueWrite: Sendable {
     private static func write(_ status: DeliveryStatus, to db: SQLiteConnection) throws(QueueError) {
         let statement = try db.prepare(
             "UPDATE delivery_state SET state = ?, last_success_at = ?, last_error_status = ?, "
-                + "last_error_message = ?, last_error_at = ?, attempts = ?, next_attempt_at = ? WHERE id = 1"
+                + "last_error_message = ?, last_error_at = ?, attempts = ?, next_attempt_at = ?, concurrency = ? "
+                + "WHERE id = 1"
         )
         statement.bind(1, status.state.rawValue)
         bindOptional(statement, 2, status.lastSuccessAt)
@@ -97,10 +99,31 @@ public enum QueueWrite: Sendable {
         bindOptional(statement, 5, status.lastError?.at)
         statement.bind(6, Int64(status.attempts))
         bindOptional(statement, 7, status.nextAttemptAt)
+        statement.bind(8, Int64(status.concurrency))
         try statement.run()
     }
 
     private static func bindOptional(_ statement: SQLiteStatement, _ index: Int32, _ value: Double?) {
         if let value { statement.bind(index, value) } else { statement.bind(index, nil as String?) }
+    }
+}
+
+/// Ascending ids as runs of consecutive ones: `[1, 2, 3, 7, 9, 10]` → `1...3, 7...7, 9...10`.
+struct IDRuns: Sequence, IteratorProtocol {
+    private let ids: [Int64]
+    private var index = 0
+
+    init(_ ids: [Int64]) { self.ids = ids }
+
+    mutating func next() -> ClosedRange<Int64>? {
+        guard index < ids.count else { return nil }
+        let first = ids[index]
+        var last = first
+        index += 1
+        while index < ids.count, ids[index] == last + 1 {
+            last += 1
+            index += 1
+        }
+        return first...last
     }
 }

@@ -5,9 +5,16 @@ public struct QueuedEvent: Sendable, Equatable {
     public var body: [UInt8]
 }
 
-/// The head of the queue as one request can take it.
-public struct QueueHead: Sendable {
-    public var events: [QueuedEvent]
-    /// True when the batch is at `maxEvents` or the next event would overflow `maxBytes`.
-    public var isFull: Bool
+/// An event as delivery sorts it into a lane: its id, its stored size and its conversation
+/// (`ConversationKey`), without its body.
+public struct ScannedEvent: Sendable, Equatable {
+    public var id: Int64
+    public var bytes: Int
+    public var conversation: UInt64
+
+    public init(id: Int64, bytes: Int, conversation: UInt64) {
+        self.id = id
+        self.bytes = bytes
+        self.conversation = conversation
+    }
 }
