@@ -32,7 +32,7 @@ struct ModaBench: ParsableCommand {
 
     @Option(
         parsing: .upToNextOption,
-        help: "Scenarios to run (default: all, in this order): ceilings ingest latency e2e replay outage memory."
+        help: "Scenarios to run (default: all, in this order): ceilings ingest latency e2e wan replay outage memory."
     )
     var scenario: [ScenarioName] = []
 
@@ -89,6 +89,7 @@ struct ModaBench: ParsableCommand {
             case .ingest: IngestScenario.run(context)
             case .latency: LatencyScenario.run(context)
             case .e2e: EndToEndScenario.run(context)
+            case .wan: WANScenario.run(context)
             case .replay: ReplayScenario.run(context)
             case .outage: OutageScenario.run(context)
             case .memory: MemoryScenario.run(context)
@@ -126,6 +127,8 @@ struct ModaBench: ParsableCommand {
             "end to end, replay, outage: durability full, the shipped batch and retry settings (1000 events, 1 s flush, "
                 + "backoff 1 → 30 s); outage load \(Unit.count(Int(plan.outageRate)))/s from \(Unit.seconds.format(plan.outageLeadSeconds)) s "
                 + "before the outage until it ends.",
+            "end to end, 50 ms upstream: every POST answered after 50 ms (a WAN round trip), \(Unit.count(max(100, plan.events / 5))) "
+                + "events over 4 connections, 64 conversations; delivery.maxInFlight 8 (adaptive).",
             "memory: VmRSS / VmHWM from /proc in MiB; \"just filled\" is a single sample after one fill.",
         ]
     }

@@ -6,6 +6,7 @@ enum ScenarioName: String, CaseIterable, ExpressibleByArgument {
     case ingest
     case latency
     case e2e
+    case wan
     case replay
     case outage
     case memory

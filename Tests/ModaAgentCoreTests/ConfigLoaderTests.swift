@@ -32,7 +32,7 @@ struct ConfigLoaderTests {
         #expect(config.batch.maxEvents == 1000 && config.batch.maxBytes == 5_000_000)
         #expect(config.batch.maxEventBytes == 102_400 && config.batch.flushIntervalMs == 1000)
         #expect(config.delivery.retryInitialSeconds == 1 && config.delivery.retryMaxSeconds == 30)
-        #expect(config.delivery.drainTimeoutSeconds == 10 && config.delivery.maxInFlight == 1)
+        #expect(config.delivery.drainTimeoutSeconds == 10 && config.delivery.maxInFlight == 8)
     }
 
     @Test("config.example.json parses and matches the defaults")

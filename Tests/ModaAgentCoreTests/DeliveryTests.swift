@@ -50,9 +50,12 @@ struct DeliveryTests {
         }
     }
 
-    @Test("no request body exceeds batch.maxBytes")
+    @Test("no request body exceeds batch.maxBytes; maxInFlight 1 keeps one global order across conversations")
     func maxBytes() async throws {
-        try await withUpstream(overrides: ["batch": ["maxBytes": 2048, "maxEventBytes": 1024]]) { agent, mock in
+        let overrides: [String: Any] = [
+            "batch": ["maxBytes": 2048, "maxEventBytes": 1024], "delivery": ["maxInFlight": 1],
+        ]
+        try await withUpstream(overrides: overrides) { agent, mock in
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...100) { EventLines.typical($0) })
             #expect(await mock.waitForDeliveredCount(100, timeout: .seconds(20)))
             #expect(mock.requests.allSatisfy { $0.body.count <= 2048 })
@@ -83,14 +86,17 @@ struct DeliveryTests {
             #expect(settled, "dead letters recorded and the delivered events removed from the queue")
             #expect(sequenceNumbers(mock.deliveredEvents) == (1...200).filter { !poison.contains($0) })
             let snapshot = try QueueSnapshot(path: agent.queuePath)
-            #expect(sequenceNumbers(snapshot.deadLetters) == poison)
+            // Poison events of different conversations travel in different lanes: dead-lettered in any order.
+            #expect(sequenceNumbers(snapshot.deadLetters).sorted() == poison)
             let list = try await agent.modactl("dead-letters", "list", "--json")
             #expect(list.status == 0)
             let letters = try #require(
                 try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]
             )
             #expect(letters.count == poison.count)
-            for (letter, index) in zip(letters, poison) {
+            for letter in letters {
+                let index = Int(((letter["conversationId"] as? String) ?? "").dropFirst("bad-".count)) ?? -1
+                #expect(poison.contains(index))
                 #expect(letter["status"] as? Int == status)
                 #expect((letter["error"] as? String)?.contains("rejected by the mock server") == true)
                 #expect((letter["requestId"] as? String)?.isEmpty == false)
@@ -205,27 +211,36 @@ struct DeliveryTests {
 
 @Suite("delivery with several batches in flight")
 struct ConcurrentDeliveryTests {
-    @Test("delivery.maxInFlight 4: four requests at once, never more; everything delivered once")
+    @Test("delivery.maxInFlight 4: concurrency ramps up to four requests at once, never more; everything delivered once")
     func fourInFlight() async throws {
         let overrides: [String: Any] = [
-            "delivery": ["maxInFlight": 4], "batch": ["maxEvents": 100, "flushIntervalMs": 10],
+            "delivery": ["maxInFlight": 4], "batch": ["maxEvents": 20, "flushIntervalMs": 10],
         ]
-        try await withUpstream(.always(.delay(10, then: .success)), overrides: overrides) { agent, mock in
-            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1000))
-            #expect(await waitFor { mock.requestCount >= 4 })
-            // "Never more" is an absence, so it takes a window: well inside the mock's 10 s delay,
-            // the first four are all still unanswered.
-            try await Task.sleep(for: .seconds(1))
-            #expect(mock.requestCount == 4, "at most maxInFlight requests at once")
-            #expect(mock.deliveredCount == 0)
-            mock.respond(.alwaysSuccess)
+        try await withUpstream(.always(.delay(0.05, then: .success)), overrides: overrides) { agent, mock in
+            let conversation = { (index: Int) in EventLines.standard(index, conversation: "c\(index % 16)") }
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1000, conversation))
             #expect(await mock.waitForDeliveredCount(1000, timeout: .seconds(40)))
+            let ramped = await waitForAsync {
+                let delivery = try? await agent.status()["delivery"] as? [String: Any]
+                return delivery?["concurrency"] as? Int == 4 && delivery?["maxInFlight"] as? Int == 4
+            }
+            #expect(ramped, "steady successes raise the concurrency to maxInFlight")
+            mock.respond(.always(.delay(10, then: .success)))
+            let before = mock.requestCount
+            _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1001...2000, conversation))
+            #expect(await waitFor { mock.requestCount >= before + 4 })
+            // "Never more" is an absence, so it takes a window: well inside the mock's 10 s delay,
+            // the four are all still unanswered.
+            try await Task.sleep(for: .seconds(1))
+            #expect(mock.requestCount == before + 4, "at most maxInFlight requests at once")
+            mock.respond(.alwaysSuccess)
+            #expect(await mock.waitForDeliveredCount(2000, timeout: .seconds(40)))
             #expect(await waitFor { (try? QueueSnapshot(path: agent.queuePath).events.count) == 0 })
-            #expect(sequenceNumbers(mock.deliveredEvents).sorted() == Array(1...1000), "each event once")
+            #expect(sequenceNumbers(mock.deliveredEvents).sorted() == Array(1...2000), "each event once")
         }
     }
 
-    @Test("maxInFlight 4 with 503s and poison events: only the poison is dead-lettered, nothing lost")
+    @Test("maxInFlight 4 with 503s and poison events: each conversation in order, only the poison dead-lettered")
     func concurrentRetriesAndSplits() async throws {
         let poison: Set<Int> = [17, 250, 251, 999]
         let requests = NIOLockedValueBox(0)
@@ -246,8 +261,8 @@ struct ConcurrentDeliveryTests {
         try await withUpstream(behavior, overrides: overrides) { agent, mock in
             let payload = lines(1...1000) { index in
                 poison.contains(index)
-                    ? "{\"conversation_id\":\"p\",\"role\":\"user\",\"message\":\"x\",\"poison\":true,\"seq\":\(index)}"
-                    : EventLines.standard(index)
+                    ? "{\"conversation_id\":\"c\(index % 13)\",\"role\":\"user\",\"message\":\"x\",\"poison\":true,\"seq\":\(index)}"
+                    : EventLines.standard(index, conversation: "c\(index % 13)")
             }
             _ = try UnixSocketClient.exchange(path: agent.socketPath, payload)
             let settled = await waitFor(timeout: .seconds(30)) {
@@ -256,8 +271,13 @@ struct ConcurrentDeliveryTests {
             }
             #expect(settled)
             #expect(Set(sequenceNumbers(try QueueSnapshot(path: agent.queuePath).deadLetters)) == poison)
-            let delivered = Set(sequenceNumbers(mock.deliveredEvents))
-            #expect(delivered == Set(1...1000).subtracting(poison))
+            let delivered = sequenceNumbers(mock.deliveredEvents)
+            #expect(Set(delivered) == Set(1...1000).subtracting(poison))
+            for conversation in 0..<13 {
+                let sequence = delivered.filter { $0 % 13 == conversation }
+                #expect(sequence == sequence.sorted(), "conversation c\(conversation) in the order acknowledged")
+            }
+            #expect(delivered != delivered.sorted(), "lanes did overlap (else this test proves nothing)")
         }
     }
 }
