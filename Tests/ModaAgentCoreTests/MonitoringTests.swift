@@ -162,6 +162,9 @@ struct MonitoringTests {
                 #expect(matched, "\(series) = \(seen.map { "\($0)" } ?? "absent"), expected \(value)")
             }
             #expect((await query("process_resident_memory_bytes") ?? 0) > 1_000_000)
+            // The adaptive limit: at least 1, at most delivery.maxInFlight.
+            let concurrency = await query("moda_agent_delivery_concurrency{queue=\"events\"}") ?? 0
+            #expect(concurrency >= 1 && concurrency <= 8, "concurrency \(concurrency)")
             #expect((await query("moda_agent_commit_duration_seconds_count") ?? 0) >= 1)
             // The (q) counters read the same as modactl.
             let status = try await agent.status()

@@ -18,6 +18,7 @@ enum MetricCatalog {
         "moda_agent_delivery_requests_total": "Delivery requests made, by HTTP status or timeout/connection.",
         "moda_agent_delivery_request_duration_seconds": "Delivery request latency, connect to last byte.",
         "moda_agent_delivery_in_flight": "Delivery requests in flight.",
+        "moda_agent_delivery_concurrency": "Requests the adaptive limit allows in flight now (1 up to delivery.maxInFlight).",
         "moda_agent_delivery_state": "1 for the current delivery state, 0 for the others.",
         "moda_agent_delivery_last_success_timestamp_seconds": "Unix time of the last 2xx delivery.",
         "moda_agent_build_info": "The running version; always 1.",

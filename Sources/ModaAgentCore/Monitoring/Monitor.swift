@@ -32,6 +32,7 @@ public final class Monitor: @unchecked Sendable {
     private let deadLetters = Meter(label: "moda_agent_dead_letters", dimensions: [("queue", "events")])
     private let deliveredTotal = Counter(label: "moda_agent_delivered_events_total", dimensions: [("queue", "events")])
     private let droppedTotal = Counter(label: "moda_agent_dropped_events_total")
+    private let concurrency = Meter(label: "moda_agent_delivery_concurrency", dimensions: [("queue", "events")])
     private let lastSuccess = Meter(
         label: "moda_agent_delivery_last_success_timestamp_seconds",
         dimensions: [("queue", "events")]
@@ -79,6 +80,7 @@ public final class Monitor: @unchecked Sendable {
             state.delivered = max(state.delivered ?? 0, counters.deliveredEvents)
             state.dropped = max(state.dropped ?? 0, counters.droppedEvents)
             if let success = status.lastSuccessAt { lastSuccess.set(success) }
+            concurrency.set(Int64(status.concurrency))
             for (word, gauge) in stateGauges { gauge.set(word == status.state ? 1 : 0) }
             if status.state == .retrying {
                 state.retryingSince = state.retryingSince ?? now
