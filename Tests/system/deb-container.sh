@@ -188,12 +188,10 @@ check_sigkill() {
     done
     [ "$(inside systemctl is-active moda-agent.service)" = active ] && [ "$(main_pid)" != "$pid" ] \
         || fail "no restart after SIGKILL: $(inside systemctl status moda-agent --no-pager 2>&1)"
-    local refused
-    refused=$(inside journalctl -u moda-agent.service DELIVERY_STATUS=503 -o cat --no-pager | wc -l)
     rm "$sink/refuse"
     inside modactl flush >/dev/null
     expect_delivered kill 20
-    echo "sigkill: ok (restarted by systemd; all 20 acknowledged events delivered; $refused 503s in the journal as DELIVERY_STATUS=503)"
+    echo "sigkill: ok (restarted by systemd; all 20 acknowledged events delivered once the upstream took them)"
 }
 
 check_stop() {
