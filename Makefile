@@ -1,8 +1,8 @@
-# Installs moda-agent on a systemd host:  sudo make install
+# Installs moda-agent on a systemd host:  sudo make install      (or build the Debian package: make deb)
 #
-# Builds both programs in release mode and installs the binaries, the systemd units and (only if none exists yet)
-# the example config. Packagers: `make install DESTDIR=/tmp/pkgroot PREFIX=/usr` stages everything without touching
-# users, groups or systemd. Afterwards:
+# Builds both programs in release mode and installs the binaries, their man pages and shell completions, the systemd
+# units and (only if none exists yet) the example config. Packagers: `make install DESTDIR=/tmp/pkgroot PREFIX=/usr`
+# stages everything without touching users, groups or systemd. Afterwards:
 #   install -m 0600 -o root /dev/stdin /etc/moda-agent/api-key   # paste the Moda API key
 #   systemctl enable --now moda-agent.socket moda-agent.service
 
@@ -13,6 +13,10 @@ BINDIR ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(SYSCONFDIR)/systemd/system
 CONFDIR ?= $(SYSCONFDIR)/moda-agent
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 SERVICE_USER ?= moda-agent
 SERVICE_GROUP ?= moda-agent
 
@@ -20,7 +24,7 @@ INSTALL ?= install
 PRODUCTS := moda-agent modactl
 UNITS := systemd/moda-agent.socket systemd/moda-agent.service
 
-.PHONY: all build install install-user uninstall deps run test
+.PHONY: all build docs install install-files install-user uninstall deps run test
 
 all: build
 
@@ -48,26 +52,67 @@ run: deps
 	@[ -n "$$MODA_API_KEY" ] || echo "note:   MODA_API_KEY is not set; events queue up and delivery reports unauthorized until it is"
 	MODA_API_KEY="$${MODA_API_KEY:-not-set}" $$($(SWIFT) build --show-bin-path)/moda-agent --config $(RUN_DIR)/config.json
 
-# The whole test suite (unit, end-to-end against the built binaries, systemd units, fuzz and crash loops). Delivery's
-# timing is tested on the state machine with a manual clock, so nothing needs to run apart from the load of the rest.
-test: deps
+# The whole test suite (unit, end-to-end against the built binaries, systemd units, the Debian package installed
+# under a real systemd, fuzz and crash loops). Delivery's timing is tested on the state machine with a manual clock,
+# so nothing needs to run apart from the load of the rest. The package needs the release build first (about 10
+# minutes cold on 2 cores).
+test: deps test-packages
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	MODA_TEST_DEB=$(CURDIR)/$(DEB_FILE) MODA_TEST_DEB_NEXT=$(CURDIR)/$(TEST_DIST)/moda-agent_$(DEB_NEXT_VERSION)_$(DEB_ARCH).deb \
+		$(SWIFT) test --skip-build
 
 # The Swift runtime and Foundation linked in statically: no dependency on the toolchain at run time, and about
-# 5 MB less resident memory than shared libraries (measured with moda-bench).
-RELEASE_FLAGS := -c release --static-swift-stdlib
+# 5 MB less resident memory than shared libraries (measured with moda-bench). Release builds have their own scratch
+# folder, shared by install, deb and bench, so they never disturb the debug build the tests use. No $ORIGIN run
+# path: the programs load no library of their own; -z now: symbols bound at start, so the GOT can be read-only.
+RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now
+RELEASE_SCRATCH := .build-release
+RELEASE_BUILD := $(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(RELEASE_SCRATCH)
+RELEASE_BIN := $(RELEASE_SCRATCH)/release
+DOC_DIR := $(RELEASE_SCRATCH)/doc
 
 build:
-	$(SWIFT) build $(RELEASE_FLAGS) --product moda-agent
-	$(SWIFT) build $(RELEASE_FLAGS) --product modactl
+	$(RELEASE_BUILD) --product moda-agent
+	$(RELEASE_BUILD) --product modactl
 
-install: build install-user
-	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR)
-	bin_path="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)" && \
+# Man pages and shell completions, generated from the programs' own argument definitions (swift-argument-parser's
+# generate-manual tool and --generate-completion-script), so they cannot drift from --help. Dated by the last
+# commit, so the same source gives the same pages. bash sources completions: they need no #! line.
+DOC_DATE := $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
+docs: build
+	$(RELEASE_BUILD) --product generate-manual
+	rm -rf $(DOC_DIR) && mkdir -p $(DOC_DIR)/man $(DOC_DIR)/bash $(DOC_DIR)/zsh $(DOC_DIR)/fish
 	for product in $(PRODUCTS); do \
-		$(INSTALL) -m 0755 "$$bin_path/$$product" $(DESTDIR)$(BINDIR)/$$product || exit 1; \
+		$(RELEASE_BIN)/generate-manual $(RELEASE_BIN)/$$product --date $(DOC_DATE) \
+			--authors "moda-agent maintainers" --output-directory $(DOC_DIR)/man || exit 1; \
+		gzip -9n $(DOC_DIR)/man/$$product.1 || exit 1; \
+		$(RELEASE_BIN)/$$product --generate-completion-script bash | sed '1{/^#!/d}' > $(DOC_DIR)/bash/$$product || exit 1; \
+		$(RELEASE_BIN)/$$product --generate-completion-script zsh > $(DOC_DIR)/zsh/_$$product || exit 1; \
+		$(RELEASE_BIN)/$$product --generate-completion-script fish > $(DOC_DIR)/fish/$$product.fish || exit 1; \
 	done
+
+install: docs install-user
+	@$(MAKE) --no-print-directory install-files
+	@# systemd is PID 1 exactly when /run/systemd/system exists (sd_booted(3)).
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+		echo "systemctl daemon-reload"; systemctl daemon-reload; \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ ! -e $(CONFDIR)/api-key ]; then \
+		echo "next: put the Moda API key in $(CONFDIR)/api-key (owner root, mode 0600), then"; \
+		echo "      systemctl enable --now moda-agent.socket moda-agent.service"; \
+	fi
+
+# Copies what `build` and `docs` made; `deb` stages the package's tree with it.
+install-files:
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR)
+	for product in $(PRODUCTS); do \
+		$(INSTALL) -m 0755 $(RELEASE_BIN)/$$product $(DESTDIR)$(BINDIR)/$$product || exit 1; \
+	done
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	$(INSTALL) -m 0644 $(DOC_DIR)/man/*.1.gz $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 $(DOC_DIR)/bash/* $(DESTDIR)$(BASHCOMPDIR)/
+	$(INSTALL) -m 0644 $(DOC_DIR)/zsh/* $(DESTDIR)$(ZSHCOMPDIR)/
+	$(INSTALL) -m 0644 $(DOC_DIR)/fish/* $(DESTDIR)$(FISHCOMPDIR)/
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(UNITDIR)
 	$(INSTALL) -m 0644 systemd/moda-agent.socket $(DESTDIR)$(UNITDIR)/moda-agent.socket
 	@# The shipped unit runs /usr/local/bin/moda-agent; follow BINDIR when installing elsewhere.
@@ -83,14 +128,35 @@ install: build install-user
 		$(INSTALL) -m 0640 config.example.json $(DESTDIR)$(CONFDIR)/config.json && \
 		if [ -z "$(DESTDIR)" ]; then chgrp $(SERVICE_GROUP) $(CONFDIR)/config.json; fi; \
 	fi
-	@# systemd is PID 1 exactly when /run/systemd/system exists (sd_booted(3)).
-	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
-		echo "systemctl daemon-reload"; systemctl daemon-reload; \
-	fi
-	@if [ -z "$(DESTDIR)" ] && [ ! -e $(CONFDIR)/api-key ]; then \
-		echo "next: put the Moda API key in $(CONFDIR)/api-key (owner root, mode 0600), then"; \
-		echo "      systemctl enable --now moda-agent.socket moda-agent.service"; \
-	fi
+
+# The Debian package: dist/moda-agent_VERSION_ARCH.deb from the release build (static Swift runtime: it needs only
+# libc, libsqlite3 and libsystemd), with man pages, completions, the units under /usr/lib/systemd/system, the config
+# as a conffile and maintainer scripts (packaging/deb). DEB_VERSION overrides the package's version only, e.g.
+# `make deb DEB_VERSION=0.1.1`; the programs keep theirs. `make lint-deb` runs lintian on it.
+AGENT_VERSION := $(shell sed -n 's/.*current = "\(.*\)".*/\1/p' Sources/ModaAgentCore/Daemon/AgentVersion.swift)
+DEB_VERSION ?= $(AGENT_VERSION)
+DEB_ARCH = $(shell dpkg --print-architecture)
+DIST ?= dist
+DEB_STAGE = $(RELEASE_SCRATCH)/deb/moda-agent_$(DEB_VERSION)
+DEB_FILE = $(DIST)/moda-agent_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+.PHONY: deb lint-deb test-packages
+deb: docs
+	rm -rf $(DEB_STAGE)
+	$(MAKE) --no-print-directory install-files DESTDIR=$(CURDIR)/$(DEB_STAGE) PREFIX=/usr \
+		UNITDIR=/usr/lib/systemd/system ZSHCOMPDIR=/usr/share/zsh/vendor-completions
+	packaging/deb/build.sh $(DEB_STAGE) $(DEB_VERSION) $(DIST)
+
+# Fails on any error or warning not explained in packaging/deb/lintian-overrides.
+lint-deb: deb
+	lintian --fail-on error,warning --display-info $(DEB_FILE)
+
+# The two packages SystemdContainerTests installs under a real systemd: this version, and the same one as the
+# next version for the upgrade (kept out of dist/).
+DEB_NEXT_VERSION := $(shell echo $(AGENT_VERSION) | awk -F. -v OFS=. '{ $$NF = $$NF + 1; print }')
+TEST_DIST := $(RELEASE_SCRATCH)/test-dist
+test-packages: lint-deb
+	$(MAKE) --no-print-directory deb DEB_VERSION=$(DEB_NEXT_VERSION) DIST=$(TEST_DIST)
 
 # The socket unit's SocketGroup= and the service's User=/Group= need a static system user and group; applications
 # that write events join the group. Skipped when staging into DESTDIR (the package's maintainer scripts do it).
@@ -110,7 +176,10 @@ uninstall:
 		systemctl disable --now moda-agent.service moda-agent.socket || true; \
 	fi
 	rm -f $(DESTDIR)$(UNITDIR)/moda-agent.service $(DESTDIR)$(UNITDIR)/moda-agent.socket
-	for product in $(PRODUCTS); do rm -f $(DESTDIR)$(BINDIR)/$$product; done
+	for product in $(PRODUCTS); do \
+		rm -f $(DESTDIR)$(BINDIR)/$$product $(DESTDIR)$(MANDIR)/man1/$$product.1.gz $(DESTDIR)$(BASHCOMPDIR)/$$product \
+			$(DESTDIR)$(ZSHCOMPDIR)/_$$product $(DESTDIR)$(FISHCOMPDIR)/$$product.fish; \
+	done
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "kept $(CONFDIR), /var/lib/moda-agent and the $(SERVICE_USER) user; remove them by hand if unwanted"
 
@@ -119,8 +188,8 @@ uninstall:
 # only when something functionally broke, never on a figure.
 .PHONY: bench bench-quick
 bench:
-	$(SWIFT) build $(RELEASE_FLAGS) --scratch-path .build-release
-	.build-release/release/moda-bench
+	$(RELEASE_BUILD)
+	$(RELEASE_BIN)/moda-bench
 
 bench-quick:
 	$(SWIFT) build

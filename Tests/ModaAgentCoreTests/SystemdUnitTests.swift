@@ -75,7 +75,9 @@ struct SystemdUnitTests {
         let service = try Self.settings(of: Self.serviceUnit)
         #expect(service["Type"] == ["notify"])
         #expect(service["ExecStart"] == ["\(Self.installedBinary) --config /etc/moda-agent/config.json"])
-        #expect(service["ExecReload"] == ["/bin/kill -HUP $MAINPID"])
+        // The credential refresh first (systemd before 258 copies credentials only at start), then SIGHUP.
+        #expect(service["ExecReload"]?.last == "/bin/kill -HUP $MAINPID")
+        #expect(service["ExecReload"]?.first?.hasPrefix("-+/bin/sh -c 'mount -o remount,rw %d && ") == true)
         #expect(service["StateDirectory"] == ["moda-agent"])
         #expect(service["RuntimeDirectory"] == ["moda-agent"])
         #expect(service["RuntimeDirectoryPreserve"] == ["yes"])

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Turns a tree staged by `make install-files` into the Debian package (called by `make deb`):
+#
+#   packaging/deb/build.sh STAGE VERSION OUTDIR
+#
+# Adds what a Debian package carries beside the programs (copyright, changelog, the sysusers.d entry, lintian
+# overrides, maintainer scripts), computes Depends: from the binaries and writes OUTDIR/moda-agent_VERSION_ARCH.deb.
+set -euo pipefail
+
+stage=$(realpath "$1")
+version=$2
+outdir=$3
+here=$(cd "$(dirname "$0")" && pwd)
+arch=$(dpkg --print-architecture)
+binaries=("$stage/usr/bin/moda-agent" "$stage/usr/bin/modactl")
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$here" log -1 --format=%ct 2>/dev/null || date +%s)}
+
+# As dh_strip does: the symbol tables only serve a debugger; the package is a third of the size without them.
+for binary in "${binaries[@]}"; do
+    strip --remove-section=.comment --remove-section=.note --strip-unneeded "$binary"
+done
+
+doc="$stage/usr/share/doc/moda-agent"
+install -d -m 0755 "$doc"
+install -m 0644 "$here/copyright" "$doc/copyright"
+{
+    echo "moda-agent ($version) unstable; urgency=medium"
+    echo
+    echo "  * Built from the moda-agent repository; its history is the change log."
+    echo
+    echo " -- moda-agent maintainers <maintainers@users.noreply.r-seed-ee305a42.example>  $(date -u -R -d "@$SOURCE_DATE_EPOCH")"
+} | gzip -9n > "$doc/changelog.gz"
+chmod 0644 "$doc/changelog.gz"
+install -D -m 0644 "$here/sysusers.conf" "$stage/usr/lib/sysusers.d/moda-agent.conf"
+install -D -m 0644 "$here/lintian-overrides" "$stage/usr/share/lintian/overrides/moda-agent"
+
+# What the binaries load at run time, from the shared libraries' symbols files (as dpkg-shlibdeps runs under
+# debhelper), so the versions are the lowest that work. dpkg-shlibdeps wants a source tree around it.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/debian"
+printf 'Source: moda-agent\n\nPackage: moda-agent\nArchitecture: any\n' > "$work/debian/control"
+depends=$(cd "$work" && dpkg-shlibdeps -O "${binaries[@]/#/-e}" | sed -n 's/^shlibs:Depends=//p')
+[ -n "$depends" ] || { echo "dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+
+installed_size=$(du -s -k --apparent-size "$stage" | cut -f1)
+install -d -m 0755 "$stage/DEBIAN"
+sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$arch|" -e "s|@INSTALLED_SIZE@|$installed_size|" \
+    -e "s|@DEPENDS@|$depends|" "$here/control.in" > "$stage/DEBIAN/control"
+(cd "$stage" && find etc -type f -printf '/%p\n' | sort) > "$stage/DEBIAN/conffiles"
+for script in postinst prerm postrm; do
+    install -m 0755 "$here/$script" "$stage/DEBIAN/$script"
+done
+(cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) \
+    > "$stage/DEBIAN/md5sums"
+chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/conffiles" "$stage/DEBIAN/md5sums"
+
+mkdir -p "$outdir"
+package="$outdir/moda-agent_${version}_${arch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$package" >/dev/null
+echo "built $package: $(du -k --apparent-size "$package" | cut -f1) KiB, installed size $installed_size KiB"
+echo "Depends: $depends"
