@@ -112,7 +112,7 @@ $loud"
     lines=$(inside journalctl _SYSTEMD_INVOCATION_ID="$invocation" _COMM=moda-agent --no-pager -o cat)
     # "monitoring": the listener's address, at info, where the config turns it on (the example config does).
     unexpected=$(printf '%s\n' "$lines" | grep -v -e '^listening on the socket systemd passed$' \
-        -e '^moda-agent started$' -e '^monitoring$' -e '^$' -e "$allowed" -e "$opened" || true)
+        -e '^moda-agent started$' -e '^monitoring$' -e '^HTTP receivers$' -e '^$' -e "$allowed" -e "$opened" || true)
     [ -z "$unexpected" ] || fail "a clean start logged more than the daemon's start-up lines:
 $unexpected"
     quiet_start_summary="$(printf '%s\n' "$lines" | wc -l) lines, none at notice or above; RLIMIT_NICE $limit"
