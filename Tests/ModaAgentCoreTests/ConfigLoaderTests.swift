@@ -33,6 +33,7 @@ struct ConfigLoaderTests {
         #expect(config.batch.maxEventBytes == 102_400 && config.batch.flushIntervalMs == 1000)
         #expect(config.delivery.retryInitialSeconds == 1 && config.delivery.retryMaxSeconds == 30)
         #expect(config.delivery.drainTimeoutSeconds == 10 && config.delivery.maxInFlight == 8)
+        #expect(config.memory.maxBufferedBytes == 67_108_864)
     }
 
     @Test("config.example.json parses and matches the defaults")
@@ -79,6 +80,7 @@ struct ConfigLoaderTests {
             (#"{"socket":{"pathh":"/x"}}"#, "socket.pathh"),
             (#"{"batch":{"maxEvent":3}}"#, "batch.maxEvent"),
             (#"{"log":{"level":"info","format":"json"}}"#, "log.format"),
+            (#"{"memory":{"maxBufferBytes":1048576}}"#, "memory.maxBufferBytes"),
         ]
     )
     func unknownKeys(json: String, key: String) {
@@ -116,6 +118,9 @@ struct ConfigLoaderTests {
             (#"{"http":{"listen":"unix:"}}"#, "http.listen"),
             (#"{"http":{"token":""}}"#, "http.token"),
             (#"{"http":{"maxBodyBytes":10}}"#, "http.maxBodyBytes"),
+            (#"{"memory":{"maxBufferedBytes":1000}}"#, "memory.maxBufferedBytes"),
+            (#"{"memory":{"maxBufferedBytes":"64M"}}"#, "memory.maxBufferedBytes"),
+            (#"{"memory":64}"#, "memory"),
         ]
     )
     func invalidValues(json: String, key: String) {
@@ -157,11 +162,12 @@ struct ConfigLoaderTests {
         let json = config.effectiveJSON()
         #expect(!json.contains("sk-live-very-secret"))
         #expect(json.contains("<redacted>"))
+        #expect(json.contains("\"maxBufferedBytes\" : 67108864"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(
             Set(object.keys) == [
                 "endpoint", "apiKeyFile", "apiKey", "environment", "socket", "queue", "batch", "delivery",
-                "http", "monitoring", "log",
+                "http", "monitoring", "memory", "log",
             ]
         )
     }

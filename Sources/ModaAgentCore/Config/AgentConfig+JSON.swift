@@ -31,6 +31,7 @@ extension AgentConfig {
                 "maxBodyBytes": http.maxBodyBytes,
             ] as [String: Any],
             "monitoring": ["listen": monitoring.listen.map { "\($0)" as Any } ?? NSNull()] as [String: Any],
+            "memory": ["maxBufferedBytes": memory.maxBufferedBytes],
             "log": ["level": log.level],
         ]
         if apiKey != nil { root["apiKey"] = "<redacted>" }

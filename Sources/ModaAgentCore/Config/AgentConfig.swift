@@ -12,6 +12,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var delivery = Delivery()
     public var http = HTTP()
     public var monitoring = Monitoring()
+    public var memory = Memory()
     public var log = Log()
 
     public init() {}
@@ -63,6 +64,12 @@ public struct AgentConfig: Sendable, Equatable {
         public var retryInitialSeconds: Double = 1
         public var retryMaxSeconds: Double = 30
         public var drainTimeoutSeconds: Double = 10
+    }
+
+    public struct Memory: Sendable, Equatable {
+        /// What the daemon holds for clients at most (partial lines, lines not yet committed,
+        /// unwritten replies, request bodies) before it stops reading from them.
+        public var maxBufferedBytes: Int = 67_108_864
     }
 
     public struct HTTP: Sendable, Equatable {

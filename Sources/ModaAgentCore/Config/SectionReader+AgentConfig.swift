@@ -180,6 +180,14 @@ extension SectionReader {
             config.monitoring.listen = address
         }
         try monitoring.rejectUnknownKeys()
+        var memory = try section("memory")
+        config.memory.maxBufferedBytes = try memory.integer(
+            "maxBufferedBytes",
+            default: config.memory.maxBufferedBytes,
+            range: (1 << 20)...(1 << 40),
+            hint: " (bytes the daemon may hold for its clients before it stops reading from them)"
+        )
+        try memory.rejectUnknownKeys()
 
         var log = try section("log")
         config.log.level = try log.choice("level", default: config.log.level, allowed: AgentConfig.Log.levels)

@@ -1,3 +1,4 @@
+import CMalloc
 import CoreMetrics
 import Foundation
 import Logging
@@ -69,7 +70,15 @@ public enum AgentDaemon {
         // Dependency order: delivery records its state and starts on the backlog before the socket
         // accepts anything; commits made meanwhile wait in the writer's stream for DeliveryService.
         delivery.start()
+        // A fixed threshold: glibc otherwise raises it to the size of each large block freed, so long
+        // lines (partial-line buffers up to socket.maxLineBytes) come from the heap and the memory
+        // they leave behind stays resident; mapped, it goes back to the system when a line is done.
+        mallopt(M_MMAP_THRESHOLD, 128 * 1024)
         let metrics = IngestMetrics()
+        let memoryBudget = MemoryBudget(
+            limit: config.memory.maxBufferedBytes,
+            maxLineBytes: config.socket.maxLineBytes
+        )
         let server: IngestServer
         do {
             server = try await IngestServer.start(
@@ -81,6 +90,7 @@ public enum AgentDaemon {
                 ),
                 writer: writer,
                 metrics: metrics,
+                budget: memoryBudget,
                 group: MultiThreadedEventLoopGroup.singleton,
                 logger: logger
             )
@@ -152,7 +162,7 @@ public enum AgentDaemon {
         let notifier = SystemdNotifier()
         // The group's limit ends the process with a failure when reached; the drain stays inside it.
         let budget = ShutdownBudget(limit: .seconds(max(1, config.delivery.drainTimeoutSeconds) + 10))
-        let heartbeat = Heartbeat(delivery: delivery, writer: writer, notifier: notifier) {
+        let heartbeat = Heartbeat(delivery: delivery, writer: writer, notifier: notifier, budget: memoryBudget) {
             metrics.acceptedEvents.current
         }
         let delivering = DeliveryService(

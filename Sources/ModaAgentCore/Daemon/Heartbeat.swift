@@ -1,10 +1,12 @@
 import CMalloc
 import Dispatch
+import Foundation
 import ServiceLifecycle
 
 /// The daemon's word to systemd: READY=1 once running, STATUS= kept current and watchdog pings
 /// while running, but only after the writer and delivery have both answered (a stuck pipeline
-/// stops the pings and systemd restarts the daemon), STOPPING=1 first thing on shutdown.
+/// stops the pings and systemd restarts the daemon), STOPPING=1 first thing on shutdown. Each beat
+/// also records the memory budget's numbers in the queue for `modactl status`, when they changed.
 final class Heartbeat: Service, @unchecked Sendable {
     // @unchecked: `timer` is set once in start() before the source runs and cancelled in stop().
     private let delivery: DeliveryDriver
@@ -16,14 +18,20 @@ final class Heartbeat: Service, @unchecked Sendable {
     private let activity: @Sendable () -> Int
     private var lastActivity = 0
     private var trimmedAt = 0
+    private let budget: MemoryBudget
+    private var recordedMemory: MemoryBudget.Snapshot
 
     /// `activity` counts accepted events; a burst that has ended gives its heap back to the system.
     init(
         delivery: DeliveryDriver,
         writer: QueueWriter,
         notifier: SystemdNotifier,
+        budget: MemoryBudget,
         activity: @escaping @Sendable () -> Int
     ) {
+        self.budget = budget
+        // Nothing buffered yet is what status shows without a record: an idle daemon writes nothing.
+        self.recordedMemory = budget.snapshot()
         self.activity = activity
         self.delivery = delivery
         self.writer = writer
@@ -68,6 +76,11 @@ final class Heartbeat: Service, @unchecked Sendable {
             lastStatus = line
         }
         notifier.watchdog()
+        let memory = budget.snapshot()
+        if memory != recordedMemory {
+            writer.perform(.memory(memory, pid: getpid())) { _ in }
+            recordedMemory = memory
+        }
         let current = activity()
         if current == lastActivity, current != trimmedAt {
             // glibc keeps freed heap after a burst of ingest; idle is when giving it back is free.

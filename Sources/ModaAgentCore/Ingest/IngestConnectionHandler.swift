@@ -4,7 +4,9 @@ import NIOCore
 /// to the group-commit writer, and writes the replies in order once the writer has committed.
 ///
 /// Backpressure: while `maxOutstanding` bursts wait on the writer, reads are held, so a fast
-/// client cannot queue unbounded memory.
+/// client cannot queue unbounded memory; and what the connection holds (its partial line, lines
+/// not yet committed, replies not yet written) is accounted in the shared `MemoryBudget` once per
+/// burst, which may hold reads until commits elsewhere make room.
 ///
 /// Replies form a prefix of the full reply stream, never one with a gap (SPEC 3.2): once more than
 /// `maxUnreadReplyBytes` of them wait unread, replies stop for the rest of the connection, while its
@@ -52,12 +54,52 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var lastWrite: EventLoopFuture<Void>?
     private var closing = false
 
-    init(maxLineBytes: Int, validator: EventValidator, writer: QueueWriter, metrics: IngestMetrics) {
-        self.framer = LineFramer(maxLineBytes: maxLineBytes)
+    let budget: MemoryBudget
+    let ticket = MemoryBudget.Ticket()
+    /// Bytes of accepted lines in `entries`, not yet handed to the writer.
+    private var burstBytes = 0
+    /// Bytes of lines handed to the writer and not yet committed.
+    private var inFlightBytes = 0
+    /// Reply bytes written to the channel and not yet out of it.
+    private var replyBytes = 0
+    /// What the budget has on this connection's account.
+    private var accounted = 0
+    private var budgetPaused = false
+    private var lineNumberAtBurstStart = 0
+    /// The connection is gone and its account closed; later completions change nothing.
+    private var leftBudget = false
+    private var inactive = false
+
+    init(
+        maxLineBytes: Int,
+        validator: EventValidator,
+        writer: QueueWriter,
+        metrics: IngestMetrics,
+        budget: MemoryBudget
+    ) {
+        // A line must fit in the budget too; one larger than the whole of it can never be taken in.
+        self.framer = LineFramer(maxLineBytes: budget.lineLimit)
         self.maxLineBytes = maxLineBytes
         self.validator = validator
         self.writer = writer
         self.metrics = metrics
+        self.budget = budget
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        budget.join(ticket)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        ticket.whenResumed {
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.budgetResumed(context: context)
+            }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        leaveBudget()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -78,7 +120,46 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func channelReadComplete(context: ChannelHandlerContext) {
         submit(context: context)
+        settleBudget()
+        let completedLine = framer.lineNumber != lineNumberAtBurstStart
+        lineNumberAtBurstStart = framer.lineNumber
+        if !leftBudget && !budget.mayContinue(ticket, partialBytes: framer.stashedBytes, completedLine: completedLine) {
+            budgetPaused = true
+        }
         context.fireChannelReadComplete()
+    }
+
+    /// Brings the budget up to date with what this connection holds: one atomic add per call.
+    private func settleBudget() {
+        guard !leftBudget else { return }
+        let held = framer.stashedBytes + burstBytes + inFlightBytes + replyBytes
+        budget.account(held - accounted)
+        accounted = held
+    }
+
+    /// Once the peer is gone and every burst is answered, nothing more is held for it.
+    private func leaveBudgetIfDone() {
+        if inactive && outstanding == 0 && entries.isEmpty { leaveBudget() }
+    }
+
+    private func leaveBudget() {
+        guard !leftBudget else { return }
+        leftBudget = true
+        budget.leave(ticket, held: accounted)
+        accounted = 0
+    }
+
+    private func budgetResumed(context: ChannelHandlerContext) {
+        guard budgetPaused else { return }
+        budgetPaused = false
+        resumeReadingIfPossible(context: context)
+    }
+
+    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
+        if readHeld && outstanding < Self.maxOutstanding && !draining && !budgetPaused {
+            readHeld = false
+            context.read()
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -88,6 +169,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             let stamp = burstStamp
             framer.finish { item in self.handle(item, stamp: stamp) }
             submit(context: context)
+            settleBudget()
             closeIfFinished(context: context)
         } else if event is DrainEvent {
             // Lines already framed are submitted; a partial line was never completed, so it is not
@@ -105,7 +187,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             context.read()
             return
         }
-        if outstanding >= Self.maxOutstanding || draining {
+        if outstanding >= Self.maxOutstanding || draining || budgetPaused {
             readHeld = true
         } else {
             context.read()
@@ -123,6 +205,9 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             framer.finish { item in self.handle(item, stamp: stamp) }
             submit(context: context)
         }
+        inactive = true
+        settleBudget()
+        leaveBudgetIfDone()
         context.fireChannelInactive()
     }
 
@@ -139,8 +224,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 .reply(
                     .rejected(
                         line: number,
-                        message: "line is longer than socket.maxLineBytes (\(maxLineBytes) bytes); "
-                            + "it was discarded up to the next newline. Send smaller lines or raise the limit",
+                        message: tooLongMessage,
                         retryable: false
                     )
                 ),
@@ -150,12 +234,22 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             if Self.isBlank(bytes) { return }
             switch validator.prepare(line: bytes, receivedAt: stamp) {
             case .success(let events):
+                burstBytes &+= bytes.count
                 append(.events(events), line: number)
             case .failure(let rejection):
                 metrics.rejected(rejection.message.contains("over batch.maxEventBytes") ? .tooLarge : .invalid)
                 append(.reply(.rejected(line: number, message: rejection.message, retryable: false)), line: number)
             }
         }
+    }
+
+    private var tooLongMessage: String {
+        if budget.limit < maxLineBytes {
+            return "line is longer than memory.maxBufferedBytes (\(budget.limit) bytes), all the daemon buffers "
+                + "for its clients; it was discarded up to the next newline. Send smaller lines or raise the limit"
+        }
+        return "line is longer than socket.maxLineBytes (\(maxLineBytes) bytes); "
+            + "it was discarded up to the next newline. Send smaller lines or raise the limit"
     }
 
     private func append(_ entry: Entry, line: Int) {
@@ -167,8 +261,11 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         guard !entries.isEmpty else { return }
         let batch = entries
         let numbers = lineNumbers
+        let bytes = burstBytes
         entries.removeAll(keepingCapacity: true)
         lineNumbers.removeAll(keepingCapacity: true)
+        burstBytes = 0
+        inFlightBytes += bytes
         outstanding += 1
         var lines: [[PreparedEvent]] = []
         for case .events(let events) in batch { lines.append(events) }
@@ -177,7 +274,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         let finish: @Sendable ([QueueWriter.Outcome]) -> Void = { outcomes in
             loop.execute {
                 let (handler, context) = bound.value
-                handler.complete(batch: batch, numbers: numbers, outcomes: outcomes, context: context)
+                handler.complete(batch: batch, numbers: numbers, bytes: bytes, outcomes: outcomes, context: context)
             }
         }
         if lines.isEmpty {
@@ -192,10 +289,12 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func complete(
         batch: [Entry],
         numbers: [Int],
+        bytes: Int,
         outcomes: [QueueWriter.Outcome],
         context: ChannelHandlerContext
     ) {
         outstanding -= 1
+        inFlightBytes -= bytes
         var replies = context.channel.allocator.buffer(capacity: batch.count * 32)
         var next = outcomes.makeIterator()
         var accepted = 0
@@ -223,10 +322,9 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
         metrics.burstAnswered(lines: batch.count, events: accepted)
         write(replies, count: batch.count, context: context)
-        if readHeld && outstanding < Self.maxOutstanding && !draining {
-            readHeld = false
-            context.read()
-        }
+        settleBudget()
+        leaveBudgetIfDone()
+        resumeReadingIfPossible(context: context)
         closeIfFinished(context: context)
     }
 
@@ -234,11 +332,19 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         if !repliesStopped {
             let unread = context.channel.isActive ? (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) : nil
             if let unread, unread + replies.readableBytes <= Self.maxUnreadReplyBytes {
+                let size = replies.readableBytes
+                replyBytes += size
                 writingReplies = true
                 let promise = context.eventLoop.makePromise(of: Void.self)
                 context.writeAndFlush(wrapOutboundOut(replies), promise: promise)
                 writingReplies = false
                 lastWrite = promise.futureResult
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                promise.futureResult.whenComplete { _ in
+                    let handler = bound.value
+                    handler.replyBytes -= size
+                    handler.settleBudget()
+                }
                 return
             }
             repliesStopped = true

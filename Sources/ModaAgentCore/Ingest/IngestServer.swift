@@ -33,6 +33,7 @@ public final class IngestServer: Sendable {
         validator: EventValidator,
         writer: QueueWriter,
         metrics: IngestMetrics,
+        budget: MemoryBudget,
         group: any EventLoopGroup,
         logger: Logger
     ) async throws -> IngestServer {
@@ -43,6 +44,9 @@ public final class IngestServer: Sendable {
             .serverChannelOption(.backlog, value: 512)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 512 * 1024))
+            // One read per burst: NIO's receive-buffer pool then keeps one small buffer per connection
+            // (see IngestRecvAllocator), and the budget is asked after every read.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelInitializer { channel in
                 let admitted = connections.withLockedValue { open -> Bool in
                     guard open.count < maxConnections else { return false }
@@ -60,14 +64,18 @@ public final class IngestServer: Sendable {
                     _ = connections.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        IngestConnectionHandler(
-                            maxLineBytes: maxLineBytes,
-                            validator: validator,
-                            writer: writer,
-                            metrics: metrics
-                        )
+                    let handler = IngestConnectionHandler(
+                        maxLineBytes: maxLineBytes,
+                        validator: validator,
+                        writer: writer,
+                        metrics: metrics,
+                        budget: budget
                     )
+                    try channel.syncOptions?.setOption(
+                        .recvAllocator,
+                        value: IngestRecvAllocator(budget: budget, ticket: handler.ticket)
+                    )
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
 

@@ -26,6 +26,9 @@ struct LineFramer {
         self.maxLineBytes = maxLineBytes
     }
 
+    /// Memory the unfinished line takes (its buffer's capacity), for the memory budget.
+    var stashedBytes: Int { partial?.capacity ?? 0 }
+
     /// Feeds `buffer`; `body` sees each complete line. The bytes passed are valid only inside `body`.
     mutating func consume(_ buffer: inout ByteBuffer, _ body: (Item) -> Void) {
         if partial == nil && !discarding {
@@ -117,6 +120,9 @@ struct LineFramer {
             copy.writeBuffer(&buffer)
             partial = copy
         } else {
+            // Grown to fit rather than doubled: the memory budget counts the capacity, and doubling
+            // would let many partial lines take twice what they hold.
+            partial?.reserveCapacity(existing + buffer.readableBytes)
             partial?.writeBuffer(&buffer)
         }
     }

@@ -30,6 +30,10 @@ extension StatusReport {
                 "concurrency": daemon.running ? delivery.concurrency as Any : null, "maxInFlight": maxInFlight,
                 "nextAttemptAt": delivery.nextAttemptAt.map { Timestamp.iso8601($0) as Any } ?? null,
             ] as [String: Any],
+            "memory": [
+                "bufferedBytes": memory.bufferedBytes, "maxBufferedBytes": memory.maxBufferedBytes,
+                "readPauses": memory.readPauses,
+            ],
         ]
     }
 

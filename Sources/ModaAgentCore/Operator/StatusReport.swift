@@ -15,6 +15,9 @@ public struct StatusReport: Sendable {
     public var oldestAgeSeconds: Double?
     public var deadLetters: Int
     public var delivery: DeliveryStatus
+    /// The running daemon's last snapshot; with none (daemon down, or nothing recorded yet),
+    /// nothing buffered and the configured budget.
+    public var memory: MemoryBudget.Snapshot
     public var queuePath: String
     /// `delivery.maxInFlight`: the ceiling of the adaptive concurrency in `delivery`.
     public var maxInFlight: Int
@@ -28,6 +31,7 @@ public struct StatusReport: Sendable {
                 oldestAgeSeconds: nil,
                 deadLetters: 0,
                 delivery: DeliveryStatus(),
+                memory: .idle(config),
                 queuePath: config.queue.path,
                 maxInFlight: config.delivery.maxInFlight
             )
@@ -50,14 +54,23 @@ public struct StatusReport: Sendable {
             // Nobody is retrying while the daemon is down; keep the state word but no next attempt.
             delivery.nextAttemptAt = nil
         }
+        var memory = MemoryBudget.Snapshot.idle(config)
+        if let holder, let recorded = try store.memorySnapshot(pid: holder) { memory = recorded }
         return StatusReport(
             daemon: daemon,
             queue: counters,
             oldestAgeSeconds: oldest.map { max(0, now - $0) },
             deadLetters: dead,
             delivery: delivery,
+            memory: memory,
             queuePath: config.queue.path,
             maxInFlight: config.delivery.maxInFlight
         )
+    }
+}
+
+extension MemoryBudget.Snapshot {
+    static func idle(_ config: AgentConfig) -> Self {
+        .init(bufferedBytes: 0, maxBufferedBytes: config.memory.maxBufferedBytes, readPauses: 0)
     }
 }

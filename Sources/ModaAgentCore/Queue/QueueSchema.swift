@@ -93,6 +93,20 @@ enum QueueSchema {
             ALTER TABLE delivery_state ADD COLUMN concurrency INTEGER NOT NULL DEFAULT 1;
             """
         ),
+        (
+            // The daemon's live memory numbers, a snapshot the heartbeat keeps current, so `modactl
+            // status` (another process) can show them; `pid` tells whose they are.
+            "v4: memory budget snapshot",
+            """
+            CREATE TABLE memory_state (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                pid INTEGER NOT NULL,
+                buffered_bytes INTEGER NOT NULL,
+                max_buffered_bytes INTEGER NOT NULL,
+                read_pauses INTEGER NOT NULL
+            );
+            """
+        ),
     ]
 
     static var version: Int { migrations.count }

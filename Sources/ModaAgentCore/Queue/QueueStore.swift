@@ -106,6 +106,23 @@ public final class QueueStore {
         return statement.double(0)
     }
 
+    /// The memory snapshot the daemon `pid` last recorded; nil when it recorded none (or the queue
+    /// predates the table).
+    public func memorySnapshot(pid: Int32) throws(QueueError) -> MemoryBudget.Snapshot? {
+        guard try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'memory_state'") == 1 else {
+            return nil
+        }
+        let statement = try db.prepare(
+            "SELECT pid, buffered_bytes, max_buffered_bytes, read_pauses FROM memory_state WHERE id = 1"
+        )
+        guard try statement.step(), Int32(statement.int64(0)) == pid else { return nil }
+        return MemoryBudget.Snapshot(
+            bufferedBytes: Int(statement.int64(1)),
+            maxBufferedBytes: Int(statement.int64(2)),
+            readPauses: Int(statement.int64(3))
+        )
+    }
+
     public func readStatus() throws(QueueError) -> DeliveryStatus {
         // A queue older than v3 (read by modactl, never migrated by it) has no concurrency column.
         let hasConcurrency =

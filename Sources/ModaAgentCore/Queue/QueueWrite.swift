@@ -8,6 +8,8 @@ public enum QueueWrite: Sendable {
     /// Moves one event to the dead letters with the API's verdict.
     case deadLetter(QueuedEvent, fault: DeliveryFault, at: Double, status: DeliveryStatus)
     case status(DeliveryStatus)
+    /// The heartbeat's snapshot of the memory budget, for `modactl status`.
+    case memory(MemoryBudget.Snapshot, pid: Int32)
 
     var isRemoval: Bool {
         if case .markDelivered = self { return true }
@@ -35,6 +37,16 @@ public enum QueueWrite: Sendable {
                 try Self.write(status, to: db)
             case .status(let status):
                 try Self.write(status, to: db)
+            case .memory(let snapshot, let pid):
+                let statement = try db.prepare(
+                    "INSERT OR REPLACE INTO memory_state (id, pid, buffered_bytes, max_buffered_bytes, read_pauses) "
+                        + "VALUES (1, ?, ?, ?, ?)"
+                )
+                statement.bind(1, Int64(pid))
+                statement.bind(2, Int64(snapshot.bufferedBytes))
+                statement.bind(3, Int64(snapshot.maxBufferedBytes))
+                statement.bind(4, Int64(snapshot.readPauses))
+                try statement.run()
             }
         }
     }

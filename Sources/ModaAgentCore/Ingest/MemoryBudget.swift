@@ -1,0 +1,273 @@
+import Atomics
+import NIOConcurrencyHelpers
+
+/// One budget, `memory.maxBufferedBytes`, for everything the daemon holds on behalf of clients:
+/// partial lines, lines read but not yet committed, replies not yet written, request bodies.
+///
+///     0 ──────────── 1/2 ──────────────── 3/4 ──────────────── limit
+///     │ partial lines grow │ lines being finished │ lines in flight, │
+///     │ freely             │ (a few at a time)    │ replies, bodies  │
+///
+/// Connections report what they hold once per read burst (one atomic add) and ask whether they may
+/// read on; the lock is taken only past `partialLimit` or while someone waits. Past it, the
+/// connections that hold the most, partial lines over their share (`partialLimit` divided among the
+/// open connections: the memory that stays until their client sends more), pause, except a few
+/// finishers, which may complete their lines so that commits free them; the quarter left is for
+/// lines that arrive whole and for small partial lines, and past `limit` every connection but the
+/// finishers pauses and waits for commits. Paused connections are not read: their clients are held
+/// back by the kernel's socket buffers, nothing is lost. Releases wake them in order, as many as the
+/// room left can take one full read each.
+public final class MemoryBudget: Sendable {
+    /// One connection's (or body's) place in the budget.
+    public final class Ticket: Sendable {
+        fileprivate let isFinisher = ManagedAtomic<Bool>(false)
+        private let onResume = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+
+        public init() {}
+
+        /// What runs when the budget lets this ticket read again (called from any thread).
+        public func whenResumed(_ body: @escaping @Sendable () -> Void) {
+            onResume.withLockedValue { $0 = body }
+        }
+
+        fileprivate func resume() {
+            onResume.withLockedValue { $0 }?()
+        }
+
+        /// The one connection allowed to grow its partial line past `partialLimit`.
+        public var finishing: Bool { isFinisher.load(ordering: .relaxed) }
+    }
+
+    /// A request body's share of the budget, held until `release`.
+    public struct Reservation: Sendable {
+        public let bytes: Int
+    }
+
+    public enum ReserveError: Error, Sendable, Equatable {
+        /// Larger than the whole budget: it could never fit.
+        case largerThanBudget(bytes: Int, limit: Int)
+    }
+
+    /// The numbers `modactl status` shows (and metrics may read).
+    public struct Snapshot: Sendable, Equatable {
+        public var bufferedBytes: Int
+        public var maxBufferedBytes: Int
+        public var readPauses: Int
+    }
+
+    private enum Waiter {
+        case connection(Ticket, partial: Bool)
+        case body(Int, CheckedContinuation<Void, Never>)
+    }
+
+    private struct State {
+        var waiters: [Waiter] = []
+        var finishers = 0
+    }
+
+    /// What one read takes at most (NIO's largest adaptive receive buffer); a woken connection is
+    /// expected to take that much before it asks again.
+    static let fullRead = 65536
+    /// Reads past `partialLimit` are this small, so connections already armed when the budget fills
+    /// each take little before their next question pauses them.
+    static let smallRead = 1024
+
+    public let limit: Int
+    let partialLimit: Int
+    /// The longest line taken in: `socket.maxLineBytes`, or the whole budget if that is less.
+    let lineLimit: Int
+    /// Lines finished at once: as many as a quarter of the budget holds, at least one.
+    let maxFinishers: Int
+    private let connections = ManagedAtomic<Int>(0)
+    private let used = ManagedAtomic<Int>(0)
+    private let waiting = ManagedAtomic<Int>(0)
+    private let pauses = ManagedAtomic<Int>(0)
+    private let state = NIOLockedValueBox(State())
+
+    public init(limit: Int, maxLineBytes: Int) {
+        self.limit = max(1, limit)
+        self.partialLimit = self.limit / 2
+        self.lineLimit = max(1, min(maxLineBytes, self.limit))
+        self.maxFinishers = max(1, self.limit / 4 / self.lineLimit)
+    }
+
+    public var bufferedBytes: Int { used.load(ordering: .relaxed) }
+    /// How often a connection was paused for the budget.
+    public var readPauses: Int { pauses.load(ordering: .relaxed) }
+
+    public func snapshot() -> Snapshot {
+        Snapshot(bufferedBytes: bufferedBytes, maxBufferedBytes: limit, readPauses: readPauses)
+    }
+
+    /// Whether the next read of `ticket` may use a full-size buffer.
+    func allowsFullReads(_ ticket: Ticket) -> Bool {
+        used.load(ordering: .relaxed) <= partialLimit || ticket.finishing
+    }
+
+    /// Adds (or, negative, returns) what a holder holds; a return wakes waiters it makes room for.
+    func account(_ delta: Int) {
+        guard delta != 0 else { return }
+        used.wrappingIncrement(by: delta, ordering: .sequentiallyConsistent)
+        if delta < 0, waiting.load(ordering: .sequentiallyConsistent) > 0 {
+            let wakes = state.withLockedValue { wake(&$0) }
+            for body in wakes { body() }
+        }
+    }
+
+    /// A connection opened: partial lines' share of the budget is divided among one more.
+    func join(_ ticket: Ticket) {
+        connections.wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// Asked at the end of each read burst, once what the connection holds is accounted: may it
+    /// read on? `false` puts it in line; `ticket`'s resume handler runs when there is room.
+    /// `partialBytes`: its unfinished line (0: none); `completedLine`: a line ended in this burst,
+    /// so a finisher has done its part and passes the slot on.
+    func mayContinue(_ ticket: Ticket, partialBytes: Int, completedLine: Bool) -> Bool {
+        if used.load(ordering: .sequentiallyConsistent) <= partialLimit,
+            waiting.load(ordering: .sequentiallyConsistent) == 0, !ticket.finishing
+        {
+            return true
+        }
+        let (verdict, wakes) = state.withLockedValue { state -> (Bool, [@Sendable () -> Void]) in
+            let verdict = decide(ticket, partialBytes: partialBytes, completedLine: completedLine, &state)
+            return (verdict, wake(&state))
+        }
+        for body in wakes { body() }
+        return verdict
+    }
+
+    private func decide(
+        _ ticket: Ticket,
+        partialBytes: Int,
+        completedLine: Bool,
+        _ state: inout State
+    ) -> Bool {
+        let holdsPartial = partialBytes > 0
+        if ticket.finishing {
+            if holdsPartial && !completedLine { return true }
+            // Its line is complete: the slot passes to the next in line (in `wake`).
+            ticket.isFinisher.store(false, ordering: .relaxed)
+            state.finishers -= 1
+        }
+        let now = used.load(ordering: .sequentiallyConsistent)
+        if holdsPartial {
+            if now <= partialLimit { return true }
+            let share = partialLimit / max(1, connections.load(ordering: .relaxed))
+            if partialBytes <= share && now <= limit { return true }
+            let othersWait = state.waiters.contains {
+                if case .connection(_, partial: true) = $0 { return true }
+                return false
+            }
+            if mayFinish(state, now: now) && !othersWait {
+                state.finishers += 1
+                ticket.isFinisher.store(true, ordering: .relaxed)
+                return true
+            }
+        } else if now <= limit {
+            return true
+        }
+        state.waiters.append(.connection(ticket, partial: holdsPartial))
+        waiting.store(state.waiters.count, ordering: .sequentiallyConsistent)
+        pauses.wrappingIncrement(ordering: .relaxed)
+        return false
+    }
+
+    /// A connection has gone: what it held is returned, its place in line and any finisher slot freed.
+    func leave(_ ticket: Ticket, held: Int) {
+        connections.wrappingDecrement(ordering: .relaxed)
+        used.wrappingDecrement(by: held, ordering: .sequentiallyConsistent)
+        let wakes = state.withLockedValue { state -> [@Sendable () -> Void] in
+            state.waiters.removeAll {
+                if case .connection(let waiter, _) = $0 { return waiter === ticket }
+                return false
+            }
+            waiting.store(state.waiters.count, ordering: .sequentiallyConsistent)
+            if ticket.finishing {
+                state.finishers -= 1
+                ticket.isFinisher.store(false, ordering: .relaxed)
+            }
+            return wake(&state)
+        }
+        for body in wakes { body() }
+    }
+
+    /// Takes `bytes` for a request body, waiting for room if need be; one larger than the whole
+    /// budget is refused at once. The caller returns it with `release` once the body is committed.
+    public func reserve(_ bytes: Int) async throws(ReserveError) -> Reservation {
+        guard bytes <= limit else { throw .largerThanBudget(bytes: bytes, limit: limit) }
+        let admitted = state.withLockedValue { state -> Bool in
+            guard state.waiters.isEmpty, used.load(ordering: .sequentiallyConsistent) + bytes <= limit else {
+                return false
+            }
+            used.wrappingIncrement(by: bytes, ordering: .sequentiallyConsistent)
+            return true
+        }
+        if !admitted {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let wakes = state.withLockedValue { state -> [@Sendable () -> Void] in
+                    state.waiters.append(.body(bytes, continuation))
+                    waiting.store(state.waiters.count, ordering: .sequentiallyConsistent)
+                    pauses.wrappingIncrement(ordering: .relaxed)
+                    return wake(&state)
+                }
+                for body in wakes { body() }
+            }
+        }
+        return Reservation(bytes: bytes)
+    }
+
+    public func release(_ reservation: Reservation) {
+        account(-reservation.bytes)
+    }
+
+    /// A new finisher needs room for a whole line, so lines completed and waiting for their commit
+    /// cannot pile up; the first needs only the budget not to be exceeded, so that partial lines always
+    /// make progress (what holds the rest, lines in flight and replies, frees itself).
+    private func mayFinish(_ state: State, now: Int) -> Bool {
+        guard state.finishers < maxFinishers else { return false }
+        return now + (state.finishers == 0 ? 0 : lineLimit) <= limit
+    }
+
+    /// Whom the room left lets go, in order of waiting: free finisher slots first (so partial lines
+    /// always make progress), then each waiter whose next read (or body) fits.
+    private func wake(_ state: inout State) -> [@Sendable () -> Void] {
+        guard !state.waiters.isEmpty else { return [] }
+        var wakes: [@Sendable () -> Void] = []
+        while mayFinish(state, now: used.load(ordering: .sequentiallyConsistent)),
+            let index = state.waiters.firstIndex(where: {
+                if case .connection(_, partial: true) = $0 { return true }
+                return false
+            }), case .connection(let ticket, _) = state.waiters[index]
+        {
+            state.waiters.remove(at: index)
+            state.finishers += 1
+            ticket.isFinisher.store(true, ordering: .relaxed)
+            wakes.append { ticket.resume() }
+        }
+        var room = used.load(ordering: .sequentiallyConsistent)
+        var kept: [Waiter] = []
+        for waiter in state.waiters {
+            switch waiter {
+            case .connection(let ticket, let partial):
+                if room + Self.fullRead <= (partial ? partialLimit : limit) {
+                    room += Self.fullRead
+                    wakes.append { ticket.resume() }
+                } else {
+                    kept.append(waiter)
+                }
+            case .body(let bytes, let continuation):
+                if room + bytes <= limit {
+                    room += bytes
+                    used.wrappingIncrement(by: bytes, ordering: .sequentiallyConsistent)
+                    wakes.append { continuation.resume() }
+                } else {
+                    kept.append(waiter)
+                }
+            }
+        }
+        state.waiters = kept
+        waiting.store(kept.count, ordering: .sequentiallyConsistent)
+        return wakes
+    }
+}

@@ -1,0 +1,137 @@
+import ModaAgentTestSupport
+import NIOConcurrencyHelpers
+import Testing
+
+@testable import ModaAgentCore
+
+/// The budget's policy without sockets: who is paused, who is let go when room comes back.
+@Suite("memory budget")
+struct MemoryBudgetTests {
+    /// Tickets whose resumes are recorded by name.
+    final class Connections: Sendable {
+        let resumed = NIOLockedValueBox<[String]>([])
+
+        let budget: MemoryBudget
+
+        init(budget: MemoryBudget) {
+            self.budget = budget
+        }
+
+        func ticket(_ name: String) -> MemoryBudget.Ticket {
+            let ticket = MemoryBudget.Ticket()
+            budget.join(ticket)
+            ticket.whenResumed { [resumed] in resumed.withLockedValue { $0.append(name) } }
+            return ticket
+        }
+
+        func takeResumed() -> [String] {
+            resumed.withLockedValue { names in
+                defer { names.removeAll() }
+                return names
+            }
+        }
+    }
+
+    static let kib = 1024
+    /// 1 MiB: partial lines stop at 512 KiB; lines of 256 KiB, so one is finished at a time.
+    static let limit = 1024 * kib
+    /// Over the share of any of these tests' connections (512 KiB among at most four).
+    static let big = 200 * kib
+
+    static func make() -> (MemoryBudget, Connections) {
+        let budget = MemoryBudget(limit: limit, maxLineBytes: 256 * kib)
+        return (budget, Connections(budget: budget))
+    }
+
+    @Test("below half the budget everyone reads on, partial line or not, without a pause")
+    func roomForEveryone() {
+        let (budget, connections) = Self.make()
+        let a = connections.ticket("a")
+        budget.account(300 * Self.kib)
+        #expect(budget.mayContinue(a, partialBytes: Self.big, completedLine: false))
+        #expect(budget.mayContinue(a, partialBytes: 0, completedLine: true))
+        #expect(budget.readPauses == 0 && budget.bufferedBytes == 300 * Self.kib)
+    }
+
+    @Test("past half: one partial line may finish, the other partial holders pause; complete lines go on up to the budget")
+    func partialHoldersPause() {
+        let (budget, connections) = Self.make()
+        let (a, b, c) = (connections.ticket("a"), connections.ticket("b"), connections.ticket("c"))
+        budget.account(600 * Self.kib)
+        #expect(budget.mayContinue(a, partialBytes: Self.big, completedLine: false), "the first becomes the finisher")
+        #expect(a.finishing)
+        #expect(!budget.mayContinue(b, partialBytes: Self.big, completedLine: false), "the next partial line waits")
+        #expect(budget.mayContinue(c, partialBytes: 0, completedLine: true), "complete lines: room up to the budget")
+        // The finisher is not held by the budget: its line, however long, is the way out.
+        budget.account(500 * Self.kib)
+        #expect(budget.mayContinue(a, partialBytes: Self.big, completedLine: false))
+        #expect(!budget.mayContinue(c, partialBytes: 0, completedLine: true), "past the budget everyone waits")
+        #expect(budget.readPauses == 2)
+        #expect(connections.takeResumed().isEmpty)
+    }
+
+    @Test("past half, a partial line within its share reads on: a client whose read ended mid-line")
+    func smallPartialReadsOn() {
+        let (budget, connections) = Self.make()
+        let (a, b, small) = (connections.ticket("a"), connections.ticket("b"), connections.ticket("small"))
+        budget.account(700 * Self.kib)
+        #expect(budget.mayContinue(a, partialBytes: Self.big, completedLine: false))
+        #expect(!budget.mayContinue(b, partialBytes: Self.big, completedLine: false))
+        #expect(budget.mayContinue(small, partialBytes: 2 * Self.kib, completedLine: true))
+        #expect(!small.finishing)
+    }
+
+    @Test("commits give room back: waiters resume in order, as many as one full read each fits")
+    func resumeOnRelease() {
+        let (budget, connections) = Self.make()
+        let (c, d) = (connections.ticket("c"), connections.ticket("d"))
+        budget.account(Self.limit + 10 * Self.kib)
+        #expect(!budget.mayContinue(c, partialBytes: 0, completedLine: true))
+        #expect(!budget.mayContinue(d, partialBytes: 0, completedLine: true))
+        budget.account(-20 * Self.kib)
+        #expect(connections.takeResumed().isEmpty, "not enough for a read yet")
+        budget.account(-60 * Self.kib)
+        #expect(connections.takeResumed() == ["c"], "room for one read: the first in line")
+        budget.account(-200 * Self.kib)
+        #expect(connections.takeResumed() == ["d"])
+    }
+
+    @Test("a finished line passes the finisher slot to the longest-waiting partial holder")
+    func finisherHandOff() {
+        let (budget, connections) = Self.make()
+        let (a, b, c) = (connections.ticket("a"), connections.ticket("b"), connections.ticket("c"))
+        budget.account(700 * Self.kib)
+        #expect(budget.mayContinue(a, partialBytes: Self.big, completedLine: false))
+        #expect(!budget.mayContinue(b, partialBytes: Self.big, completedLine: false))
+        #expect(!budget.mayContinue(c, partialBytes: Self.big, completedLine: false))
+        // a's line is complete (and it started another): the slot goes to b, a waits behind c.
+        #expect(!budget.mayContinue(a, partialBytes: Self.big, completedLine: true))
+        #expect(!a.finishing && b.finishing)
+        #expect(connections.takeResumed() == ["b"])
+        // b's connection closes mid-line: what it held comes back, the slot goes to c.
+        budget.leave(b, held: 100 * Self.kib)
+        #expect(c.finishing && connections.takeResumed() == ["c"])
+        #expect(budget.bufferedBytes == 600 * Self.kib)
+        // Back under half: the remaining partial holder reads on.
+        budget.account(-200 * Self.kib)
+        #expect(connections.takeResumed() == ["a"])
+    }
+
+    @Test("request bodies: larger than the budget refused at once, otherwise wait for room")
+    func bodies() async throws {
+        let budget = MemoryBudget(limit: Self.limit, maxLineBytes: 256 * Self.kib)
+        await #expect(throws: MemoryBudget.ReserveError.largerThanBudget(bytes: Self.limit + 1, limit: Self.limit)) {
+            try await budget.reserve(Self.limit + 1)
+        }
+        let first = try await budget.reserve(800 * Self.kib)
+        let second = Task { try await budget.reserve(400 * Self.kib) }
+        let queued = await waitFor(timeout: .seconds(5), every: .milliseconds(5)) { budget.readPauses == 1 }
+        #expect(queued, "the second body waits")
+        #expect(budget.bufferedBytes == 800 * Self.kib)
+        budget.release(first)
+        let granted = try await second.value
+        #expect(budget.bufferedBytes == 400 * Self.kib)
+        budget.release(granted)
+        #expect(budget.bufferedBytes == 0)
+    }
+}
