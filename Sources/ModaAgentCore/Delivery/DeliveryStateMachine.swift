@@ -247,6 +247,10 @@ public struct DeliveryStateMachine: Sendable {
             if (force || drainDeadline != nil) && nothingOut && scanned > 0 { return true }
             guard newest > scanned else { return false }
             if force || drainDeadline != nil || newest - scanned >= Int64(maxEvents) { return true }
+            // What came since may complete a lane's waiting batch: the fullest lane plus everything
+            // unscanned could make a full batch, so look.
+            let fullest = lanes.reduce(0) { max($0, $1.busy == nil ? $1.waiting.count : 0) }
+            if fullest > 0, Int64(fullest) + newest - scanned >= Int64(maxEvents) { return true }
             if let known = arrivals.knownAt(scanned + 1), known + flushInterval <= now.instant { return true }
             // A lane's partial batch is due: fill it with what came since.
             return lanes.indices.contains { isDue($0, now) }
