@@ -132,6 +132,7 @@ public enum AgentDaemon {
                     store: try QueueStore(operatorPath: config.queue.path, access: .readOnly),
                     delivery: delivery,
                     writer: writer,
+                    memory: memoryBudget,
                     config: config
                 )
                 let server = try await MonitoringServer.start(

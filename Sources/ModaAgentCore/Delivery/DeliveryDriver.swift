@@ -183,6 +183,7 @@ public final class DeliveryDriver: @unchecked Sendable {
                 }
             }
         case .retryScheduled(let fault, let attempt, let delay, let state):
+            metrics.retryScheduled()
             logger.warning(
                 "delivery failed; will try again",
                 metadata: [

@@ -8,6 +8,7 @@ struct DeliveryMetrics: Sendable {
         dimensions: [("queue", "events")]
     )
     private let inFlight = Meter(label: "moda_agent_delivery_in_flight", dimensions: [("queue", "events")])
+    private let retries = Counter(label: "moda_agent_delivery_retries_total", dimensions: [("queue", "events")])
     private let deadLettered = Counter(label: "moda_agent_dead_lettered_total", dimensions: [("queue", "events")])
     private let lastSuccess = Meter(
         label: "moda_agent_delivery_last_success_timestamp_seconds",
@@ -29,6 +30,10 @@ struct DeliveryMetrics: Sendable {
         if case .response(let response) = result, (200..<300).contains(response.status) {
             lastSuccess.set(wallTime)
         }
+    }
+
+    func retryScheduled() {
+        retries.increment()
     }
 
     func eventDeadLettered() {

@@ -14,6 +14,7 @@ public final class Monitor: @unchecked Sendable {
         var retryingSince: Double?
         var delivered: Int?
         var dropped: Int?
+        var readPauses = 0
         var cpuSeconds: Double = 0
         var report: HealthReport.Inputs?
     }
@@ -21,6 +22,7 @@ public final class Monitor: @unchecked Sendable {
     private let registry: PrometheusCollectorRegistry
     private let delivery: DeliveryDriver
     private let writer: QueueWriter
+    private let memory: MemoryBudget
     private let config: AgentConfig
     private let lock = NIOLock()
     private var state: State
@@ -32,6 +34,9 @@ public final class Monitor: @unchecked Sendable {
     private let deadLetters = Meter(label: "moda_agent_dead_letters", dimensions: [("queue", "events")])
     private let deliveredTotal = Counter(label: "moda_agent_delivered_events_total", dimensions: [("queue", "events")])
     private let droppedTotal = Counter(label: "moda_agent_dropped_events_total")
+    private let bufferedBytes = Meter(label: "moda_agent_memory_buffered_bytes")
+    private let maxBufferedBytes = Meter(label: "moda_agent_memory_max_buffered_bytes")
+    private let readPauses = Counter(label: "moda_agent_memory_read_pauses_total")
     private let concurrency = Meter(label: "moda_agent_delivery_concurrency", dimensions: [("queue", "events")])
     private let lastSuccess = Meter(
         label: "moda_agent_delivery_last_success_timestamp_seconds",
@@ -47,8 +52,10 @@ public final class Monitor: @unchecked Sendable {
         store: QueueStore,
         delivery: DeliveryDriver,
         writer: QueueWriter,
+        memory: MemoryBudget,
         config: AgentConfig
     ) {
+        self.memory = memory
         self.registry = registry
         self.delivery = delivery
         self.writer = writer
@@ -81,6 +88,11 @@ public final class Monitor: @unchecked Sendable {
             state.dropped = max(state.dropped ?? 0, counters.droppedEvents)
             if let success = status.lastSuccessAt { lastSuccess.set(success) }
             concurrency.set(Int64(status.concurrency))
+            let budget = memory.snapshot()
+            bufferedBytes.set(Int64(budget.bufferedBytes))
+            maxBufferedBytes.set(Int64(budget.maxBufferedBytes))
+            readPauses.increment(by: Int64(max(0, budget.readPauses - state.readPauses)))
+            state.readPauses = max(state.readPauses, budget.readPauses)
             for (word, gauge) in stateGauges { gauge.set(word == status.state ? 1 : 0) }
             if status.state == .retrying {
                 state.retryingSince = state.retryingSince ?? now
