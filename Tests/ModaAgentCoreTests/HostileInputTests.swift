@@ -48,6 +48,8 @@ struct HostileInputTests {
         }
     }
 
+    static let minimumRounds = 5
+
     @Test("seeded fuzz: hostile lines on several connections; the daemon stays up and answers others correctly")
     func fuzz() async throws {
         let seconds = Double(ProcessInfo.processInfo.environment["MODA_FUZZ_SECONDS"] ?? "") ?? 3
@@ -59,21 +61,26 @@ struct HostileInputTests {
                 for worker in 0..<3 {
                     group.addTask {
                         var random = SeededGenerator(seed: UInt64(worker) &* 7919 &+ 17)
-                        while ContinuousClock.now < deadline {
+                        // At least a few rounds however late the task starts: on a loaded machine a run
+                        // bounded by time alone once sent nothing and passed.
+                        var rounds = 0
+                        while ContinuousClock.now < deadline || rounds < Self.minimumRounds {
+                            rounds += 1
                             guard let client = try? agent.client() else { return }
                             var payload: [UInt8] = []
                             for _ in 0..<20 { payload += Self.hostileLines(&random) }
-                            try? client.send(payload)
+                            // Counted only when the daemon took the bytes.
+                            let delivered = (try? client.send(payload)) != nil
                             client.finishWriting()
                             _ = client.readAll(timeout: .seconds(10))
-                            sentLines.withLockedValue { $0 += 20 }
+                            if delivered { sentLines.withLockedValue { $0 += 20 } }
                         }
                     }
                 }
                 // A well-behaved client all along: every line accepted, in order.
                 group.addTask {
                     var round = 0
-                    while ContinuousClock.now < deadline {
+                    while ContinuousClock.now < deadline || round < Self.minimumRounds {
                         round += 1
                         let replies = (try? UnixSocketClient.exchange(path: agent.socketPath, lines(1...50))) ?? []
                         #expect(replies.count == 50 && replies.allSatisfy { $0 == #"{"ok":true,"accepted":1}"# })
@@ -81,6 +88,8 @@ struct HostileInputTests {
                 }
             }
             #expect(agent.isRunning)
+            let sent = sentLines.withLockedValue { $0 }
+            #expect(sent >= 3 * 20 * Self.minimumRounds, "the fuzz run sent \(sent) hostile lines")
             let after = try #require(ProcessMemory.rss(pid: agent.pid))
             print(
                 "fuzz: \(sentLines.withLockedValue { $0 }) hostile lines; RSS \(baseline.current) → \(after.current) KiB (peak \(after.peak))"
