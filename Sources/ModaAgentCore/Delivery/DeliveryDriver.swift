@@ -231,7 +231,7 @@ public final class DeliveryDriver: @unchecked Sendable {
                 apiKey: settings.apiKey,
                 timeoutSeconds: settings.delivery.timeoutSeconds
             )
-            metrics.requestFinished(result, after: ContinuousClock.now - started, at: Timestamp.now())
+            metrics.requestFinished(result, after: ContinuousClock.now - started)
             let decision = ResponseClassifier.classify(result, eventCount: eventCount)
             self.queue.async {
                 let jitter = Double.random(in: 0...1, using: &self.random)

@@ -10,26 +10,20 @@ struct DeliveryMetrics: Sendable {
     private let inFlight = Meter(label: "moda_agent_delivery_in_flight", dimensions: [("queue", "events")])
     private let retries = Counter(label: "moda_agent_delivery_retries_total", dimensions: [("queue", "events")])
     private let deadLettered = Counter(label: "moda_agent_dead_lettered_total", dimensions: [("queue", "events")])
-    private let lastSuccess = Meter(
-        label: "moda_agent_delivery_last_success_timestamp_seconds",
-        dimensions: [("queue", "events")]
-    )
 
     func requestStarted() {
         inFlight.increment(by: 1)
     }
 
     /// One request's outcome: its code (HTTP status, `timeout` or `connection`) and how long it took.
-    func requestFinished(_ result: UploadResult, after elapsed: Duration, at wallTime: Double) {
+    /// (The last success time comes from the delivery status, which the monitor samples.)
+    func requestFinished(_ result: UploadResult, after elapsed: Duration) {
         inFlight.decrement(by: 1)
         duration.recordNanoseconds(
             elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         )
         Counter(label: "moda_agent_delivery_requests_total", dimensions: [("queue", "events"), ("code", Self.code(result))])
             .increment()
-        if case .response(let response) = result, (200..<300).contains(response.status) {
-            lastSuccess.set(wallTime)
-        }
     }
 
     func retryScheduled() {

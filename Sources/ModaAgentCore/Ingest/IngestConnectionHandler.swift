@@ -237,7 +237,7 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 burstBytes &+= bytes.count
                 append(.events(events), line: number)
             case .failure(let rejection):
-                metrics.rejected(rejection.message.contains("over batch.maxEventBytes") ? .tooLarge : .invalid)
+                metrics.rejected(rejection.isTooLarge ? .tooLarge : .invalid)
                 append(.reply(.rejected(line: number, message: rejection.message, retryable: false)), line: number)
             }
         }

@@ -62,10 +62,6 @@ public final class Monitor: @unchecked Sendable {
         self.config = config
         state = State(store: store)
         Meter(label: "moda_agent_build_info", dimensions: [("version", AgentVersion.current)]).set(1)
-        // Registered now, so a scrape before the first request or dead letter shows zeros, not nothing.
-        Meter(label: "moda_agent_connections").set(0)
-        Meter(label: "moda_agent_delivery_in_flight", dimensions: [("queue", "events")]).set(0)
-        Counter(label: "moda_agent_dead_lettered_total", dimensions: [("queue", "events")]).increment(by: 0)
     }
 
     /// Reads the current state into the gauges; returns what `/health` decides from.

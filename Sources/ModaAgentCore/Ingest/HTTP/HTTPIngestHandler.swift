@@ -37,9 +37,10 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         case .body(var chunk):
             guard case .collecting(let head, var body) = state else { return }
             if body.readableBytes + chunk.readableBytes > settings.maxBodyBytes {
-                tooLarge(head, context: context)
+                tooLarge(context: context)
                 return
             }
+            // Out of the enum first, so the buffer is not shared and grows in place.
             state = .idle
             body.writeBuffer(&chunk)
             state = .collecting(head, body)
@@ -57,78 +58,61 @@ final class HTTPIngestHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let requestId = IngestAPIResponse.newRequestId()
-        if case .collecting = state, let decompression = error as? NIOHTTPDecompression.DecompressionError {
-            state = .discarding
-            if decompression == .limit {
-                metrics.rejected(.tooLarge)
-                respond(
-                    .refused(.payloadTooLarge, "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes) once decompressed", requestId: requestId),
-                    keepAlive: false,
-                    context: context
-                )
-            } else {
-                metrics.rejected(.invalid)
-                respond(
-                    .refused(.badRequest, "the body is not valid gzip (Content-Encoding: gzip): \(decompression)", requestId: requestId),
-                    keepAlive: false,
-                    context: context
-                )
-            }
+        // A gzip body that does not decode, or decodes past the limit, is the client's fault: answer it.
+        let decompression = error as? NIOHTTPDecompression.DecompressionError
+        guard case .collecting = state, decompression != nil || error is NIOHTTPDecompression.ExtraDecompressionError
+        else {
+            context.close(promise: nil)
             return
         }
-        if case .collecting = state, error is NIOHTTPDecompression.ExtraDecompressionError {
-            state = .discarding
-            metrics.rejected(.invalid)
-            respond(
-                .refused(.badRequest, "the body is not valid gzip (Content-Encoding: gzip): \(error)", requestId: requestId),
-                keepAlive: false,
-                context: context
-            )
-            return
+        if decompression == .limit {
+            refuse(.payloadTooLarge, "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes) once decompressed", reason: .tooLarge, keepAlive: false, context: context)
+        } else {
+            refuse(.badRequest, "the body is not valid gzip (Content-Encoding: gzip): \(error)", reason: .invalid, keepAlive: false, context: context)
         }
-        context.close(promise: nil)
     }
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let requestId = IngestAPIResponse.newRequestId()
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         guard path == "/v1/ingest" else {
-            state = .discarding
-            respond(.refused(.notFound, "no such path \(path); events go to POST /v1/ingest", requestId: requestId), keepAlive: head.isKeepAlive, context: context)
+            refuse(.notFound, "no such path \(path); events go to POST /v1/ingest", keepAlive: head.isKeepAlive, context: context)
             return
         }
         guard head.method == .POST else {
-            state = .discarding
-            respond(.refused(.methodNotAllowed, "use POST for /v1/ingest", requestId: requestId), keepAlive: head.isKeepAlive, context: context, allow: "POST")
+            refuse(.methodNotAllowed, "use POST for /v1/ingest", keepAlive: head.isKeepAlive, context: context, allow: "POST")
             return
         }
         if let token = settings.token, head.headers.first(name: "Authorization") != "Bearer \(token)" {
-            state = .discarding
-            metrics.rejected(.unauthorized)
-            respond(.refused(.unauthorized, "missing or wrong token: send Authorization: Bearer <http.token>", requestId: requestId), keepAlive: head.isKeepAlive, context: context)
+            refuse(.unauthorized, "missing or wrong token: send Authorization: Bearer <http.token>", reason: .unauthorized, keepAlive: head.isKeepAlive, context: context)
             return
         }
         if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > settings.maxBodyBytes {
-            tooLarge(head, context: context)
+            tooLarge(context: context)
             return
         }
         state = .collecting(head, context.channel.allocator.buffer(capacity: 0))
     }
 
-    private func tooLarge(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        state = .discarding
-        metrics.rejected(.tooLarge)
+    private func tooLarge(context: ChannelHandlerContext) {
         // Not kept alive: the rest of the body is not worth reading.
-        respond(
-            .refused(.payloadTooLarge, "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes); send fewer events per request", requestId: IngestAPIResponse.newRequestId()),
-            keepAlive: false,
-            context: context
-        )
+        refuse(.payloadTooLarge, "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes); send fewer events per request", reason: .tooLarge, keepAlive: false, context: context)
+    }
+
+    /// Answers a request in Moda's error shape; the rest of its body, if any, is read and dropped.
+    private func refuse(
+        _ status: HTTPResponseStatus,
+        _ message: String,
+        reason: IngestMetrics.RejectReason? = nil,
+        keepAlive: Bool,
+        context: ChannelHandlerContext,
+        allow: String? = nil
+    ) {
+        state = .discarding
+        if let reason { metrics.rejected(reason) }
+        respond(.refused(status, message, requestId: IngestAPIResponse.newRequestId()), keepAlive: keepAlive, context: context, allow: allow)
     }
 
     private func finish(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
-        let requestId = IngestAPIResponse.newRequestId()
         let receivedAt = Timestamp.now()
         let prepared = body.withUnsafeReadableBytes {
             validator.prepare(line: $0, receivedAt: Timestamp.iso8601(receivedAt), envelopeOnly: true)
@@ -136,11 +120,9 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         let events: [PreparedEvent]
         switch prepared {
         case .failure(let rejection):
-            state = .idle
-            let tooLarge = rejection.message.contains("over batch.maxEventBytes")
-            metrics.rejected(tooLarge ? .tooLarge : .invalid)
             metrics.burstAnswered(lines: 1, events: 0)
-            respond(.refused(tooLarge ? .payloadTooLarge : .badRequest, rejection.message, requestId: requestId), keepAlive: head.isKeepAlive, context: context)
+            refuse(rejection.isTooLarge ? .payloadTooLarge : .badRequest, rejection.message, reason: rejection.isTooLarge ? .tooLarge : .invalid, keepAlive: head.isKeepAlive, context: context)
+            state = .idle
             return
         case .success(let prepared):
             events = prepared
@@ -150,28 +132,31 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         writer.submit(lines: [events], receivedAt: receivedAt) { outcomes in
             loop.execute {
                 let (handler, context) = bound.value
-                handler.committed(outcomes.first, count: events.count, head: head, requestId: requestId, context: context)
+                handler.committed(outcomes.first, head: head, context: context)
             }
         }
     }
 
-    private func committed(_ outcome: QueueWriter.Outcome?, count: Int, head: HTTPRequestHead, requestId: String, context: ChannelHandlerContext) {
+    private func committed(_ outcome: QueueWriter.Outcome?, head: HTTPRequestHead, context: ChannelHandlerContext) {
         state = .idle
+        let requestId = IngestAPIResponse.newRequestId()
+        let response: IngestAPIResponse
         switch outcome {
         case .accepted(let accepted):
             metrics.burstAnswered(lines: 1, events: accepted)
             respond(.accepted(accepted, requestId: requestId), keepAlive: head.isKeepAlive, context: context)
+            return
         case .queueFull(let message):
             metrics.rejected(.queueFull)
-            metrics.burstAnswered(lines: 1, events: 0)
-            respond(.refused(.serviceUnavailable, message, retryable: true, requestId: requestId), keepAlive: head.isKeepAlive, context: context, retryAfter: true)
+            response = .refused(.serviceUnavailable, message, retryable: true, requestId: requestId)
         case .failed(let message):
             metrics.rejected(.writeFailed)
-            metrics.burstAnswered(lines: 1, events: 0)
-            respond(.refused(.serviceUnavailable, message, retryable: true, requestId: requestId), keepAlive: head.isKeepAlive, context: context, retryAfter: true)
+            response = .refused(.serviceUnavailable, message, retryable: true, requestId: requestId)
         case nil:
-            respond(.refused(.internalServerError, "internal error: no outcome", retryable: true, requestId: requestId), keepAlive: false, context: context)
+            response = .refused(.internalServerError, "internal error: no outcome", retryable: true, requestId: requestId)
         }
+        metrics.burstAnswered(lines: 1, events: 0)
+        respond(response, keepAlive: head.isKeepAlive, context: context, retryAfter: true)
     }
 
     private func respond(

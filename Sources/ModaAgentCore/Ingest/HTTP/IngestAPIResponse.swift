@@ -1,3 +1,4 @@
+import FoundationEssentials
 import NIOHTTP1
 
 /// The answers of `POST /v1/ingest` in Moda's own shapes (SPEC 10.1), so code written for Moda's
@@ -26,14 +27,8 @@ struct IngestAPIResponse: Sendable, Equatable {
         return "{" + fields.joined(separator: ",") + "}"
     }
 
-    /// A fresh random (version 4) UUID, lower case, as Moda's request ids are.
+    /// A fresh random UUID, lower case, as Moda's request ids are.
     static func newRequestId() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        bytes[6] = (bytes[6] & 0x0F) | 0x40
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
-        return hex[0..<4].joined() + "-" + hex[4..<6].joined() + "-" + hex[6..<8].joined() + "-"
-            + hex[8..<10].joined() + "-" + hex[10..<16].joined()
+        UUID().uuidString.lowercased()
     }
 }

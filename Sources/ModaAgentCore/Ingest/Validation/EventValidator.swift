@@ -78,9 +78,11 @@ public struct EventValidator: Sendable {
             withEnvironment(envelopeEnvironment, in: line) { environment in
                 let values = StoredBodyWriter.Values(timestamp: timestamp, environment: environment)
                 var faults = faults
+                var tooLarge = false
                 for record in records {
                     let size = StoredBodyWriter.length(of: record, values: values)
                     if size > maxEventBytes {
+                        tooLarge = true
                         let prefix = FaultPath(eventIndex: record.eventIndex).eventPrefix
                         faults.append(
                             "\(prefix)event is \(size) bytes, over batch.maxEventBytes (\(maxEventBytes)): "
@@ -89,7 +91,7 @@ public struct EventValidator: Sendable {
                     }
                 }
                 guard faults.isEmpty else {
-                    return .failure(LineRejection(message: faults.joined(separator: "; ")))
+                    return .failure(LineRejection(message: faults.joined(separator: "; "), isTooLarge: tooLarge))
                 }
                 var events: [PreparedEvent] = []
                 events.reserveCapacity(records.count)

@@ -3,9 +3,13 @@
 public struct LineRejection: Error, Sendable, Equatable {
     /// Without the "line N: " prefix (the server adds it). Names every fault, joined by "; ".
     public var message: String
+    /// An event over `batch.maxEventBytes` is among the faults: a size, not a shape, problem (HTTP 413,
+    /// the `too_large` rejection reason).
+    public var isTooLarge: Bool
 
-    public init(message: String) {
+    public init(message: String, isTooLarge: Bool = false) {
         self.message = message
+        self.isTooLarge = isTooLarge
     }
 }
 
