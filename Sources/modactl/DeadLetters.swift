@@ -5,7 +5,7 @@ import ModaAgentCore
 struct DeadLetters: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dead-letters",
-        abstract: "List, show, replay or purge events Moda refused.",
+        abstract: "List, show, replay or purge events and trace exports Moda refused.",
         subcommands: [List.self, Show.self, Replay.self, Purge.self]
     )
 
@@ -44,16 +44,17 @@ struct DeadLetters: ParsableCommand {
                 return
             }
             print(
-                "ID".padded(6) + "TIME".padded(26) + "STATUS".padded(8) + "CONVERSATION".padded(20) + "ERROR / PREVIEW"
+                "ID".padded(6) + "KIND".padded(7) + "TIME".padded(26) + "STATUS".padded(8) + "CONVERSATION".padded(20)
+                    + "ERROR / PREVIEW"
             )
             for letter in letters {
                 print(
-                    String(letter.id).padded(6) + Timestamp.iso8601(letter.deadAt).padded(26)
+                    String(letter.id).padded(6) + letter.kind.rawValue.padded(7) + Timestamp.iso8601(letter.deadAt).padded(26)
                         + String(letter.status).padded(8) + (letter.conversationId ?? "-").clipped(19).padded(20)
                         + letter.error.clipped(60)
                 )
                 if let preview = letter.preview {
-                    print(String(repeating: " ", count: 60) + "“" + preview.clipped(60) + "”")
+                    print(String(repeating: " ", count: 67) + "“" + preview.clipped(60) + "”")
                 }
             }
             print(
@@ -63,7 +64,9 @@ struct DeadLetters: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The event and everything known about its failure.")
+        static let configuration = CommandConfiguration(
+            abstract: "The event or trace export and everything known about its failure."
+        )
 
         @Argument(help: "Dead letter id.") var id: Int64
 
@@ -103,8 +106,12 @@ struct DeadLetters: ParsableCommand {
                         )
                     }
                 }
-                let moved = try admin.replay(ids: all ? nil : ids)
-                print("replayed \(moved) \(moved == 1 ? "event" : "events") into the queue")
+                let moved = try admin.replayCounts(ids: all ? nil : ids)
+                var parts = ["\(moved.events) \(moved.events == 1 ? "event" : "events")"]
+                if moved.traces > 0 {
+                    parts.append("\(moved.traces) trace \(moved.traces == 1 ? "export" : "exports")")
+                }
+                print("replayed \(parts.joined(separator: " and ")) into the queue")
             } catch {
                 fail(error.description)
             }

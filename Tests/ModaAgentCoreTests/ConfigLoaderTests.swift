@@ -167,7 +167,7 @@ struct ConfigLoaderTests {
         #expect(
             Set(object.keys) == [
                 "endpoint", "apiKeyFile", "apiKey", "environment", "socket", "queue", "batch", "delivery",
-                "http", "monitoring", "memory", "log",
+                "http", "tracesEndpoint", "monitoring", "memory", "log",
             ]
         )
     }

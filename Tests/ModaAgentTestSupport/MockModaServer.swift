@@ -124,6 +124,10 @@ public final class MockModaServer: Sendable {
     /// A batch sent again after a lost answer appears again: delivery is at-least-once.
     public var deliveredEvents: [String] { recorder.deliveredEvents }
 
+    /// Every `/v1/traces` request answered with success (`.success` answers them as an OTLP
+    /// receiver does), in arrival order: their bodies as the agent relayed them.
+    public var deliveredTraces: [MockRequest] { recorder.deliveredTraces }
+
     /// How many events were delivered, without copying them (for large runs).
     public var deliveredCount: Int { recorder.deliveredCount }
 

@@ -29,6 +29,15 @@ extension MockReply {
     /// acts on itself.
     func rendered(for request: MockRequest) -> Rendered? {
         switch self {
+        case .success where request.path.hasPrefix("/v1/traces"):
+            // An empty ExportTraceServiceResponse in the request's encoding, as OTLP receivers answer.
+            let json = request.headers["content-type"]?.lowercased().hasPrefix("application/json") == true
+            return Rendered(
+                status: 200,
+                headers: [("Content-Type", json ? "application/json" : "application/x-protobuf")],
+                body: json ? Array("{}".utf8) : [],
+                confirmsDelivery: true
+            )
         case .success:
             let body = #"{"success":true,"count":\#(request.eventCount),"requestId":"\#(Self.newRequestId())"}"#
             return Rendered(status: 200, headers: Self.jsonHeaders, body: Array(body.utf8), confirmsDelivery: true)

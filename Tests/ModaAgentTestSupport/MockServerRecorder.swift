@@ -7,6 +7,7 @@ final class MockServerRecorder: Sendable {
         var requestCount = 0
         var deliveredEvents: [String] = []
         var deliveredCount = 0
+        var deliveredTraces: [MockRequest] = []
         var tally = MockTally()
         var connectionCount = 0
         var nextNumber = 1
@@ -47,6 +48,10 @@ final class MockServerRecorder: Sendable {
         state.withLock { state in
             state.tally.answered(delivered: confirmsDelivery ? request.eventCount : nil)
             guard confirmsDelivery else { return }
+            if request.path.hasPrefix("/v1/traces") {
+                state.deliveredTraces.append(request)
+                return
+            }
             state.deliveredCount += request.eventCount
             if keep { state.deliveredEvents.append(contentsOf: request.eventsJSON) }
         }
@@ -67,6 +72,7 @@ final class MockServerRecorder: Sendable {
     var requestCount: Int { state.withLock { $0.requestCount } }
     var deliveredEvents: [String] { state.withLock { $0.deliveredEvents } }
     var deliveredCount: Int { state.withLock { $0.deliveredCount } }
+    var deliveredTraces: [MockRequest] { state.withLock { $0.deliveredTraces } }
     var tally: MockTally { state.withLock { $0.tally } }
     var connectionCount: Int { state.withLock { $0.connectionCount } }
 }

@@ -30,6 +30,7 @@ extension AgentConfig {
                 "token": http.token.map { _ in "<redacted>" as Any } ?? NSNull(),
                 "maxBodyBytes": http.maxBodyBytes,
             ] as [String: Any],
+            "tracesEndpoint": tracesEndpoint.map { $0 as Any } ?? NSNull(),
             "monitoring": ["listen": monitoring.listen.map { "\($0)" as Any } ?? NSNull()] as [String: Any],
             "memory": ["maxBufferedBytes": memory.maxBufferedBytes],
             "log": ["level": log.level],

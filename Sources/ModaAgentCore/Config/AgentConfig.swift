@@ -11,11 +11,22 @@ public struct AgentConfig: Sendable, Equatable {
     public var batch = Batch()
     public var delivery = Delivery()
     public var http = HTTP()
+    /// Where trace exports go (SPEC 10.2); nil: `effectiveTracesEndpoint`.
+    public var tracesEndpoint: String? = nil
     public var monitoring = Monitoring()
     public var memory = Memory()
     public var log = Log()
 
     public init() {}
+
+    /// `tracesEndpoint`, or the scheme, host and port of `endpoint` with the path `/v1/traces`.
+    public var effectiveTracesEndpoint: String {
+        if let tracesEndpoint { return tracesEndpoint }
+        guard let schemeEnd = endpoint.firstRange(of: "://") else { return endpoint }
+        let rest = endpoint[schemeEnd.upperBound...]
+        let hostEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        return String(endpoint[..<hostEnd]) + "/v1/traces"
+    }
 
     public struct Socket: Sendable, Equatable {
         public var path: String = "/run/moda-agent/ingest.sock"

@@ -7,6 +7,14 @@ extension SectionReader {
         guard config.endpoint.hasPrefix("https://") || config.endpoint.hasPrefix("http://") else {
             throw .invalidValue(path: path, key: "endpoint", reason: "must be an http:// or https:// URL")
         }
+        config.tracesEndpoint = try optionalString("tracesEndpoint")
+        if let traces = config.tracesEndpoint, !(traces.hasPrefix("https://") || traces.hasPrefix("http://")) {
+            throw .invalidValue(
+                path: path,
+                key: "tracesEndpoint",
+                reason: "must be an http:// or https:// URL, or null for the origin of `endpoint` + /v1/traces"
+            )
+        }
         config.apiKeyFile = try string("apiKeyFile", default: config.apiKeyFile)
         config.apiKey = try optionalString("apiKey")
         config.environment = try optionalString("environment")

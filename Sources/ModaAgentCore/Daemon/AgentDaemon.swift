@@ -51,9 +51,26 @@ public enum AgentDaemon {
         }
         defer { reader.close() }
         let writer = queue.writer
+        // Trace exports' own connection, when the receivers are on or exports wait from an earlier run.
+        let traceReader: QueueStore?
+        do {
+            let reader = try QueueStore(path: config.queue.path, durability: config.queue.durability, create: true)
+            let waiting = try reader.traceCounters().queuedExports
+            if config.http.listen != nil || waiting > 0 {
+                traceReader = reader
+            } else {
+                reader.close()
+                traceReader = nil
+            }
+        } catch {
+            logger.critical("\(error)")
+            return ExitStatus.failure
+        }
+        defer { traceReader?.close() }
 
         let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds))
         let delivery: DeliveryDriver
+        let traceDelivery: DeliveryDriver?
         do {
             delivery = try DeliveryDriver(
                 reader: reader,
@@ -62,6 +79,15 @@ public enum AgentDaemon {
                 settings: DeliverySettings(config: config, apiKey: key.key),
                 logger: logger
             )
+            traceDelivery = try traceReader.map { traceReader throws(QueueError) in
+                try DeliveryDriver.traces(
+                    reader: traceReader,
+                    writer: writer,
+                    uploader: uploader,
+                    settings: DeliverySettings(config: config, apiKey: key.key),
+                    logger: logger
+                )
+            }
         } catch {
             logger.critical("\(error)")
             await uploader.shutdown()
@@ -70,6 +96,7 @@ public enum AgentDaemon {
         // Dependency order: delivery records its state and starts on the backlog before the socket
         // accepts anything; commits made meanwhile wait in the writer's stream for DeliveryService.
         delivery.start()
+        traceDelivery?.start()
         // A fixed threshold: glibc otherwise raises it to the size of each large block freed, so long
         // lines (partial-line buffers up to socket.maxLineBytes) come from the heap and the memory
         // they leave behind stays resident; mapped, it goes back to the system when a line is done.
@@ -97,6 +124,7 @@ public enum AgentDaemon {
         } catch {
             logger.critical(error is IngestError ? "\(error)" : "cannot start the ingest socket: \(error)")
             delivery.stop()
+            traceDelivery?.stop()
             await uploader.shutdown()
             if case .socketInUse = error as? IngestError { return ExitStatus.alreadyRunning }
             return ExitStatus.failure
@@ -113,7 +141,8 @@ public enum AgentDaemon {
                 ),
                 writer: writer,
                 metrics: IngestMetrics(source: "http"),
-                group: MultiThreadedEventLoopGroup.singleton
+                group: MultiThreadedEventLoopGroup.singleton,
+                logger: logger
             )
             if let receivers { logger.info("HTTP receivers", metadata: ["listen": "\(receivers.listen)"]) }
         } catch {
@@ -121,6 +150,7 @@ public enum AgentDaemon {
             logger.critical("cannot listen on http.listen \(listen): \(error); free the port or change the setting")
             await server.stopAccepting()
             delivery.stop()
+            traceDelivery?.stop()
             await uploader.shutdown()
             return ExitStatus.failure
         }
@@ -131,6 +161,7 @@ public enum AgentDaemon {
                     registry: registry,
                     store: try QueueStore(operatorPath: config.queue.path, access: .readOnly),
                     delivery: delivery,
+                    traceDelivery: traceDelivery,
                     writer: writer,
                     memory: memoryBudget,
                     config: config
@@ -148,6 +179,7 @@ public enum AgentDaemon {
                 )
                 await server.stopAccepting()
                 delivery.stop()
+                traceDelivery?.stop()
                 await uploader.shutdown()
                 return ExitStatus.failure
             }
@@ -168,11 +200,27 @@ public enum AgentDaemon {
         }
         let delivering = DeliveryService(
             driver: delivery,
-            writer: writer,
+            commits: writer.commits,
             uploader: uploader,
             budget: budget,
             logger: logger
         )
+        // After events' delivery, so stopped before it: the shared uploader is shut down last.
+        let traceServices: [ServiceGroupConfiguration.ServiceConfiguration] =
+            traceDelivery.map { driver in
+                [
+                    .init(
+                        service: DeliveryService(
+                            driver: driver,
+                            commits: writer.traceCommits,
+                            uploader: nil,
+                            budget: budget,
+                            logger: logger
+                        ),
+                        serviceName: "trace-delivery"
+                    )
+                ]
+            } ?? []
         let ingest = IngestService(
             server: server,
             writer: writer,
@@ -183,6 +231,7 @@ public enum AgentDaemon {
             signals: signals,
             configPath: configPath,
             delivery: delivery,
+            traceDelivery: traceDelivery,
             notifier: notifier,
             budget: budget,
             logger: logger
@@ -198,6 +247,7 @@ public enum AgentDaemon {
             services: [
                 .init(service: queue, serviceName: "queue"),
                 .init(service: delivering, serviceName: "delivery"),
+            ] + traceServices + [
                 .init(service: ingest, serviceName: "ingest"),
             ] + receiverServices + [
                 .init(service: heartbeat, serviceName: "heartbeat"),

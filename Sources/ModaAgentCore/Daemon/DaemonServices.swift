@@ -2,19 +2,21 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Delivery (started by the wiring, before the socket): follows the writer's commits until
-/// shutdown, then drains up to `delivery.drainTimeoutSeconds` counted from the signal.
+/// Delivery of one queue (started by the wiring, before the socket): follows the writer's commits
+/// of that queue (`commits`: events or trace exports) until shutdown, then drains up to
+/// `delivery.drainTimeoutSeconds` counted from the signal.
 struct DeliveryService: Service {
     let driver: DeliveryDriver
-    let writer: QueueWriter
-    let uploader: Uploader
+    let commits: AsyncStream<QueueWriter.Commit>
+    /// Shut down when this delivery stops; nil when another delivery, stopped later, owns it.
+    let uploader: Uploader?
     let budget: ShutdownBudget
     let logger: Logger
 
     func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await commit in writer.commits { driver.committed(commit) }
+                for await commit in commits { driver.committed(commit) }
             }
             // Cancelled rather than asked to stop: no drain, what is queued waits for the next start.
             let graceful = (try? await gracefulShutdown()) != nil
@@ -22,12 +24,14 @@ struct DeliveryService: Service {
             let drained = graceful ? await driver.drain(until: deadline) : false
             driver.stop()
             group.cancelAll()
-            await uploader.shutdown()
+            await uploader?.shutdown()
             let left = driver.snapshot().queuedEvents
+            let (what, key) = driver.isTraces ? ("trace exports", "export_count") : ("events", "event_count")
             logger.info(
                 drained
-                    ? "delivery stopped; queue empty" : "delivery stopped; events wait in the queue for the next start",
-                metadata: ["event_count": "\(left)"]
+                    ? "\(driver.isTraces ? "trace delivery" : "delivery") stopped; queue empty"
+                    : "\(driver.isTraces ? "trace delivery" : "delivery") stopped; \(what) wait in the queue for the next start",
+                metadata: ["\(key)": "\(left)"]
             )
         }
     }
@@ -57,6 +61,8 @@ struct SignalService: Service {
     let signals: SignalWatcher
     let configPath: String
     let delivery: DeliveryDriver
+    /// Trace exports' delivery, when the HTTP receivers are on.
+    let traceDelivery: DeliveryDriver?
     let notifier: SystemdNotifier
     let budget: ShutdownBudget
     let logger: Logger
@@ -66,6 +72,7 @@ struct SignalService: Service {
             switch signal {
             case .flush:
                 delivery.flush()
+                traceDelivery?.flush()
             case .reload:
                 reload()
             case .terminate:
@@ -82,6 +89,7 @@ struct SignalService: Service {
             let fresh = try ConfigLoader.load(path: configPath)
             let key = try APIKeyResolver.resolve(config: fresh, environment: ProcessInfo.processInfo.environment)
             delivery.reload(DeliverySettings(config: fresh, apiKey: key.key))
+            traceDelivery?.reload(DeliverySettings(config: fresh, apiKey: key.key))
             logger.info("configuration reloaded", metadata: ["api_key_source": "\(key.source.rawValue)"])
         } catch {
             logger.error("reload failed, keeping the running configuration: \(error)")

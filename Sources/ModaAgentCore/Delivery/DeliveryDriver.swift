@@ -1,8 +1,8 @@
 import Dispatch
 import Logging
 
-/// Carries out what `DeliveryStateMachine` decides: scans the head and reads each batch's rows on
-/// its own connection, posts batches with the `Uploader`, hands removals, dead letters and state
+/// Carries out what `DeliveryStateMachine` decides for one queue (`DeliverySource`: events or
+/// trace exports): scans the head and reads each batch's rows on its own connection, posts batches with the `Uploader`, hands removals, dead letters and state
 /// to the queue's writer, keeps the one timer the machine asks for, and logs. It decides nothing
 /// itself.
 ///
@@ -10,38 +10,68 @@ import Logging
 /// their results come back as events. A batch's rows are read and its body built here, while
 /// the other requests are in flight; the body lives only as long as its request.
 public final class DeliveryDriver: @unchecked Sendable {
-    // @unchecked: `machine`, `timer`, `random` and `drainWaiters` are touched only on `queue`.
-    private let queue = DispatchQueue(label: "moda-agent.delivery")
+    // @unchecked: `machine`, `timer`, `random`, `drainWaiters` and `source` (its connection) are
+    // touched only on `queue`.
+    private let queue: DispatchQueue
     private var machine: DeliveryStateMachine
-    private let reader: QueueStore
+    private let source: any DeliverySource
     private let writer: QueueWriter
     private let uploader: Uploader
     private let logger: Logger
-    private let metrics = DeliveryMetrics()
+    private let metrics: DeliveryMetrics
     private var timer: DispatchWorkItem?
     private var random = SystemRandomNumberGenerator()
     private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
 
     /// `reader` is delivery's own connection to the queue; WAL lets it read beside the writer.
-    public init(
+    public convenience init(
         reader: QueueStore,
         writer: QueueWriter,
         uploader: Uploader,
         settings: DeliverySettings,
         logger: Logger
     ) throws(QueueError) {
-        self.reader = reader
+        try self.init(source: EventSource(reader: reader), writer: writer, uploader: uploader, settings: settings, logger: logger)
+    }
+
+    /// The trace exports' delivery (SPEC 10.2): one lane, one request at a time, to `tracesEndpoint`.
+    public static func traces(
+        reader: QueueStore,
+        writer: QueueWriter,
+        uploader: Uploader,
+        settings: DeliverySettings,
+        logger: Logger
+    ) throws(QueueError) -> DeliveryDriver {
+        try DeliveryDriver(
+            source: TraceSource(reader: reader, logger: logger, maxBatchBytes: settings.batch.maxBytes),
+            writer: writer,
+            uploader: uploader,
+            settings: settings.forTraces,
+            logger: logger
+        )
+    }
+
+    init(
+        source: any DeliverySource,
+        writer: QueueWriter,
+        uploader: Uploader,
+        settings: DeliverySettings,
+        logger: Logger
+    ) throws(QueueError) {
+        self.source = source
         self.writer = writer
         self.uploader = uploader
         self.logger = logger
-        machine = DeliveryStateMachine(settings: settings, stored: try reader.readStatus())
+        queue = DispatchQueue(label: "moda-agent.delivery.\(source.queueName)")
+        metrics = DeliveryMetrics(queue: source.queueName)
+        machine = DeliveryStateMachine(settings: settings, stored: try source.readStatus())
     }
 
     public func start() {
         queue.async {
             let last: Int64
             do {
-                last = try self.reader.lastEventID()
+                last = try self.source.lastID()
             } catch {
                 self.logger.error("cannot read the queue", metadata: ["error": "\(error)"])
                 last = 0
@@ -65,7 +95,8 @@ public final class DeliveryDriver: @unchecked Sendable {
 
     /// SIGHUP: new endpoint, key and delivery settings; a paused delivery tries again at once.
     public func reload(_ settings: DeliverySettings) {
-        queue.async { self.apply(.reload(settings)) }
+        let fitted = source is TraceSource ? settings.forTraces : settings
+        queue.async { self.apply(.reload(fitted)) }
     }
 
     /// Delivers what it can until the queue is empty or `deadline` (monotonic) passes, then stops.
@@ -89,6 +120,9 @@ public final class DeliveryDriver: @unchecked Sendable {
         }
     }
 
+    /// Whether this driver delivers trace exports (its logs and metrics say so).
+    public var isTraces: Bool { source is TraceSource }
+
     /// The drain budget of the settings in force (SIGHUP may have changed it).
     public var drainTimeoutSeconds: Double {
         queue.sync { machine.settings.delivery.drainTimeoutSeconds }
@@ -101,8 +135,7 @@ public final class DeliveryDriver: @unchecked Sendable {
 
     public func snapshot() -> (queuedEvents: Int, state: DeliveryStatus.State) {
         queue.sync {
-            let queued = (try? reader.counters().queuedEvents) ?? 0
-            return (queued, machine.status.state)
+            (source.queuedCount(), machine.status.state)
         }
     }
 
@@ -131,7 +164,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         switch action {
         case .scan(let after, let limit):
             do {
-                return .scanned(try reader.scan(after: after, limit: limit))
+                return .scanned(try source.scan(after: after, limit: limit))
             } catch {
                 logger.error("cannot read the queue; trying again in 1 s", metadata: ["error": "\(error)"])
                 return .scanFailed
@@ -142,7 +175,7 @@ public final class DeliveryDriver: @unchecked Sendable {
             setTimer(instant)
         case .remove(let id, let ids, let status):
             let count = ids.count
-            writer.perform(.markDelivered(ids: ids, status: status)) { result in
+            writer.perform(source.removal(ids: ids, status: status)) { result in
                 self.queue.async {
                     self.written(
                         id,
@@ -151,21 +184,27 @@ public final class DeliveryDriver: @unchecked Sendable {
                     )
                 }
             }
-            logger.debug("delivered", metadata: ["event_count": "\(count)"])
+            logger.debug("delivered", metadata: ["\(source.queueName == "events" ? "event" : "export")_count": "\(count)"])
         case .deadLetter(let id, let eventID, let fault, let time, let status):
-            let event: QueuedEvent
+            let write: QueueWrite
             do {
-                guard let read = try reader.events(ids: [eventID]).first else { return .written(id) }
-                event = read
+                guard let read = try source.deadLetter(id: eventID, fault: fault, at: time, status: status) else {
+                    return .written(id)
+                }
+                write = read
             } catch {
-                logger.error("cannot read an event to dead-letter it; trying again in 1 s", metadata: ["error": "\(error)"])
+                logger.error(
+                    "cannot read a \(source.itemName) to dead-letter it; trying again in 1 s",
+                    metadata: ["error": "\(error)"]
+                )
                 return .writeFailed(id)
             }
-            writer.perform(.deadLetter(event, fault: fault, at: time, status: status)) { result in
+            let item = source.itemName
+            writer.perform(write) { result in
                 if case .success = result {
                     self.metrics.eventDeadLettered()
                     self.logger.warning(
-                        "event dead-lettered",
+                        "\(item) dead-lettered",
                         metadata: [
                             "delivery_status": "\(fault.status ?? 0)",
                             "message": "\(fault.message)", "request_id": "\(fault.requestId ?? "")",
@@ -173,11 +212,11 @@ public final class DeliveryDriver: @unchecked Sendable {
                     )
                 }
                 self.queue.async {
-                    self.written(id, result, failure: "cannot dead-letter an event; trying again in 1 s")
+                    self.written(id, result, failure: "cannot dead-letter a \(item); trying again in 1 s")
                 }
             }
         case .persist(let status):
-            writer.perform(.status(status)) { result in
+            writer.perform(source.statusWrite(status)) { result in
                 if case .failure(let error) = result {
                     self.logger.error("cannot record the delivery state", metadata: ["error": "\(error)"])
                 }
@@ -185,7 +224,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         case .retryScheduled(let fault, let attempt, let delay, let state):
             metrics.retryScheduled()
             logger.warning(
-                "delivery failed; will try again",
+                "\(source.queueName == "events" ? "delivery" : "trace delivery") failed; will try again",
                 metadata: [
                     "delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
                     "attempt": "\(attempt)", "retry_in_seconds": "\(delay)", "state": "\(state.rawValue)",
@@ -207,32 +246,34 @@ public final class DeliveryDriver: @unchecked Sendable {
 
     /// Reads the batch's rows and builds its body now, for this attempt only; a retry reads them again.
     private func send(_ batch: DeliveryStateMachine.Batch) -> DeliveryStateMachine.Event? {
-        let events: [QueuedEvent]
+        let request: OutgoingRequest
         do {
-            events = try reader.events(ids: batch.ids)
+            guard let read = try source.request(ids: batch.ids) else { return .vanished(batch.id) }
+            request = read
         } catch {
             logger.error("cannot read a batch to send it; trying again in 1 s", metadata: ["error": "\(error)"])
             return .unreadable(batch.id)
         }
-        if events.isEmpty { return .vanished(batch.id) }
-        let body = RequestBody.encode(events.lazy.map(\.body))
         // The batch's own size decides split or dead letter: a row dropped meanwhile must not
         // make a two-event batch look like the one event at fault.
         let eventCount = batch.ids.count
         let settings = machine.settings
         let uploader = self.uploader
         let metrics = self.metrics
+        let source = self.source
+        let endpoint = source.endpoint(settings)
         metrics.requestStarted()
         Task {
             let started = ContinuousClock.now
             let result = await uploader.post(
-                body: body,
-                endpoint: settings.endpoint,
+                body: request.body,
+                contentType: request.contentType,
+                endpoint: endpoint,
                 apiKey: settings.apiKey,
                 timeoutSeconds: settings.delivery.timeoutSeconds
             )
             metrics.requestFinished(result, after: ContinuousClock.now - started)
-            let decision = ResponseClassifier.classify(result, eventCount: eventCount)
+            let decision = source.classify(result, itemCount: eventCount)
             self.queue.async {
                 let jitter = Double.random(in: 0...1, using: &self.random)
                 self.apply(.response(batch.id, decision, jitter: jitter))

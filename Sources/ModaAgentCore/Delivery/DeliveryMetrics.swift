@@ -3,13 +3,20 @@ import CoreMetrics
 /// What delivery tells a monitoring system (SPEC 9.1), through swift-metrics: a no-op unless the
 /// daemon bootstrapped a metrics backend (`monitoring.listen`).
 struct DeliveryMetrics: Sendable {
-    private let duration = CoreMetrics.Timer(
-        label: "moda_agent_delivery_request_duration_seconds",
-        dimensions: [("queue", "events")]
-    )
-    private let inFlight = Meter(label: "moda_agent_delivery_in_flight", dimensions: [("queue", "events")])
-    private let retries = Counter(label: "moda_agent_delivery_retries_total", dimensions: [("queue", "events")])
-    private let deadLettered = Counter(label: "moda_agent_dead_lettered_total", dimensions: [("queue", "events")])
+    private let queue: String
+    private let duration: CoreMetrics.Timer
+    private let inFlight: Meter
+    private let retries: Counter
+    private let deadLettered: Counter
+
+    /// `queue`: `events` or `traces`, the label of SPEC 9.1.
+    init(queue: String = "events") {
+        self.queue = queue
+        duration = CoreMetrics.Timer(label: "moda_agent_delivery_request_duration_seconds", dimensions: [("queue", queue)])
+        inFlight = Meter(label: "moda_agent_delivery_in_flight", dimensions: [("queue", queue)])
+        retries = Counter(label: "moda_agent_delivery_retries_total", dimensions: [("queue", queue)])
+        deadLettered = Counter(label: "moda_agent_dead_lettered_total", dimensions: [("queue", queue)])
+    }
 
     func requestStarted() {
         inFlight.increment(by: 1)
@@ -22,7 +29,7 @@ struct DeliveryMetrics: Sendable {
         duration.recordNanoseconds(
             elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         )
-        Counter(label: "moda_agent_delivery_requests_total", dimensions: [("queue", "events"), ("code", Self.code(result))])
+        Counter(label: "moda_agent_delivery_requests_total", dimensions: [("queue", queue), ("code", Self.code(result))])
             .increment()
     }
 

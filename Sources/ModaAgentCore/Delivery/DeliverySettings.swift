@@ -1,15 +1,26 @@
 /// The part of the config delivery uses; replaced as a whole on SIGHUP.
 public struct DeliverySettings: Sendable {
     public var endpoint: String
+    /// Where trace exports go (SPEC 10.2): `tracesEndpoint`, or `endpoint`'s origin + `/v1/traces`.
+    public var tracesEndpoint: String
     public var apiKey: String
     public var batch: AgentConfig.Batch
     public var delivery: AgentConfig.Delivery
 
     public init(config: AgentConfig, apiKey: String) {
         endpoint = config.endpoint
+        tracesEndpoint = config.effectiveTracesEndpoint
         self.apiKey = apiKey
         batch = config.batch
         delivery = config.delivery
+    }
+
+    /// Trace exports go one request at a time, in one lane: they have no order to keep across
+    /// lanes, and merging fills each request instead.
+    var forTraces: DeliverySettings {
+        var settings = self
+        settings.delivery.maxInFlight = 1
+        return settings
     }
 
     var backoff: Backoff { Backoff(initial: delivery.retryInitialSeconds, maximum: delivery.retryMaxSeconds) }

@@ -22,11 +22,17 @@ public final class Uploader: Sendable {
     /// The whole exchange, from connecting to the response's last byte, is bounded by
     /// `timeoutSeconds` (SPEC 5): the client's own deadline stops at the response head, so an
     /// upstream that sends headers and then stalls or trickles the body would hold a batch forever.
-    public func post(body: [UInt8], endpoint: String, apiKey: String, timeoutSeconds: Double) async -> UploadResult {
+    public func post(
+        body: [UInt8],
+        contentType: String = "application/json",
+        endpoint: String,
+        apiKey: String,
+        timeoutSeconds: Double
+    ) async -> UploadResult {
         var request = HTTPClientRequest(url: endpoint)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
-        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Content-Type", value: contentType)
         request.headers.add(name: "User-Agent", value: "moda-agent/\(AgentVersion.current)")
         request.body = .bytes(ByteBuffer(bytes: body))
         let timeout = Duration.milliseconds(Int64((timeoutSeconds * 1000).rounded(.up)))

@@ -13,6 +13,7 @@ public final class Monitor: @unchecked Sendable {
         var store: QueueStore
         var retryingSince: Double?
         var delivered: Int?
+        var deliveredTraces: Int?
         var dropped: Int?
         var readPauses = 0
         var cpuSeconds: Double = 0
@@ -21,6 +22,7 @@ public final class Monitor: @unchecked Sendable {
 
     private let registry: PrometheusCollectorRegistry
     private let delivery: DeliveryDriver
+    private let traceDelivery: DeliveryDriver?
     private let writer: QueueWriter
     private let memory: MemoryBudget
     private let config: AgentConfig
@@ -42,6 +44,7 @@ public final class Monitor: @unchecked Sendable {
         label: "moda_agent_delivery_last_success_timestamp_seconds",
         dimensions: [("queue", "events")]
     )
+    private let traces = QueueGauges(queue: "traces")
     private let stateGauges: [(DeliveryStatus.State, Meter)] = [DeliveryStatus.State.idle, .ok, .retrying, .unauthorized, .misconfigured]
         .map { ($0, Meter(label: "moda_agent_delivery_state", dimensions: [("state", $0.rawValue)])) }
 
@@ -51,10 +54,12 @@ public final class Monitor: @unchecked Sendable {
         registry: PrometheusCollectorRegistry,
         store: QueueStore,
         delivery: DeliveryDriver,
+        traceDelivery: DeliveryDriver? = nil,
         writer: QueueWriter,
         memory: MemoryBudget,
         config: AgentConfig
     ) {
+        self.traceDelivery = traceDelivery
         self.memory = memory
         self.registry = registry
         self.delivery = delivery
@@ -68,6 +73,7 @@ public final class Monitor: @unchecked Sendable {
     @discardableResult
     public func sample(now: Double = Timestamp.now()) -> HealthReport.Inputs? {
         let status = delivery.status
+        let traceStatus = traceDelivery?.status
         let lastCommitFailed = writer.lastCommitFailed
         return lock.withLock { () -> HealthReport.Inputs? in
             guard let counters = try? state.store.counters() else { return state.report }
@@ -83,6 +89,18 @@ public final class Monitor: @unchecked Sendable {
             state.delivered = max(state.delivered ?? 0, counters.deliveredEvents)
             state.dropped = max(state.dropped ?? 0, counters.droppedEvents)
             if let success = status.lastSuccessAt { lastSuccess.set(success) }
+            if let traceCounters = try? state.store.traceCounters() {
+                traces.queued.set(Int64(traceCounters.queuedExports))
+                traces.bytes.set(Int64(traceCounters.queuedBytes))
+                let oldestTrace = try? state.store.oldestTraceReceivedAt()
+                traces.oldestAge.set(oldestTrace.map { max(0, now - $0) } ?? 0)
+                traces.deadLetters.set(Int64((try? state.store.deadTraceCount()) ?? 0))
+                traces.delivered.increment(
+                    by: Int64(max(0, traceCounters.deliveredExports - (state.deliveredTraces ?? 0)))
+                )
+                state.deliveredTraces = max(state.deliveredTraces ?? 0, traceCounters.deliveredExports)
+            }
+            if let success = traceStatus?.lastSuccessAt { traces.lastSuccess.set(success) }
             concurrency.set(Int64(status.concurrency))
             let budget = memory.snapshot()
             bufferedBytes.set(Int64(budget.bufferedBytes))
@@ -130,5 +148,24 @@ public final class Monitor: @unchecked Sendable {
 
     public func close() {
         lock.withLock { state.store.close() }
+    }
+}
+
+/// The per-queue gauges of SPEC 9.1 for one `queue` label (the events' are the monitor's own).
+private struct QueueGauges {
+    let queued: Meter
+    let bytes: Meter
+    let oldestAge: Meter
+    let deadLetters: Meter
+    let delivered: CoreMetrics.Counter
+    let lastSuccess: Meter
+
+    init(queue: String) {
+        queued = Meter(label: "moda_agent_queue_events", dimensions: [("queue", queue)])
+        bytes = Meter(label: "moda_agent_queue_bytes", dimensions: [("queue", queue)])
+        oldestAge = Meter(label: "moda_agent_queue_oldest_age_seconds", dimensions: [("queue", queue)])
+        deadLetters = Meter(label: "moda_agent_dead_letters", dimensions: [("queue", queue)])
+        delivered = CoreMetrics.Counter(label: "moda_agent_delivered_events_total", dimensions: [("queue", queue)])
+        lastSuccess = Meter(label: "moda_agent_delivery_last_success_timestamp_seconds", dimensions: [("queue", queue)])
     }
 }

@@ -1,23 +1,29 @@
 import Foundation
 
-/// The operator's actions on dead letters: list, show, replay (back into the queue, in their
-/// original order) and purge. Each change is one transaction beside a running daemon.
+/// The operator's actions on dead letters of both kinds, events and trace exports: list, show,
+/// replay (each back into its own queue, in their original order) and purge. Each change is one
+/// transaction beside a running daemon.
 public final class DeadLetterAdmin {
     private let store: QueueStore
+    /// Whether the queue has trace exports (schema v6); an older one has events' dead letters only.
+    private let hasTraces: Bool
 
     /// `.readOnly` for list and show, which change nothing; `.readWrite` for replay and purge.
     public init(queuePath: String, access: QueueStore.OperatorAccess) throws(QueueError) {
         store = try QueueStore(operatorPath: queuePath, access: access)
+        hasTraces = try store.hasTraces()
     }
 
     public func close() { store.close() }
 
-    private static let columns =
-        "id, event_id, received_at, dead_at, status, error, request_id, conversation_id, preview, body"
+    private var columns: String {
+        "id, event_id, received_at, dead_at, status, error, request_id, conversation_id, preview, body, "
+            + (hasTraces ? "kind, content_type" : "'events', NULL")
+    }
 
     public func list(limit: Int? = nil) throws(QueueError) -> [DeadLetter] {
         let statement = try store.db.prepare(
-            "SELECT \(Self.columns) FROM dead_letters ORDER BY id LIMIT \(limit.map { max(0, $0) } ?? -1)"
+            "SELECT \(columns) FROM dead_letters ORDER BY id LIMIT \(limit.map { max(0, $0) } ?? -1)"
         )
         var out: [DeadLetter] = []
         while try statement.step() { out.append(Self.read(statement)) }
@@ -25,29 +31,51 @@ public final class DeadLetterAdmin {
     }
 
     public func find(_ id: Int64) throws(QueueError) -> DeadLetter? {
-        let statement = try store.db.prepare("SELECT \(Self.columns) FROM dead_letters WHERE id = ?")
+        let statement = try store.db.prepare("SELECT \(columns) FROM dead_letters WHERE id = ?")
         statement.bind(1, id)
         return try statement.step() ? Self.read(statement) : nil
     }
 
-    /// Moves the given dead letters (all when `ids` is nil) back to the end of the queue, oldest
-    /// first. Returns how many moved.
+    /// Moves the given dead letters (all when `ids` is nil) back to the end of their queues, oldest
+    /// first: events to the events queue, trace exports to theirs. Returns how many moved.
     public func replay(ids: [Int64]?) throws(QueueError) -> Int {
-        try store.db.transaction { () throws(QueueError) -> Int in
+        let counts = try replayCounts(ids: ids)
+        return counts.events + counts.traces
+    }
+
+    /// `replay`, telling the two kinds apart.
+    public func replayCounts(ids: [Int64]?) throws(QueueError) -> (events: Int, traces: Int) {
+        try store.db.transaction { () throws(QueueError) -> (events: Int, traces: Int) in
             let filter = try makeFilter(ids)
+            let events = hasTraces ? "\(filter.isEmpty ? "WHERE" : filter + " AND") kind = 'events'" : filter
             try store.db.execute(
-                "INSERT INTO events (received_at, body) SELECT received_at, body FROM dead_letters \(filter) ORDER BY id"
+                "INSERT INTO events (received_at, body) SELECT received_at, body FROM dead_letters \(events) ORDER BY id"
             )
             let moved = store.db.changes
             let bytes =
                 try store.db.scalarInt(
-                    "SELECT total(length(CAST(body AS BLOB))) FROM dead_letters \(filter)"
+                    "SELECT total(length(CAST(body AS BLOB))) FROM dead_letters \(events)"
                 ) ?? 0
-            try store.db.execute("DELETE FROM dead_letters \(filter)")
+            try store.db.execute("DELETE FROM dead_letters \(events)")
             try store.db.execute(
                 "UPDATE counters SET queued_events = queued_events + \(moved), queued_bytes = queued_bytes + \(bytes) WHERE id = 1"
             )
-            return moved
+            guard hasTraces else { return (moved, 0) }
+            let traces = "\(filter.isEmpty ? "WHERE" : filter + " AND") kind = 'traces'"
+            try store.db.execute(
+                "INSERT INTO traces (received_at, content_type, body) "
+                    + "SELECT received_at, coalesce(content_type, 'application/x-protobuf'), body FROM dead_letters "
+                    + "\(traces) ORDER BY id"
+            )
+            let movedTraces = store.db.changes
+            let traceBytes =
+                try store.db.scalarInt("SELECT total(length(CAST(body AS BLOB))) FROM dead_letters \(traces)") ?? 0
+            try store.db.execute("DELETE FROM dead_letters \(traces)")
+            try store.db.execute(
+                "UPDATE trace_counters SET queued_exports = queued_exports + \(movedTraces), "
+                    + "queued_bytes = queued_bytes + \(traceBytes) WHERE id = 1"
+            )
+            return (moved, movedTraces)
         }
     }
 
@@ -76,8 +104,10 @@ public final class DeadLetterAdmin {
     }
 
     private static func read(_ statement: SQLiteStatement) -> DeadLetter {
-        DeadLetter(
+        let kind = DeadLetter.Kind(rawValue: statement.text(10) ?? "events") ?? .events
+        var letter = DeadLetter(
             id: statement.int64(0),
+            kind: kind,
             eventID: statement.int64(1),
             receivedAt: statement.double(2),
             deadAt: statement.double(3),
@@ -86,8 +116,18 @@ public final class DeadLetterAdmin {
             requestId: statement.text(6),
             conversationId: statement.text(7),
             preview: statement.text(8),
-            body: statement.text(9) ?? ""
+            body: ""
         )
+        if kind == .traces {
+            let bytes = statement.bytes(9)
+            let contentType = statement.text(11) ?? "application/x-protobuf"
+            letter.contentType = contentType
+            letter.exportBody = bytes
+            if OTLPEncoding(contentType: contentType) == .json { letter.body = String(decoding: bytes, as: UTF8.self) }
+        } else {
+            letter.body = statement.text(9) ?? ""
+        }
+        return letter
     }
 }
 
@@ -96,8 +136,8 @@ extension DeadLetter {
     public var listJSON: [String: Any] {
         let null = NSNull()
         return [
-            "id": Int(id), "time": Timestamp.iso8601(deadAt), "status": status, "error": error,
-            "requestId": requestId ?? null as Any, "conversationId": conversationId ?? null as Any,
+            "id": Int(id), "kind": kind.rawValue, "time": Timestamp.iso8601(deadAt), "status": status,
+            "error": error, "requestId": requestId ?? null as Any, "conversationId": conversationId ?? null as Any,
             "preview": preview ?? null as Any,
         ]
     }
@@ -107,6 +147,16 @@ extension DeadLetter {
         var object = listJSON
         object["receivedAt"] = Timestamp.iso8601(receivedAt)
         object["queueId"] = Int(eventID)
+        if kind == .traces {
+            // The export as stored: JSON as itself, protobuf in base64 (`base64 -d` gives the bytes back).
+            object["contentType"] = contentType
+            if let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)), !body.isEmpty {
+                object["export"] = json
+            } else {
+                object["exportBase64"] = Data(exportBody ?? []).base64EncodedString()
+            }
+            return object
+        }
         object["event"] = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) ?? body
         return object
     }

@@ -30,6 +30,20 @@ extension StatusReport {
                 "concurrency": daemon.running ? delivery.concurrency as Any : null, "maxInFlight": maxInFlight,
                 "nextAttemptAt": delivery.nextAttemptAt.map { Timestamp.iso8601($0) as Any } ?? null,
             ] as [String: Any],
+            "traces": [
+                "queued": traces.counters.queuedExports, "bytes": traces.counters.queuedBytes,
+                "oldestAgeSeconds": traces.oldestAgeSeconds.map { ($0 * 10).rounded() / 10 as Any } ?? null,
+                "deliveredExports": traces.counters.deliveredExports, "deadLetters": traces.deadLetters,
+                "state": traces.delivery.state.rawValue,
+                "lastSuccessAt": traces.delivery.lastSuccessAt.map { Timestamp.iso8601($0) as Any } ?? null,
+                "lastError": traces.delivery.lastError.map { error -> [String: Any] in
+                    [
+                        "status": error.status.map { $0 as Any } ?? null, "message": error.message,
+                        "at": Timestamp.iso8601(error.at),
+                    ]
+                } as Any? ?? null,
+                "nextAttemptAt": traces.delivery.nextAttemptAt.map { Timestamp.iso8601($0) as Any } ?? null,
+            ] as [String: Any],
             "memory": [
                 "bufferedBytes": memory.bufferedBytes, "maxBufferedBytes": memory.maxBufferedBytes,
                 "readPauses": memory.readPauses,

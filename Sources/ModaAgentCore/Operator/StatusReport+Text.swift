@@ -49,7 +49,31 @@ extension StatusReport {
             let when = next - now > 0.05 ? "in \(Durations.human(next - now))" : "now"
             lines.append("Next attempt: \(when) (attempt \(delivery.attempts + 1))")
         }
-        let deadLine = deadLetters == 0 ? "none" : paint.yellow("\(deadLetters)")
+        if traces.shown {
+            let counters = traces.counters
+            var traceLine =
+                "\(counters.queuedExports) queued \(counters.queuedExports == 1 ? "export" : "exports"), "
+                + "\(Durations.bytes(counters.queuedBytes))"
+            if let age = traces.oldestAgeSeconds { traceLine += ", oldest \(Durations.human(age)) old" }
+            let word: String
+            switch traces.delivery.state {
+            case .ok: word = paint.green("ok")
+            case .idle: word = "idle"
+            case .retrying: word = paint.yellow("retrying")
+            case .unauthorized, .misconfigured: word = paint.red(traces.delivery.state.rawValue)
+            }
+            traceLine += "; \(word); \(counters.deliveredExports) delivered"
+            lines.append("      Traces: \(traceLine)")
+            if let error = traces.delivery.lastError, traces.delivery.state != .ok {
+                let status = error.status.map { "HTTP \($0)" } ?? "no response"
+                lines.append("              last error: \(status): \(error.message) (\(Durations.human(now - error.at)) ago)")
+            }
+        }
+        let deadCount = deadLetters + traces.deadLetters
+        var deadLine = deadCount == 0 ? "none" : paint.yellow("\(deadLetters)")
+        if traces.deadLetters > 0 {
+            deadLine = paint.yellow("\(deadLetters) \(deadLetters == 1 ? "event" : "events"), \(traces.deadLetters) trace \(traces.deadLetters == 1 ? "export" : "exports")")
+        }
         lines.append(" Dead letters: \(deadLine)")
         if !hints.isEmpty {
             lines.append("")
@@ -76,7 +100,7 @@ extension StatusReport {
         default:
             break
         }
-        if deadLetters > 0 {
+        if deadLetters + traces.deadLetters > 0 {
             hints.append(
                 "Inspect dead letters: modactl dead-letters list; after fixing, modactl dead-letters replay --all"
             )

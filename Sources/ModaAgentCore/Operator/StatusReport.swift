@@ -10,7 +10,18 @@ public struct StatusReport: Sendable {
         public var uptimeSeconds: Double?
     }
 
+    /// The trace exports' queue (SPEC 10.2), beside the events'.
+    public struct Traces: Sendable {
+        public var counters: QueueStore.TraceCounters
+        public var oldestAgeSeconds: Double?
+        public var deadLetters: Int
+        public var delivery: DeliveryStatus
+        /// Whether the text shows a line for it: receivers on, or anything ever in it.
+        public var shown: Bool
+    }
+
     public var daemon: Daemon
+    public var traces: Traces
     public var queue: QueueStore.Counters
     public var oldestAgeSeconds: Double?
     public var deadLetters: Int
@@ -27,6 +38,13 @@ public struct StatusReport: Sendable {
         guard FileManager.default.fileExists(atPath: config.queue.path) else {
             return StatusReport(
                 daemon: Daemon(running: holder != nil, pid: holder, version: nil, uptimeSeconds: nil),
+                traces: Traces(
+                    counters: .init(queuedExports: 0, queuedBytes: 0, deliveredExports: 0),
+                    oldestAgeSeconds: nil,
+                    deadLetters: 0,
+                    delivery: DeliveryStatus(),
+                    shown: config.http.listen != nil
+                ),
                 queue: .init(queuedEvents: 0, queuedBytes: 0, droppedEvents: 0, deliveredEvents: 0),
                 oldestAgeSeconds: nil,
                 deadLetters: 0,
@@ -46,18 +64,29 @@ public struct StatusReport: Sendable {
         }
         let counters = try store.counters()
         let oldest = try store.oldestReceivedAt()
-        let dead = Int(try store.db.scalarInt("SELECT count(*) FROM dead_letters") ?? 0)
+        let dead = try store.deadLetterCount()
         var delivery = try store.readStatus()
-        if holder == nil,
-            delivery.state == .retrying || delivery.state == .unauthorized || delivery.state == .misconfigured
-        {
+        var traceDelivery = try store.readTraceStatus()
+        if holder == nil {
             // Nobody is retrying while the daemon is down; keep the state word but no next attempt.
             delivery.nextAttemptAt = nil
+            traceDelivery.nextAttemptAt = nil
         }
+        let traceCounters = try store.traceCounters()
+        let deadTraces = try store.deadTraceCount()
+        let traces = Traces(
+            counters: traceCounters,
+            oldestAgeSeconds: try store.oldestTraceReceivedAt().map { max(0, now - $0) },
+            deadLetters: deadTraces,
+            delivery: traceDelivery,
+            shown: config.http.listen != nil || traceCounters.queuedExports > 0 || traceCounters.deliveredExports > 0
+                || deadTraces > 0
+        )
         var memory = MemoryBudget.Snapshot.idle(config)
         if let holder, let recorded = try store.memorySnapshot(pid: holder) { memory = recorded }
         return StatusReport(
             daemon: daemon,
+            traces: traces,
             queue: counters,
             oldestAgeSeconds: oldest.map { max(0, now - $0) },
             deadLetters: dead,

@@ -107,6 +107,42 @@ enum QueueSchema {
             );
             """
         ),
+        (
+            // OTLP trace exports (SPEC 10.2), stored as received in a queue of their own, with their
+            // own counters and delivery state: the two queues are delivered independently. Dead
+            // letters stay one table, so `modactl dead-letters` ids are one sequence for both kinds.
+            // Independent of v5 (events): it touches no table v5 changes.
+            "v6: trace exports queue",
+            """
+            CREATE TABLE traces (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                received_at REAL NOT NULL,
+                content_type TEXT NOT NULL,
+                body BLOB NOT NULL
+            );
+            CREATE TABLE trace_counters (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                queued_exports INTEGER NOT NULL,
+                queued_bytes INTEGER NOT NULL,
+                delivered_exports INTEGER NOT NULL
+            );
+            INSERT INTO trace_counters VALUES (1, 0, 0, 0);
+            CREATE TABLE trace_delivery_state (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                state TEXT NOT NULL,
+                last_success_at REAL,
+                last_error_status INTEGER,
+                last_error_message TEXT,
+                last_error_at REAL,
+                attempts INTEGER NOT NULL,
+                next_attempt_at REAL,
+                concurrency INTEGER NOT NULL DEFAULT 1
+            );
+            INSERT INTO trace_delivery_state (id, state, attempts) VALUES (1, 'idle', 0);
+            ALTER TABLE dead_letters ADD COLUMN kind TEXT NOT NULL DEFAULT 'events';
+            ALTER TABLE dead_letters ADD COLUMN content_type TEXT;
+            """
+        ),
     ]
 
     static var version: Int { migrations.count }

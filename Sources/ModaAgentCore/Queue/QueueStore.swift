@@ -96,8 +96,10 @@ public final class QueueStore {
         try db.scalarInt("SELECT max(id) FROM events") ?? 0
     }
 
+    /// Dead-lettered events (trace exports are counted by `deadTraceCount`).
     public func deadLetterCount() throws(QueueError) -> Int {
-        Int(try db.scalarInt("SELECT count(*) FROM dead_letters") ?? 0)
+        let filter = try hasTraces() ? " WHERE kind = 'events'" : ""
+        return Int(try db.scalarInt("SELECT count(*) FROM dead_letters\(filter)") ?? 0)
     }
 
     public func oldestReceivedAt() throws(QueueError) -> Double? {
@@ -124,13 +126,19 @@ public final class QueueStore {
     }
 
     public func readStatus() throws(QueueError) -> DeliveryStatus {
+        try readStatus(table: "delivery_state")
+    }
+
+    /// `table`: `delivery_state` (events) or `trace_delivery_state`.
+    func readStatus(table: String) throws(QueueError) -> DeliveryStatus {
         // A queue older than v3 (read by modactl, never migrated by it) has no concurrency column.
         let hasConcurrency =
-            try db.scalarInt("SELECT count(*) FROM pragma_table_info('delivery_state') WHERE name = 'concurrency'")
+            try db.scalarInt("SELECT count(*) FROM pragma_table_info('\(table)') WHERE name = 'concurrency'")
             == 1
+        if table != "delivery_state", try !hasTraces() { return DeliveryStatus() }
         let statement = try db.prepare(
             "SELECT state, last_success_at, last_error_status, last_error_message, last_error_at, attempts, "
-                + "next_attempt_at, \(hasConcurrency ? "concurrency" : "1") FROM delivery_state WHERE id = 1"
+                + "next_attempt_at, \(hasConcurrency ? "concurrency" : "1") FROM \(table) WHERE id = 1"
         )
         var status = DeliveryStatus()
         guard try statement.step() else { return status }

@@ -8,12 +8,18 @@ public enum QueueWrite: Sendable {
     /// Moves one event to the dead letters with the API's verdict.
     case deadLetter(QueuedEvent, fault: DeliveryFault, at: Double, status: DeliveryStatus)
     case status(DeliveryStatus)
+    /// The same three for the trace exports' queue.
+    case markTracesDelivered(ids: [Int64], status: DeliveryStatus)
+    case deadLetterTrace(QueuedTrace, fault: DeliveryFault, at: Double, status: DeliveryStatus)
+    case traceStatus(DeliveryStatus)
     /// The heartbeat's snapshot of the memory budget, for `modactl status`.
     case memory(MemoryBudget.Snapshot, pid: Int32)
 
     var isRemoval: Bool {
-        if case .markDelivered = self { return true }
-        return false
+        switch self {
+        case .markDelivered, .markTracesDelivered: return true
+        default: return false
+        }
     }
 
     func apply(to db: SQLiteConnection) throws(QueueError) {
@@ -37,6 +43,24 @@ public enum QueueWrite: Sendable {
                 try Self.write(status, to: db)
             case .status(let status):
                 try Self.write(status, to: db)
+            case .markTracesDelivered(let ids, let status):
+                let (exports, bytes) = try Self.deleteTraces(ids: ids, in: db)
+                try db.execute(
+                    "UPDATE trace_counters SET queued_exports = max(0, queued_exports - \(exports)), "
+                        + "queued_bytes = max(0, queued_bytes - \(bytes)), "
+                        + "delivered_exports = delivered_exports + \(exports) WHERE id = 1"
+                )
+                try Self.write(status, to: db, table: "trace_delivery_state")
+            case .deadLetterTrace(let trace, let fault, let time, let status):
+                try Self.insertDeadLetter(trace, fault: fault, at: time, into: db)
+                let (exports, bytes) = try Self.deleteTraces(ids: [trace.id], in: db)
+                try db.execute(
+                    "UPDATE trace_counters SET queued_exports = max(0, queued_exports - \(exports)), "
+                        + "queued_bytes = max(0, queued_bytes - \(bytes)) WHERE id = 1"
+                )
+                try Self.write(status, to: db, table: "trace_delivery_state")
+            case .traceStatus(let status):
+                try Self.write(status, to: db, table: "trace_delivery_state")
             case .memory(let snapshot, let pid):
                 let statement = try db.prepare(
                     "INSERT OR REPLACE INTO memory_state (id, pid, buffered_bytes, max_buffered_bytes, read_pauses) "
@@ -74,6 +98,44 @@ public enum QueueWrite: Sendable {
         try insert.run()
     }
 
+    private static func insertDeadLetter(
+        _ trace: QueuedTrace,
+        fault: DeliveryFault,
+        at time: Double,
+        into db: SQLiteConnection
+    ) throws(QueueError) {
+        let insert = try db.prepare(
+            "INSERT INTO dead_letters (event_id, received_at, dead_at, status, error, request_id, "
+                + "preview, body, kind, content_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'traces', ?)"
+        )
+        insert.bind(1, trace.id)
+        insert.bind(2, trace.receivedAt)
+        insert.bind(3, time)
+        insert.bind(4, Int64(fault.status ?? 0))
+        insert.bind(5, fault.message)
+        insert.bind(6, fault.requestId)
+        insert.bind(7, TraceSummary(trace.export).preview)
+        trace.export.body.withUnsafeBytes { insert.bindBlob(8, $0) }
+        insert.bind(9, trace.export.contentType)
+        try insert.run()
+    }
+
+    private static func deleteTraces(ids: [Int64], in db: SQLiteConnection) throws(QueueError) -> (Int64, Int64) {
+        let statement = try db.prepare("DELETE FROM traces WHERE id BETWEEN ? AND ? RETURNING length(body)")
+        var exports: Int64 = 0
+        var bytes: Int64 = 0
+        for run in IDRuns(ids) {
+            statement.bind(1, run.lowerBound)
+            statement.bind(2, run.upperBound)
+            while try statement.step() {
+                exports += 1
+                bytes += statement.int64(0)
+            }
+            statement.reset()
+        }
+        return (exports, bytes)
+    }
+
     /// Deletes each run of consecutive ids as one range: a lane's batch is mostly runs (a client's
     /// burst of one conversation), and a range costs one statement instead of one per row.
     private static func delete(ids: [Int64], in db: SQLiteConnection) throws(QueueError) -> (events: Int64, bytes: Int64) {
@@ -94,9 +156,13 @@ public enum QueueWrite: Sendable {
         return (events, bytes)
     }
 
-    private static func write(_ status: DeliveryStatus, to db: SQLiteConnection) throws(QueueError) {
+    private static func write(
+        _ status: DeliveryStatus,
+        to db: SQLiteConnection,
+        table: String = "delivery_state"
+    ) throws(QueueError) {
         let statement = try db.prepare(
-            "UPDATE delivery_state SET state = ?, last_success_at = ?, last_error_status = ?, "
+            "UPDATE \(table) SET state = ?, last_success_at = ?, last_error_status = ?, "
                 + "last_error_message = ?, last_error_at = ?, attempts = ?, next_attempt_at = ?, concurrency = ? "
                 + "WHERE id = 1"
         )

@@ -10,8 +10,8 @@ import NIOConcurrencyHelpers
 /// reply is never sent for an event that is not durable. Each commit that added events is
 /// announced on `commits`.
 public final class QueueWriter: @unchecked Sendable {
-    // @unchecked: `db`, the prepared statements and `reserve` are touched only on `queue` (a serial
-    // queue); `pending`, `jobs` and `drainScheduled` only under `lock`.
+    // @unchecked: `db`, the prepared statements, `reserve` and the last ids are touched only on
+    // `queue` (a serial queue); `pending`, `jobs`, `traces` and `drainScheduled` only under `lock`.
     public enum Outcome: Sendable, Equatable {
         case accepted(Int)
         /// Refused for lack of room; the client may retry.
@@ -24,6 +24,13 @@ public final class QueueWriter: @unchecked Sendable {
         var lines: [[PreparedEvent]]
         var receivedAt: Double
         var completion: @Sendable ([Outcome]) -> Void
+    }
+
+    /// One OTLP trace export (SPEC 10.2), stored as received with its content type.
+    private struct TraceSubmission {
+        var export: TraceExport
+        var receivedAt: Double
+        var completion: @Sendable (Outcome) -> Void
     }
 
     /// Events added by one commit; ids up to `lastID` are in the queue.
@@ -43,12 +50,16 @@ public final class QueueWriter: @unchecked Sendable {
     /// One element per commit that added events, in commit order; one listener (delivery).
     public let commits: AsyncStream<Commit>
     private let announce: AsyncStream<Commit>.Continuation
+    /// The same for trace exports (`events` counts exports); one listener (trace delivery).
+    public let traceCommits: AsyncStream<Commit>
+    private let announceTraces: AsyncStream<Commit>.Continuation
 
     private let db: SQLiteConnection
     private let queue = DispatchQueue(label: "moda-agent.queue-writer")
     private let lock = NIOLock()
     private var pending: [Submission] = []
     private var jobs: [Job] = []
+    private var traces: [TraceSubmission] = []
     private var drainScheduled = false
     private let maxBytes: Int
     private let whenFull: AgentConfig.WhenFull
@@ -61,6 +72,10 @@ public final class QueueWriter: @unchecked Sendable {
     private let logger: Logger
     private let commitDuration = CoreMetrics.Timer(label: "moda_agent_commit_duration_seconds")
     private let lastCommitFailure = ManagedAtomic<Bool>(false)
+    private var traceStatementCache: (SQLiteStatement, SQLiteStatement, SQLiteStatement)?
+    /// The newest event and trace export ids of the commit under way (the writer's queue only).
+    private var lastEventID: Int64 = 0
+    private var lastTraceID: Int64?
 
     /// `reserve` is the space set aside for removing delivered events on a full disk.
     init(
@@ -75,6 +90,7 @@ public final class QueueWriter: @unchecked Sendable {
         self.reserve = reserve
         self.logger = logger
         (commits, announce) = AsyncStream.makeStream(of: Commit.self)
+        (traceCommits, announceTraces) = AsyncStream.makeStream(of: Commit.self)
         insert = try db.prepare("INSERT INTO events (received_at, body) VALUES (?, ?)")
         readCounters = try db.prepare("SELECT queued_events, queued_bytes, dropped_events FROM counters WHERE id = 1")
         writeCounters = try db.prepare(
@@ -93,6 +109,20 @@ public final class QueueWriter: @unchecked Sendable {
     ) {
         let schedule = lock.withLock { () -> Bool in
             pending.append(Submission(lines: lines, receivedAt: receivedAt, completion: completion))
+            if drainScheduled { return false }
+            drainScheduled = true
+            return true
+        }
+        if schedule {
+            queue.async { self.drain() }
+        }
+    }
+
+    /// Hands over one trace export; `completion` runs on the writer's queue once it is committed
+    /// (or refused). It rides on the same group commit and fsync as events.
+    public func submit(trace: TraceExport, receivedAt: Double, completion: @escaping @Sendable (Outcome) -> Void) {
+        let schedule = lock.withLock { () -> Bool in
+            traces.append(TraceSubmission(export: trace, receivedAt: receivedAt, completion: completion))
             if drainScheduled { return false }
             drainScheduled = true
             return true
@@ -133,22 +163,25 @@ public final class QueueWriter: @unchecked Sendable {
     /// Ends `commits`: nothing more will be announced.
     public func finish() {
         announce.finish()
+        announceTraces.finish()
     }
 
     /// Commits one group, then queues itself again if more is waiting, so work queued on the
     /// writer's queue in the meantime gets its turn.
     private func drain() {
-        let (group, taken) = lock.withLock { () -> ([Submission], [Job]) in
-            let taken = (pending, jobs)
+        let (group, taken, exports) = lock.withLock { () -> ([Submission], [Job], [TraceSubmission]) in
+            let taken = (pending, jobs, traces)
             pending.removeAll(keepingCapacity: true)
             jobs.removeAll(keepingCapacity: true)
-            if taken.0.isEmpty && taken.1.isEmpty { drainScheduled = false }
+            if !taken.2.isEmpty { traces.removeAll(keepingCapacity: true) }
+            if taken.0.isEmpty && taken.1.isEmpty && taken.2.isEmpty { drainScheduled = false }
             return taken
         }
-        if group.isEmpty && taken.isEmpty { return }
+        if group.isEmpty && taken.isEmpty && exports.isEmpty { return }
         var work = taken
+        var traceOutcomes: [Outcome] = []
         let started = ContinuousClock.now
-        let (outcomes, added) = commit(group, jobs: &work)
+        let (outcomes, added) = commit(group, jobs: &work, traces: exports, traceOutcomes: &traceOutcomes)
         let elapsed = ContinuousClock.now - started
         commitDuration.recordNanoseconds(
             elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
@@ -160,7 +193,14 @@ public final class QueueWriter: @unchecked Sendable {
         for (submission, result) in zip(group, outcomes) {
             submission.completion(result)
         }
-        if added > 0 { announce.yield(Commit(events: added, lastID: db.lastInsertRowID)) }
+        for (submission, result) in zip(exports, traceOutcomes) {
+            submission.completion(result)
+        }
+        if added > 0 { announce.yield(Commit(events: added, lastID: lastEventID)) }
+        if let lastTraceID {
+            let stored = traceOutcomes.count { if case .accepted = $0 { true } else { false } }
+            announceTraces.yield(Commit(events: stored, lastID: lastTraceID))
+        }
         queue.async { self.drain() }
     }
 
@@ -191,7 +231,13 @@ public final class QueueWriter: @unchecked Sendable {
         try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 
-    private func commit(_ group: [Submission], jobs: inout [Job]) -> (outcomes: [[Outcome]], added: Int) {
+    private func commit(
+        _ group: [Submission],
+        jobs: inout [Job],
+        traces: [TraceSubmission],
+        traceOutcomes: inout [Outcome]
+    ) -> (outcomes: [[Outcome]], added: Int) {
+        lastTraceID = nil
         var outcomes: [[Outcome]] = []
         outcomes.reserveCapacity(group.count)
         var added = 0
@@ -241,6 +287,10 @@ public final class QueueWriter: @unchecked Sendable {
                 writeCounters.bind(2, bytes)
                 writeCounters.bind(3, dropped)
                 try writeCounters.run()
+                lastEventID = db.lastInsertRowID
+                if !traces.isEmpty {
+                    traceOutcomes = try insert(traces, eventBytes: bytes)
+                }
             }
         } catch {
             lastCommitFailure.store(true, ordering: .relaxed)
@@ -249,10 +299,55 @@ public final class QueueWriter: @unchecked Sendable {
             let failed = group.map { submission in
                 submission.lines.map { _ in Outcome.failed(message) }
             }
+            traceOutcomes = traces.map { _ in .failed(message) }
+            lastTraceID = nil
             return (failed, 0)
         }
         lastCommitFailure.store(false, ordering: .relaxed)
         return (outcomes, added)
+    }
+
+    /// Inserts trace exports while the queue has room: events and traces share `queue.maxBytes`
+    /// (one disk bound); a full queue refuses an export (the exporter retries on 503), never drops one.
+    private func insert(_ traces: [TraceSubmission], eventBytes: Int64) throws(QueueError) -> [Outcome] {
+        let (insertTrace, readTraceCounters, writeTraceCounters) = try traceStatements()
+        try readTraceCounters.step()
+        var exports = readTraceCounters.int64(0)
+        var bytes = readTraceCounters.int64(1)
+        readTraceCounters.reset()
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(traces.count)
+        for trace in traces {
+            let size = Int64(trace.export.body.count)
+            if eventBytes + bytes + size > Int64(maxBytes) {
+                outcomes.append(.queueFull(Self.fullMessage(bytes: eventBytes + bytes, limit: maxBytes)))
+                continue
+            }
+            insertTrace.bind(1, trace.receivedAt)
+            insertTrace.bind(2, trace.export.contentType)
+            trace.export.body.withUnsafeBytes { insertTrace.bindBlob(3, $0) }
+            try insertTrace.run()
+            lastTraceID = db.lastInsertRowID
+            exports += 1
+            bytes += size
+            outcomes.append(.accepted(1))
+        }
+        writeTraceCounters.bind(1, exports)
+        writeTraceCounters.bind(2, bytes)
+        try writeTraceCounters.run()
+        return outcomes
+    }
+
+    /// Prepared on first use: a daemon that never receives a trace export never compiles them.
+    private func traceStatements() throws(QueueError) -> (SQLiteStatement, SQLiteStatement, SQLiteStatement) {
+        if let prepared = traceStatementCache { return prepared }
+        let prepared = (
+            try db.prepare("INSERT INTO traces (received_at, content_type, body) VALUES (?, ?, ?)"),
+            try db.prepare("SELECT queued_exports, queued_bytes FROM trace_counters WHERE id = 1"),
+            try db.prepare("UPDATE trace_counters SET queued_exports = ?, queued_bytes = ? WHERE id = 1")
+        )
+        traceStatementCache = prepared
+        return prepared
     }
 
     /// Deletes the oldest events until at least `needed` bytes are free; returns what went.

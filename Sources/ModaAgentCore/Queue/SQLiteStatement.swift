@@ -50,6 +50,16 @@ final class SQLiteStatement {
         )
     }
 
+    /// Binds bytes as a BLOB: trace exports are stored as received, protobuf included.
+    func bindBlob(_ index: Int32, _ bytes: UnsafeRawBufferPointer) {
+        // A zero-length blob, not NULL: the column is NOT NULL and an empty export is still one.
+        guard let base = bytes.baseAddress else {
+            sqlite3_bind_zeroblob(statement, index, 0)
+            return
+        }
+        sqlite3_bind_blob(statement, index, base, Int32(bytes.count), csqlite_transient())
+    }
+
     /// Steps once: true when a row is ready, false when done.
     @discardableResult
     func step() throws(QueueError) -> Bool {

@@ -4,14 +4,30 @@ import NIOHTTPCompression
 
 /// One HTTP connection to the receivers: collects a request's body up to `http.maxBodyBytes`
 /// (after gzip decoding), checks the token, validates it as the socket validates a line, hands it
-/// to the group-commit writer, and answers only once it is durable (SPEC 10).
+/// to the group-commit writer, and answers only once it is durable (SPEC 10). `/v1/ingest` answers in
+/// Moda's shapes, the OTLP routes in OTLP's (`OTLPResponse`).
 final class HTTPIngestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// What a request is, decided from its head.
+    private enum Route: Equatable {
+        case ingest
+        case traces(OTLPEncoding)
+        /// `/v1/metrics` or `/v1/logs`: answered, counted and dropped.
+        case discard(signal: String, OTLPEncoding)
+
+        var otlpEncoding: OTLPEncoding? {
+            switch self {
+            case .ingest: nil
+            case .traces(let encoding), .discard(_, let encoding): encoding
+            }
+        }
+    }
+
     private enum State {
         case idle
-        case collecting(HTTPRequestHead, ByteBuffer)
+        case collecting(HTTPRequestHead, Route, ByteBuffer)
         /// A request already answered (too large, unauthorized): the rest of it is read and dropped.
         case discarding
         case committing
@@ -21,13 +37,23 @@ final class HTTPIngestHandler: ChannelInboundHandler {
     private let validator: EventValidator
     private let writer: QueueWriter
     private let metrics: IngestMetrics
+    private let discards: OTLPDiscards
     private var state = State.idle
+    /// The route of the request being answered, for the shape of a refusal.
+    private var route = Route.ingest
 
-    init(settings: AgentConfig.HTTP, validator: EventValidator, writer: QueueWriter, metrics: IngestMetrics) {
+    init(
+        settings: AgentConfig.HTTP,
+        validator: EventValidator,
+        writer: QueueWriter,
+        metrics: IngestMetrics,
+        discards: OTLPDiscards
+    ) {
         self.settings = settings
         self.validator = validator
         self.writer = writer
         self.metrics = metrics
+        self.discards = discards
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -35,7 +61,7 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         case .head(let head):
             begin(head, context: context)
         case .body(var chunk):
-            guard case .collecting(let head, var body) = state else { return }
+            guard case .collecting(let head, let route, var body) = state else { return }
             if body.readableBytes + chunk.readableBytes > settings.maxBodyBytes {
                 tooLarge(context: context)
                 return
@@ -43,12 +69,19 @@ final class HTTPIngestHandler: ChannelInboundHandler {
             // Out of the enum first, so the buffer is not shared and grows in place.
             state = .idle
             body.writeBuffer(&chunk)
-            state = .collecting(head, body)
+            state = .collecting(head, route, body)
         case .end:
             switch state {
-            case .collecting(let head, let body):
+            case .collecting(let head, let route, let body):
                 state = .committing
-                finish(head, body: body, context: context)
+                switch route {
+                case .ingest: finish(head, body: body, context: context)
+                case .traces(let encoding): finishTraces(head, encoding: encoding, body: body, context: context)
+                case .discard(let signal, let encoding):
+                    state = .idle
+                    discards.discarded(signal: signal)
+                    respond(.success(encoding), keepAlive: head.isKeepAlive, context: context)
+                }
             case .discarding:
                 state = .idle
             case .idle, .committing:
@@ -74,31 +107,60 @@ final class HTTPIngestHandler: ChannelInboundHandler {
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-        guard path == "/v1/ingest" else {
-            refuse(.notFound, "no such path \(path); events go to POST /v1/ingest", keepAlive: head.isKeepAlive, context: context)
+        let otlpSignal: String?
+        switch path {
+        case "/v1/ingest": otlpSignal = nil
+        case "/v1/traces": otlpSignal = "traces"
+        case "/v1/metrics": otlpSignal = "metrics"
+        case "/v1/logs": otlpSignal = "logs"
+        default:
+            route = .ingest
+            refuse(
+                .notFound,
+                "no such path \(path); events go to POST /v1/ingest, OTLP traces to POST /v1/traces",
+                keepAlive: head.isKeepAlive,
+                context: context
+            )
             return
         }
+        let contentType = head.headers.first(name: "Content-Type") ?? ""
+        // A refusal before the content type is known is in JSON, readable by people and clients alike.
+        route = otlpSignal == nil ? .ingest : .discard(signal: "", OTLPEncoding(contentType: contentType) ?? .json)
         guard head.method == .POST else {
-            refuse(.methodNotAllowed, "use POST for /v1/ingest", keepAlive: head.isKeepAlive, context: context, allow: "POST")
+            refuse(.methodNotAllowed, "use POST for \(path)", keepAlive: head.isKeepAlive, context: context, allow: "POST")
             return
         }
         if let token = settings.token, head.headers.first(name: "Authorization") != "Bearer \(token)" {
             refuse(.unauthorized, "missing or wrong token: send Authorization: Bearer <http.token>", reason: .unauthorized, keepAlive: head.isKeepAlive, context: context)
             return
         }
+        if let signal = otlpSignal {
+            guard let encoding = OTLPEncoding(contentType: contentType) else {
+                refuse(
+                    .unsupportedMediaType,
+                    "unsupported Content-Type \"\(contentType)\" on \(path): send application/x-protobuf or application/json",
+                    reason: .invalid,
+                    keepAlive: head.isKeepAlive,
+                    context: context
+                )
+                return
+            }
+            route = signal == "traces" ? .traces(encoding) : .discard(signal: signal, encoding)
+        }
         if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > settings.maxBodyBytes {
             tooLarge(context: context)
             return
         }
-        state = .collecting(head, context.channel.allocator.buffer(capacity: 0))
+        state = .collecting(head, route, context.channel.allocator.buffer(capacity: 0))
     }
 
     private func tooLarge(context: ChannelHandlerContext) {
         // Not kept alive: the rest of the body is not worth reading.
-        refuse(.payloadTooLarge, "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes); send fewer events per request", reason: .tooLarge, keepAlive: false, context: context)
+        let what = route == .ingest ? "events" : "spans"
+        refuse(.payloadTooLarge, "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes); send fewer \(what) per request", reason: .tooLarge, keepAlive: false, context: context)
     }
 
-    /// Answers a request in Moda's error shape; the rest of its body, if any, is read and dropped.
+    /// Answers a request in its route's error shape; the rest of its body, if any, is read and dropped.
     private func refuse(
         _ status: HTTPResponseStatus,
         _ message: String,
@@ -109,7 +171,55 @@ final class HTTPIngestHandler: ChannelInboundHandler {
     ) {
         state = .discarding
         if let reason { metrics.rejected(reason) }
-        respond(.refused(status, message, requestId: IngestAPIResponse.newRequestId()), keepAlive: keepAlive, context: context, allow: allow)
+        if let encoding = route.otlpEncoding {
+            respond(.refused(status, message, encoding: encoding), keepAlive: keepAlive, context: context, allow: allow)
+        } else {
+            respond(.refused(status, message, requestId: IngestAPIResponse.newRequestId()), keepAlive: keepAlive, context: context, allow: allow)
+        }
+    }
+
+    /// Checks the export is what its `Content-Type` says, stores it as received, and answers once
+    /// it is durable.
+    private func finishTraces(_ head: HTTPRequestHead, encoding: OTLPEncoding, body: ByteBuffer, context: ChannelHandlerContext) {
+        let receivedAt = Timestamp.now()
+        if let fault = body.withUnsafeReadableBytes({ OTLPBodyCheck.check($0, encoding: encoding) }) {
+            metrics.burstAnswered(lines: 1, events: 0)
+            refuse(.badRequest, fault, reason: .invalid, keepAlive: head.isKeepAlive, context: context)
+            state = .idle
+            return
+        }
+        let export = TraceExport(
+            contentType: head.headers.first(name: "Content-Type") ?? encoding.mediaType,
+            body: Array(buffer: body)
+        )
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        writer.submit(trace: export, receivedAt: receivedAt) { outcome in
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.committedTrace(outcome, encoding: encoding, head: head, context: context)
+            }
+        }
+    }
+
+    private func committedTrace(
+        _ outcome: QueueWriter.Outcome,
+        encoding: OTLPEncoding,
+        head: HTTPRequestHead,
+        context: ChannelHandlerContext
+    ) {
+        state = .idle
+        metrics.burstAnswered(lines: 1, events: 0)
+        switch outcome {
+        case .accepted:
+            respond(.success(encoding), keepAlive: head.isKeepAlive, context: context)
+        case .queueFull(let message):
+            metrics.rejected(.queueFull)
+            respond(.refused(.serviceUnavailable, message, encoding: encoding), keepAlive: head.isKeepAlive, context: context, retryAfter: true)
+        case .failed(let message):
+            metrics.rejected(.writeFailed)
+            respond(.refused(.serviceUnavailable, message, encoding: encoding), keepAlive: head.isKeepAlive, context: context, retryAfter: true)
+        }
     }
 
     private func finish(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
@@ -166,17 +276,53 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         allow: String? = nil,
         retryAfter: Bool = false
     ) {
+        write(
+            response.status,
+            contentType: "application/json",
+            body: Array(response.json.utf8),
+            keepAlive: keepAlive,
+            context: context,
+            allow: allow,
+            retryAfter: retryAfter
+        )
+    }
+
+    private func respond(
+        _ response: OTLPResponse,
+        keepAlive: Bool,
+        context: ChannelHandlerContext,
+        allow: String? = nil,
+        retryAfter: Bool = false
+    ) {
+        write(
+            response.status,
+            contentType: response.encoding.mediaType,
+            body: response.body,
+            keepAlive: keepAlive,
+            context: context,
+            allow: allow,
+            retryAfter: retryAfter
+        )
+    }
+
+    private func write(
+        _ status: HTTPResponseStatus,
+        contentType: String,
+        body: [UInt8],
+        keepAlive: Bool,
+        context: ChannelHandlerContext,
+        allow: String?,
+        retryAfter: Bool
+    ) {
         guard context.channel.isActive else { return }
-        let body = response.json
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(body.count))
         if let allow { headers.add(name: "Allow", value: allow) }
         if retryAfter { headers.add(name: "Retry-After", value: "1") }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-        buffer.writeString(body)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
+        let buffer = context.channel.allocator.buffer(bytes: body)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {

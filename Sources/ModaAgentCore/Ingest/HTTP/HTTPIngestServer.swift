@@ -30,9 +30,11 @@ public final class HTTPIngestServer: Sendable {
         validator: EventValidator,
         writer: QueueWriter,
         metrics: IngestMetrics,
-        group: any EventLoopGroup
+        group: any EventLoopGroup,
+        logger: Logger = Logger(label: "moda-agent")
     ) async throws -> HTTPIngestServer? {
         guard let listen = settings.listen else { return nil }
+        let discards = OTLPDiscards(logger: logger)
         let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -56,7 +58,13 @@ public final class HTTPIngestServer: Sendable {
                     try pipeline.addHandler(NIOHTTPRequestDecompressor(limit: .size(settings.maxBodyBytes)))
                     try pipeline.addHandler(IdleCloser())
                     try pipeline.addHandler(
-                        HTTPIngestHandler(settings: settings, validator: validator, writer: writer, metrics: metrics)
+                        HTTPIngestHandler(
+                            settings: settings,
+                            validator: validator,
+                            writer: writer,
+                            metrics: metrics,
+                            discards: discards
+                        )
                     )
                 }
             }
