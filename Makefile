@@ -22,7 +22,7 @@ SERVICE_GROUP ?= moda-agent
 
 INSTALL ?= install
 PRODUCTS := moda-agent modactl
-UNITS := systemd/moda-agent.socket systemd/moda-agent.service
+UNITS := systemd/moda-agent.socket systemd/moda-agent.service systemd/moda-agent-http.socket
 
 .PHONY: all build docs install install-files install-user uninstall deps run test
 
@@ -115,6 +115,7 @@ install-files:
 	$(INSTALL) -m 0644 $(DOC_DIR)/fish/* $(DESTDIR)$(FISHCOMPDIR)/
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(UNITDIR)
 	$(INSTALL) -m 0644 systemd/moda-agent.socket $(DESTDIR)$(UNITDIR)/moda-agent.socket
+	$(INSTALL) -m 0644 systemd/moda-agent-http.socket $(DESTDIR)$(UNITDIR)/moda-agent-http.socket
 	@# The shipped unit runs /usr/local/bin/moda-agent; follow BINDIR when installing elsewhere.
 	sed 's|^ExecStart=/usr/local/bin/moda-agent |ExecStart=$(BINDIR)/moda-agent |' systemd/moda-agent.service \
 		> $(DESTDIR)$(UNITDIR)/moda-agent.service
@@ -173,9 +174,10 @@ install-user:
 # and the user and group.
 uninstall:
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
-		systemctl disable --now moda-agent.service moda-agent.socket || true; \
+		systemctl disable --now moda-agent.service moda-agent.socket moda-agent-http.socket || true; \
 	fi
-	rm -f $(DESTDIR)$(UNITDIR)/moda-agent.service $(DESTDIR)$(UNITDIR)/moda-agent.socket
+	rm -f $(DESTDIR)$(UNITDIR)/moda-agent.service $(DESTDIR)$(UNITDIR)/moda-agent.socket \
+		$(DESTDIR)$(UNITDIR)/moda-agent-http.socket
 	for product in $(PRODUCTS); do \
 		rm -f $(DESTDIR)$(BINDIR)/$$product $(DESTDIR)$(MANDIR)/man1/$$product.1.gz $(DESTDIR)$(BASHCOMPDIR)/$$product \
 			$(DESTDIR)$(ZSHCOMPDIR)/_$$product $(DESTDIR)$(FISHCOMPDIR)/$$product.fish; \

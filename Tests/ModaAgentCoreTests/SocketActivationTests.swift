@@ -88,6 +88,48 @@ struct SocketActivationTests {
         }
     }
 
+    @Test func adoptsTheSocketNamedHTTPBesideTheIngestSocket() throws {
+        let ingest = try TestSocket(type: SOCK_STREAM, bindPath: true, listen: true)
+        let datagram = try TestSocket(type: SOCK_DGRAM, bindPath: true, listen: false)
+        let tcp = try listeningTCPSocket()
+        defer { close(tcp) }
+        // Consecutive descriptors, as systemd passes them, where nothing of the test runner's is open.
+        let first = try #require((900..<1000).first { base in (base..<base + 3).allSatisfy { fcntl($0, F_GETFD) == -1 } })
+        try #require(dup2(ingest.fd, first) == first && dup2(tcp, first + 1) == first + 1)
+        try #require(dup2(datagram.fd, first + 2) == first + 2)
+        defer { for fd in first..<first + 3 { close(fd) } }
+        #expect(
+            try SocketActivation.adopt(count: 2, firstFD: first, names: ["moda-agent.socket", "http"])
+                == .init(ingest: first, http: first + 1)
+        )
+        #expect(try SocketActivation.adopt(count: 1, firstFD: first + 1, names: ["http"]) == .init(ingest: nil, http: first + 1))
+        #expect(throws: SocketActivationError.unexpectedSocketCount(2)) {
+            try SocketActivation.adopt(count: 2, firstFD: first, names: ["http", "http"])
+        }
+        #expect(throws: SocketActivationError.notAListeningHTTPSocket(fd: first + 2)) {
+            try SocketActivation.adopt(count: 1, firstFD: first + 2, names: ["http"])
+        }
+        // Unnamed, the TCP socket is taken for the ingest socket and refused as before.
+        #expect(throws: SocketActivationError.notAListeningUnixStreamSocket(fd: first + 1)) {
+            try SocketActivation.adopt(count: 1, firstFD: first + 1, names: ["moda-agent.socket"])
+        }
+    }
+
+    private func listeningTCPSocket() throws -> CInt {
+        let fd = Glibc.socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        try #require(fd >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        try #require(bound == 0 && listen(fd, 1) == 0)
+        return fd
+    }
+
     @Test func rejectsNonSocket() throws {
         var fds: [CInt] = [-1, -1]
         try #require(pipe(&fds) == 0)

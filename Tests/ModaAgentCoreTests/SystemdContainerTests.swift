@@ -41,13 +41,14 @@ struct SystemdContainerTests {
         return (current, next)
     }
 
-    @Test("a clean start under the shipped unit logs nothing at notice level or above; monitoring works in its sandbox")
+    @Test("a clean start logs nothing at notice level or above; monitoring and an activated http socket work")
     func cleanStartIsQuiet() async throws {
-        let result = try await Self.run("clean-start", "monitoring")
+        let result = try await Self.run("clean-start", "monitoring", "http-socket")
         #expect(result.status != 77, "the container did not boot: \(result.stderr)")
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("clean-start: ok"))
         #expect(result.stdout.contains("monitoring: ok"), "the listener works inside the shipped sandbox")
+        #expect(result.stdout.contains("http-socket: ok"), "the receivers work from a socket named http")
     }
 
     @Test(

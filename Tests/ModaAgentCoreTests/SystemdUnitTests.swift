@@ -18,6 +18,7 @@ struct SystemdUnitTests {
         .appendingPathComponent("systemd")
     static let socketUnit = unitDirectory.appendingPathComponent("moda-agent.socket").path
     static let serviceUnit = unitDirectory.appendingPathComponent("moda-agent.service").path
+    static let httpSocketUnit = unitDirectory.appendingPathComponent("moda-agent-http.socket").path
     static let installedBinary = "/usr/local/bin/moda-agent"
 
     static let hasSystemdAnalyze = (try? run(["systemd-analyze", "--version"]).status) == 0
@@ -30,11 +31,11 @@ struct SystemdUnitTests {
             let script = """
                 mount -t tmpfs -o mode=0755 tmpfs /usr/local/bin && \
                 printf '#!/bin/sh\\nexit 0\\n' > \(Self.installedBinary) && chmod 0755 \(Self.installedBinary) && \
-                exec systemd-analyze verify --man=no "$0" "$1"
+                exec systemd-analyze verify --man=no "$0" "$1" "$2"
                 """
             result = try Self.run([
                 "unshare", "--mount", "--propagation", "private", "sh", "-c", script, Self.socketUnit,
-                Self.serviceUnit,
+                Self.serviceUnit, Self.httpSocketUnit,
             ])
             print("systemd-analyze verify: shipped units checked in a private mount namespace")
         } else {
@@ -44,6 +45,15 @@ struct SystemdUnitTests {
         // verify exits 0 even for unknown keys or unparsable values, printing a warning: any output is a finding.
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.isEmpty, "systemd-analyze verify complained:\n\(result.output)")
+    }
+
+    @Test("the HTTP receivers' socket unit passes its fd to the service, named http (SPEC 10)")
+    func httpSocketUnit() throws {
+        let http = try Self.settings(of: Self.httpSocketUnit)
+        #expect(http["FileDescriptorName"] == ["http"])
+        #expect(http["Service"] == ["moda-agent.service"])
+        #expect(http["ListenStream"] == ["127.0.0.1:4318"])
+        #expect(http["Accept"] == ["no"])
     }
 
     @Test(.enabled(if: hasSystemdAnalyze, "systemd-analyze is not installed"))
@@ -149,7 +159,9 @@ struct SystemdUnitTests {
         let socket = directory.appendingPathComponent("moda-agent.socket")
         try rewritten.write(to: service, atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(atPath: Self.socketUnit, toPath: socket.path)
-        return try run(["systemd-analyze", "verify", "--man=no", socket.path, service.path])
+        let http = directory.appendingPathComponent("moda-agent-http.socket")
+        try FileManager.default.copyItem(atPath: Self.httpSocketUnit, toPath: http.path)
+        return try run(["systemd-analyze", "verify", "--man=no", socket.path, service.path, http.path])
     }
 
     /// `→ Overall exposure level for moda-agent.service: 1.2 OK 🙂` → 1.2

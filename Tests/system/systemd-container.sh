@@ -63,10 +63,42 @@ check_monitoring() {
     echo "monitoring: ok ($health)"
 }
 
+# The HTTP receivers from a second socket unit (FileDescriptorName=http), with http.listen null: POST
+# /v1/ingest and /v1/traces answered through the socket systemd passed.
+check_http_socket() {
+    local port=$((20000 + ($$ + 7919) % 20000))
+    sed "s|^ListenStream=.*|ListenStream=127.0.0.1:$port|" "$repo/systemd/moda-agent-http.socket" \
+        > "$root/etc/systemd/system/moda-agent-http.socket"
+    inside systemctl daemon-reload || fail "daemon-reload failed"
+    # systemd starts a socket only while its service is stopped (it refuses otherwise): as the unit says.
+    inside systemctl stop moda-agent.service 2>/dev/null || fail "stop failed"
+    inside systemctl enable --now moda-agent-http.socket >/dev/null 2>&1 || {
+        inside systemctl status moda-agent-http.socket --no-pager >&2 || true
+        fail "moda-agent-http.socket did not start"
+    }
+    inside systemctl start moda-agent.service || fail "start with the http socket failed"
+    local ingest="" traces=""
+    for _ in $(seq 1 100); do
+        ingest=$(inside curl -s --max-time 2 -H 'Content-Type: application/json' \
+            -d '{"events":[{"conversation_id":"c","role":"user","message":"m"}]}' "http://127.0.0.1:$port/v1/ingest" || true)
+        [ -n "$ingest" ] && break
+        sleep 0.1
+    done
+    case "$ingest" in
+        '{"success":true,"count":1,'*) ;;
+        *) fail "POST /v1/ingest through the http socket answered '$ingest'" ;;
+    esac
+    traces=$(inside curl -s --max-time 5 -H 'Content-Type: application/json' -d '{"resourceSpans":[]}' \
+        "http://127.0.0.1:$port/v1/traces" || true)
+    [ "$traces" = '{}' ] || fail "POST /v1/traces through the http socket answered '$traces'"
+    echo "http-socket: ok"
+}
+
 for check in "$@"; do
     case "$check" in
         clean-start) check_clean_start ;;
         monitoring) check_monitoring ;;
+        http-socket) check_http_socket ;;
         *) fail "unknown check $check" ;;
     esac
 done

@@ -34,6 +34,15 @@ public enum AgentDaemon {
         let registry = config.monitoring.listen.map { _ in PrometheusCollectorRegistry() }
         if let registry { MetricsSystem.bootstrap(PrometheusFactory(registry: registry)) }
         ResourceLimits.raiseOpenFileLimit()
+        // Taken once, before anything else could inherit LISTEN_*: the ingest socket and the receivers' `http` one.
+        let activated: SocketActivation.Sockets
+        do {
+            activated = try SocketActivation.listeningSockets()
+        } catch {
+            logger.critical("cannot start the ingest socket: \(error)")
+            return ExitStatus.failure
+        }
+        let receiversOn = config.http.listen != nil || activated.http != nil
 
         let queue: QueueService
         let reader: QueueStore
@@ -56,7 +65,7 @@ public enum AgentDaemon {
         do {
             let reader = try QueueStore(path: config.queue.path, durability: config.queue.durability, create: true)
             let waiting = try reader.traceCounters().queuedExports
-            if config.http.listen != nil || waiting > 0 {
+            if receiversOn || waiting > 0 {
                 traceReader = reader
             } else {
                 reader.close()
@@ -110,7 +119,7 @@ public enum AgentDaemon {
         do {
             server = try await IngestServer.start(
                 config: config,
-                activatedSocket: try SocketActivation.listeningUnixStreamSocket(),
+                activatedSocket: activated.ingest,
                 validator: EventValidator(
                     maxEventBytes: config.batch.maxEventBytes,
                     defaultEnvironment: config.environment
@@ -133,6 +142,7 @@ public enum AgentDaemon {
         do {
             receivers = try await HTTPIngestServer.start(
                 settings: config.http,
+                activatedSocket: activated.http,
                 socketMode: config.socket.modeBits,
                 maxConnections: config.socket.maxConnections,
                 validator: EventValidator(

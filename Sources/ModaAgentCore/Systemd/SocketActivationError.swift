@@ -14,6 +14,8 @@ public enum SocketActivationError: Error, Equatable, CustomStringConvertible {
     case unexpectedSocketCount(Int)
     /// The descriptor is not a listening `AF_UNIX` `SOCK_STREAM` socket (e.g. `ListenDatagram=` or a TCP port).
     case notAListeningUnixStreamSocket(fd: CInt)
+    /// The socket named `http` is not a listening stream socket (TCP or Unix).
+    case notAListeningHTTPSocket(fd: CInt)
     /// The descriptor could not be inspected at all.
     case inspectionFailed(fd: CInt, errno: CInt)
 
@@ -24,13 +26,17 @@ public enum SocketActivationError: Error, Equatable, CustomStringConvertible {
                 + "\(Self.text(code)); check moda-agent.socket and that LISTEN_FDS/LISTEN_PID "
                 + "are not set by hand"
         case .unexpectedSocketCount(let count):
-            return "socket activation: systemd passed \(count) sockets, moda-agent expects exactly one; "
-                + "check ListenStream= in moda-agent.socket (a single ListenStream=/run/moda-agent/ingest.sock "
-                + "and no other Listen*= lines)"
+            return "socket activation: systemd passed \(count) sockets, moda-agent expects one ingest socket and at "
+                + "most one named http; check ListenStream= in moda-agent.socket (a single "
+                + "ListenStream=/run/moda-agent/ingest.sock and no other Listen*= lines) and FileDescriptorName=http "
+                + "in the HTTP receivers' socket unit"
         case .notAListeningUnixStreamSocket(let fd):
             return "socket activation: fd \(fd) is not a listening Unix stream socket; "
                 + "check ListenStream= in moda-agent.socket (it must be a path such as /run/moda-agent/ingest.sock, "
                 + "not a port, ListenDatagram= or ListenSequentialPacket=, and Accept=no)"
+        case .notAListeningHTTPSocket(let fd):
+            return "socket activation: fd \(fd), named http, is not a listening stream socket; check ListenStream= "
+                + "in moda-agent-http.socket (an address such as 127.0.0.1:4318 or a path, with Accept=no)"
         case .inspectionFailed(let fd, let code):
             return "socket activation: cannot inspect fd \(fd): \(Self.text(code)); "
                 + "check ListenStream= in moda-agent.socket"

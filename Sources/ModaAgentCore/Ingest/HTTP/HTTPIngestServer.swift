@@ -14,17 +14,27 @@ public final class HTTPIngestServer: Sendable {
     private let channel: any Channel
     private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
     public let listen: AgentConfig.HTTP.Listen
+    /// False for a socket systemd passed: its file is systemd's, never unlinked here.
+    private let ownsSocketFile: Bool
 
-    private init(channel: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>, listen: AgentConfig.HTTP.Listen) {
+    private init(
+        channel: any Channel,
+        connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>,
+        listen: AgentConfig.HTTP.Listen,
+        ownsSocketFile: Bool
+    ) {
         self.channel = channel
         self.connections = connections
         self.listen = listen
+        self.ownsSocketFile = ownsSocketFile
     }
 
-    /// `socketMode`: the permissions of a `unix:` listener's socket file, as `socket.mode` for the
-    /// ingest socket.
+    /// `activatedSocket`: the listening fd systemd passed as `http` (SPEC 10), used instead of
+    /// `http.listen`. `socketMode`: the permissions of a `unix:` listener's socket file, as
+    /// `socket.mode` for the ingest socket.
     public static func start(
         settings: AgentConfig.HTTP,
+        activatedSocket: CInt? = nil,
         socketMode: UInt32,
         maxConnections: Int,
         validator: EventValidator,
@@ -33,7 +43,6 @@ public final class HTTPIngestServer: Sendable {
         group: any EventLoopGroup,
         logger: Logger = Logger(label: "moda-agent")
     ) async throws -> HTTPIngestServer? {
-        guard let listen = settings.listen else { return nil }
         let discards = OTLPDiscards(logger: logger)
         let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
         let bootstrap = ServerBootstrap(group: group)
@@ -68,6 +77,18 @@ public final class HTTPIngestServer: Sendable {
                     )
                 }
             }
+        if let activatedSocket {
+            let channel = try await bootstrap.withBoundSocket(activatedSocket).get()
+            let listen: AgentConfig.HTTP.Listen
+            if let path = channel.localAddress?.pathname {
+                listen = .unix(path)
+            } else {
+                let host = channel.localAddress?.ipAddress ?? "?"
+                listen = .tcp(ListenAddress(host: host, port: channel.localAddress?.port ?? 0))
+            }
+            return HTTPIngestServer(channel: channel, connections: connections, listen: listen, ownsSocketFile: false)
+        }
+        guard let listen = settings.listen else { return nil }
         let channel: any Channel
         switch listen {
         case .tcp(let address):
@@ -83,13 +104,13 @@ public final class HTTPIngestServer: Sendable {
         } else {
             bound = listen
         }
-        return HTTPIngestServer(channel: channel, connections: connections, listen: bound)
+        return HTTPIngestServer(channel: channel, connections: connections, listen: bound, ownsSocketFile: true)
     }
 
     /// Stops accepting, lets requests being committed finish (the writer answers them), then closes.
     public func stop(writer: QueueWriter) async {
         try? await channel.close()
-        if case .unix(let path) = listen { unlink(path) }
+        if ownsSocketFile, case .unix(let path) = listen { unlink(path) }
         await writer.idle()
         for open in connections.withLockedValue({ Array($0.values) }) {
             try? await open.close()
