@@ -4,6 +4,10 @@ import ModaAgentTestSupport
 import Synchronization
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// SPEC 10.2: OTLP/HTTP trace exports through the agent, from the OpenTelemetry Python SDK (the
 /// Moda SDK's exporter) to a mock upstream that is down for a while and then up.
 @Suite("HTTP receivers: OTLP traces", .serialized)
@@ -220,6 +224,108 @@ struct HTTPTracesTests {
             #expect(relayed == 2 * Self.request(["fine"]).count, "only the two good exports were queued and relayed")
             #expect(agent.isRunning)
             #expect(try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1)) == [#"{"ok":true,"accepted":1}"#])
+        }
+    }
+
+    @Test("metrics: the traces queue beside the events', delivery by queue, discarded OTLP signals")
+    func metrics() async throws {
+        try await Self.withAgent(
+            ["http": ["listen": "127.0.0.1:0"], "monitoring": ["listen": "127.0.0.1:0"]]
+        ) { agent, upstream, host in
+            let monitoring = try #require(await MonitoringTests.monitoringAddress(agent))
+            let protobuf = "Content-Type: application/x-protobuf"
+            _ = try await Self.post(host, body: Self.request(["m"]), headers: [protobuf], directory: agent.directory)
+            #expect(await waitFor(timeout: .seconds(10)) { upstream.traceRequests.count >= 2 })
+            var text = try await MonitoringTests.get("http://\(monitoring)/metrics").body
+            #expect(text.contains(#"moda_agent_queue_events{queue="traces"} 1"#), "\(text)")
+            #expect(text.contains(#"moda_agent_delivery_requests_total{queue="traces",code="503"}"#))
+            upstream.up()
+            #expect(await waitFor(timeout: .seconds(10)) { Self.queuedExports(agent) == 0 })
+            for _ in 0..<3 {
+                _ = try await Self.post(host, path: "/v1/metrics", body: [], headers: [protobuf], directory: agent.directory)
+            }
+            text = try await MonitoringTests.get("http://\(monitoring)/metrics").body
+            #expect(text.contains(#"moda_agent_otlp_discarded_total{signal="metrics"} 3"#), "\(text)")
+            #expect(text.contains(#"moda_agent_queue_events{queue="traces"} 0"#))
+            #expect(text.contains(#"moda_agent_delivered_events_total{queue="traces"} 1"#))
+            #expect(text.contains(#"moda_agent_delivery_last_success_timestamp_seconds{queue="traces"}"#))
+        }
+    }
+
+    /// A TCP connection to `host` ("127.0.0.1:PORT") for writing a request by hand.
+    static func connect(_ host: String) throws -> Int32 {
+        let port = UInt16(host.split(separator: ":").last ?? "") ?? 0
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        return fd
+    }
+
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { return }
+            offset += sent
+        }
+    }
+
+    @Test("a request body holds its share of memory.maxBufferedBytes: another body waits for room, then both succeed")
+    func bodiesHoldTheMemoryBudget() async throws {
+        try await Self.withAgent(
+            ["http": ["listen": "127.0.0.1:0", "maxBodyBytes": 4_000_000], "memory": ["maxBufferedBytes": 1 << 20]]
+        ) { agent, upstream, host in
+            upstream.up()
+            func body(_ size: Int) -> [UInt8] {
+                let head = Array(#"{"resourceSpans":[],"pad":""#.utf8)
+                return head + Array(repeating: UInt8(ascii: "x"), count: size - head.count - 2) + Array(#""}"#.utf8)
+            }
+            // A: 700 KB announced, 600 KB sent, the rest held back.
+            let first = body(700_000)
+            let fd = try Self.connect(host)
+            defer { close(fd) }
+            let head = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(first.count)\r\n\r\n"
+            Self.sendAll(fd, Array(head.utf8) + first.prefix(600_000))
+            #expect(
+                await waitForAsync(timeout: .seconds(10)) {
+                    let memory = (try? await agent.status())?["memory"] as? [String: Any]
+                    return (memory?["bufferedBytes"] as? Int ?? 0) >= 600_000
+                },
+                "the partial body is counted in the budget"
+            )
+            // B: 700 KB more does not fit beside it: B waits, paused, until A is answered.
+            async let second = Self.post(host, body: body(700_000), headers: ["Content-Type: application/json"], directory: agent.directory)
+            #expect(
+                await waitForAsync(timeout: .seconds(10)) {
+                    let memory = (try? await agent.status())?["memory"] as? [String: Any]
+                    return (memory?["readPauses"] as? Int ?? 0) >= 1
+                },
+                "the second body waits for room"
+            )
+            #expect(Self.queuedExports(agent) == 0, "nothing is committed while both wait")
+            Self.sendAll(fd, Array(first.dropFirst(600_000)))
+            var reply = [UInt8](repeating: 0, count: 512)
+            let read = recv(fd, &reply, reply.count, 0)
+            #expect(String(decoding: reply.prefix(max(0, read)), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+            #expect(try await second.status == 200)
+            #expect(await waitFor(timeout: .seconds(10)) { upstream.mock.deliveredTraces.count == 2 })
+            var held = -1
+            #expect(
+                await waitForAsync(timeout: .seconds(10)) {
+                    held = ((try? await agent.status())?["memory"] as? [String: Any])?["bufferedBytes"] as? Int ?? -1
+                    return held == 0
+                },
+                "every body's share returned: \(held) bytes still held"
+            )
+            // Larger than the whole budget: refused, not waited for.
+            let huge = try await Self.post(host, body: body(1_200_000), headers: ["Content-Type: application/json"], directory: agent.directory)
+            #expect(huge.status == 413 && String(decoding: huge.body, as: UTF8.self).contains("memory.maxBufferedBytes"))
         }
     }
 

@@ -96,8 +96,11 @@ struct ModactlTests {
             )
             #expect(letters.map { $0["conversationId"] as? String } == ["c3", "c6", "c9"], "oldest first")
             #expect(
-                Set(letters[0].keys) == ["id", "time", "status", "error", "requestId", "conversationId", "preview"]
+                Set(letters[0].keys) == [
+                    "id", "kind", "time", "status", "error", "requestId", "conversationId", "preview",
+                ]
             )
+            #expect(letters.allSatisfy { $0["kind"] as? String == "events" })
             let ids = letters.compactMap { $0["id"] as? Int }
             let limited = try await agent.modactl("dead-letters", "list", "--json", "--limit", "1")
             #expect((try JSONSerialization.jsonObject(with: Data(limited.stdout.utf8)) as? [Any])?.count == 1)

@@ -151,6 +151,7 @@ public enum AgentDaemon {
                 ),
                 writer: writer,
                 metrics: IngestMetrics(source: "http"),
+                budget: memoryBudget,
                 group: MultiThreadedEventLoopGroup.singleton,
                 logger: logger
             )

@@ -6,9 +6,17 @@ import NIOHTTPCompression
 /// (after gzip decoding), checks the token, validates it as the socket validates a line, hands it
 /// to the group-commit writer, and answers only once it is durable (SPEC 10). `/v1/ingest` answers in
 /// Moda's shapes, the OTLP routes in OTLP's (`OTLPResponse`).
-final class HTTPIngestHandler: ChannelInboundHandler {
+///
+/// A body held takes its share of `memory.maxBufferedBytes` as it grows (`MemoryBudget.reserve`),
+/// and reading the connection waits while the budget has no room: back-pressure on that client
+/// alone. The share is returned once the request is answered.
+final class HTTPIngestHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = Never
     typealias OutboundOut = HTTPServerResponsePart
+
+    /// Reserved at least this much at a time, so a body costs a few reservations, not one per chunk.
+    static let reservationStep = 256 * 1024
 
     /// What a request is, decided from its head.
     private enum Route: Equatable {
@@ -38,6 +46,12 @@ final class HTTPIngestHandler: ChannelInboundHandler {
     private let writer: QueueWriter
     private let metrics: IngestMetrics
     private let discards: OTLPDiscards
+    private let budget: MemoryBudget?
+    /// What this connection's body holds of the budget now.
+    private var reserved = 0
+    /// A reservation is being waited for: reads wait with it.
+    private var reserving = false
+    private var readPending = false
     private var state = State.idle
     /// The route of the request being answered, for the shape of a refusal.
     private var route = Route.ingest
@@ -47,8 +61,10 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         validator: EventValidator,
         writer: QueueWriter,
         metrics: IngestMetrics,
-        discards: OTLPDiscards
+        discards: OTLPDiscards,
+        budget: MemoryBudget? = nil
     ) {
+        self.budget = budget
         self.settings = settings
         self.validator = validator
         self.writer = writer
@@ -70,6 +86,7 @@ final class HTTPIngestHandler: ChannelInboundHandler {
             state = .idle
             body.writeBuffer(&chunk)
             state = .collecting(head, route, body)
+            reserveMore(context: context)
         case .end:
             switch state {
             case .collecting(let head, let route, let body):
@@ -79,6 +96,7 @@ final class HTTPIngestHandler: ChannelInboundHandler {
                 case .traces(let encoding): finishTraces(head, encoding: encoding, body: body, context: context)
                 case .discard(let signal, let encoding):
                     state = .idle
+                    releaseBudget()
                     discards.discarded(signal: signal)
                     respond(.success(encoding), keepAlive: head.isKeepAlive, context: context)
                 }
@@ -88,6 +106,89 @@ final class HTTPIngestHandler: ChannelInboundHandler {
                 break
             }
         }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if reserving {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        releaseBudget()
+        context.fireChannelInactive()
+    }
+
+    /// Takes more of the budget when the body being read holds more than its share, holding reads
+    /// until it is granted; a body that could never fit is refused.
+    private func reserveMore(context: ChannelHandlerContext) {
+        guard let budget, !reserving, case .collecting(_, _, let body) = state, body.readableBytes > reserved else {
+            return
+        }
+        let limit = budget.snapshot().maxBufferedBytes
+        guard body.readableBytes <= limit else {
+            refuse(
+                .payloadTooLarge,
+                "the body is over memory.maxBufferedBytes (\(limit) bytes), what the agent holds for clients",
+                reason: .tooLarge,
+                keepAlive: false,
+                context: context
+            )
+            return
+        }
+        let bytes = min(max(body.readableBytes - reserved, Self.reservationStep), limit - reserved)
+        reserving = true
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        Task {
+            let result: Result<MemoryBudget.Reservation, MemoryBudget.ReserveError>
+            do throws(MemoryBudget.ReserveError) {
+                result = .success(try await budget.reserve(bytes))
+            } catch {
+                result = .failure(error)
+            }
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.reserved(result, context: context)
+            }
+        }
+    }
+
+    private func reserved(
+        _ result: Result<MemoryBudget.Reservation, MemoryBudget.ReserveError>,
+        context: ChannelHandlerContext
+    ) {
+        reserving = false
+        switch result {
+        case .success(let reservation):
+            switch state {
+            case .collecting, .committing:
+                reserved += reservation.bytes
+            case .idle, .discarding:
+                // Answered meanwhile: nothing is held any more.
+                budget?.release(reservation)
+            }
+            guard context.channel.isActive else {
+                releaseBudget()
+                return
+            }
+        case .failure:
+            // Larger than the whole budget: not asked for (`reserveMore` refuses such a body first).
+            break
+        }
+        reserveMore(context: context)
+        if !reserving, readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    private func releaseBudget() {
+        guard reserved > 0, let budget else { return }
+        budget.release(MemoryBudget.Reservation(bytes: reserved))
+        reserved = 0
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -170,6 +271,7 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         allow: String? = nil
     ) {
         state = .discarding
+        releaseBudget()
         if let reason { metrics.rejected(reason) }
         if let encoding = route.otlpEncoding {
             respond(.refused(status, message, encoding: encoding), keepAlive: keepAlive, context: context, allow: allow)
@@ -209,6 +311,7 @@ final class HTTPIngestHandler: ChannelInboundHandler {
         context: ChannelHandlerContext
     ) {
         state = .idle
+        releaseBudget()
         metrics.burstAnswered(lines: 1, events: 0)
         switch outcome {
         case .accepted:
@@ -249,6 +352,7 @@ final class HTTPIngestHandler: ChannelInboundHandler {
 
     private func committed(_ outcome: QueueWriter.Outcome?, head: HTTPRequestHead, context: ChannelHandlerContext) {
         state = .idle
+        releaseBudget()
         let requestId = IngestAPIResponse.newRequestId()
         let response: IngestAPIResponse
         switch outcome {

@@ -40,6 +40,7 @@ public final class HTTPIngestServer: Sendable {
         validator: EventValidator,
         writer: QueueWriter,
         metrics: IngestMetrics,
+        budget: MemoryBudget? = nil,
         group: any EventLoopGroup,
         logger: Logger = Logger(label: "moda-agent")
     ) async throws -> HTTPIngestServer? {
@@ -72,7 +73,8 @@ public final class HTTPIngestServer: Sendable {
                             validator: validator,
                             writer: writer,
                             metrics: metrics,
-                            discards: discards
+                            discards: discards,
+                            budget: budget
                         )
                     )
                 }
