@@ -49,7 +49,8 @@ struct DeadLetters: ParsableCommand {
             )
             for letter in letters {
                 print(
-                    String(letter.id).padded(6) + letter.kind.rawValue.padded(7) + Timestamp.iso8601(letter.deadAt).padded(26)
+                    String(letter.id).padded(6) + letter.kind.rawValue.padded(7)
+                        + Timestamp.iso8601(letter.deadAt).padded(26)
                         + String(letter.status).padded(8) + (letter.conversationId ?? "-").clipped(19).padded(20)
                         + letter.error.clipped(60)
                 )

@@ -132,7 +132,7 @@ struct HTTPTracesTests {
         body: [UInt8],
         headers: [String],
         directory: TemporaryDirectory
-    ) async throws -> (status: Int, contentType: String, body: [UInt8]) {
+    ) async throws -> (status: Int, contentType: String, body: [UInt8], headers: String) {
         let id = UUID().uuidString.prefix(8)
         let input = directory.file("in-\(id)")
         let output = directory.file("out-\(id)")
@@ -148,18 +148,12 @@ struct HTTPTracesTests {
         let contentType =
             headerText.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-type:") }
             .map { $0.dropFirst("content-type:".count).trimmingCharacters(in: .whitespaces) } ?? ""
-        return (Int(result.stdout) ?? 0, contentType, answer)
+        return (Int(result.stdout) ?? 0, contentType, answer, headerText.lowercased())
     }
 
+    /// An `ExportTraceServiceRequest` holding one span per name.
     static func request(_ names: [String]) -> [UInt8] {
-        func field(_ number: UInt8, _ bytes: [UInt8]) -> [UInt8] {
-            precondition(bytes.count < 128)
-            return [number << 3 | 2, UInt8(bytes.count)] + bytes
-        }
-        let spans = names.enumerated().flatMap { index, name in
-            field(2, field(1, Array(repeating: 9, count: 16)) + field(2, Array(repeating: UInt8(index), count: 8)) + field(5, Array(name.utf8)))
-        }
-        return field(1, field(2, spans))
+        Wire.request(names.enumerated().map { Wire.span($1, id: UInt8(truncatingIfNeeded: $0)) })
     }
 
     @Test("hostile and wrong requests get a clear 4xx in OTLP's shape and affect no other client")
@@ -187,7 +181,12 @@ struct HTTPTracesTests {
             #expect(badJSON.status == 400 && badJSON.contentType == "application/json")
             let status = try JSONSerialization.jsonObject(with: Data(badJSON.body)) as? [String: Any]
             #expect(status?["code"] as? Int == 3 && (status?["message"] as? String ?? "").contains("not OTLP JSON"))
-            let text = try await Self.post(host, body: Array("x".utf8), headers: ["Content-Type: text/plain"], directory: dir)
+            let text = try await Self.post(
+                host,
+                body: Array("x".utf8),
+                headers: ["Content-Type: text/plain"],
+                directory: dir
+            )
             #expect(text.status == 415)
             let badGzip = try await Self.post(
                 host,
@@ -204,7 +203,13 @@ struct HTTPTracesTests {
 
             // Metrics and logs: 200, empty, discarded, logged once per signal.
             for _ in 0..<3 {
-                let metrics = try await Self.post(host, path: "/v1/metrics", body: [], headers: [protobuf], directory: dir)
+                let metrics = try await Self.post(
+                    host,
+                    path: "/v1/metrics",
+                    body: [],
+                    headers: [protobuf],
+                    directory: dir
+                )
                 #expect(metrics.status == 200 && metrics.body.isEmpty)
             }
             let logs = try await Self.post(
@@ -223,7 +228,9 @@ struct HTTPTracesTests {
             let relayed = upstream.mock.deliveredTraces.reduce(0) { $0 + $1.body.count }
             #expect(relayed == 2 * Self.request(["fine"]).count, "only the two good exports were queued and relayed")
             #expect(agent.isRunning)
-            #expect(try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1)) == [#"{"ok":true,"accepted":1}"#])
+            #expect(
+                try UnixSocketClient.exchange(path: agent.socketPath, lines(1...1)) == [#"{"ok":true,"accepted":1}"#]
+            )
         }
     }
 
@@ -242,7 +249,13 @@ struct HTTPTracesTests {
             upstream.up()
             #expect(await waitFor(timeout: .seconds(10)) { Self.queuedExports(agent) == 0 })
             for _ in 0..<3 {
-                _ = try await Self.post(host, path: "/v1/metrics", body: [], headers: [protobuf], directory: agent.directory)
+                _ = try await Self.post(
+                    host,
+                    path: "/v1/metrics",
+                    body: [],
+                    headers: [protobuf],
+                    directory: agent.directory
+                )
             }
             text = try await MonitoringTests.get("http://\(monitoring)/metrics").body
             #expect(text.contains(#"moda_agent_otlp_discarded_total{signal="metrics"} 3"#), "\(text)")
@@ -261,7 +274,9 @@ struct HTTPTracesTests {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = port.bigEndian
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         try #require(connected == 0)
         return fd
@@ -270,7 +285,9 @@ struct HTTPTracesTests {
     static func sendAll(_ fd: Int32, _ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { return }
             offset += sent
         }
@@ -290,7 +307,8 @@ struct HTTPTracesTests {
             let first = body(700_000)
             let fd = try Self.connect(host)
             defer { close(fd) }
-            let head = "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(first.count)\r\n\r\n"
+            let head =
+                "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(first.count)\r\n\r\n"
             Self.sendAll(fd, Array(head.utf8) + first.prefix(600_000))
             #expect(
                 await waitForAsync(timeout: .seconds(10)) {
@@ -300,7 +318,12 @@ struct HTTPTracesTests {
                 "the partial body is counted in the budget"
             )
             // B: 700 KB more does not fit beside it: B waits, paused, until A is answered.
-            async let second = Self.post(host, body: body(700_000), headers: ["Content-Type: application/json"], directory: agent.directory)
+            async let second = Self.post(
+                host,
+                body: body(700_000),
+                headers: ["Content-Type: application/json"],
+                directory: agent.directory
+            )
             #expect(
                 await waitForAsync(timeout: .seconds(10)) {
                     let memory = (try? await agent.status())?["memory"] as? [String: Any]
@@ -324,8 +347,30 @@ struct HTTPTracesTests {
                 "every body's share returned: \(held) bytes still held"
             )
             // Larger than the whole budget: refused, not waited for.
-            let huge = try await Self.post(host, body: body(1_200_000), headers: ["Content-Type: application/json"], directory: agent.directory)
-            #expect(huge.status == 413 && String(decoding: huge.body, as: UTF8.self).contains("memory.maxBufferedBytes"))
+            let huge = try await Self.post(
+                host,
+                body: body(1_200_000),
+                headers: ["Content-Type: application/json"],
+                directory: agent.directory
+            )
+            #expect(
+                huge.status == 413 && String(decoding: huge.body, as: UTF8.self).contains("memory.maxBufferedBytes")
+            )
+        }
+    }
+
+    @Test("a full queue refuses an export with 503, Retry-After: 1 and UNAVAILABLE; events and exports share it")
+    func queueFull() async throws {
+        try await Self.withAgent(["http": ["listen": "127.0.0.1:0"], "queue": ["maxBytes": 300]]) { agent, _, host in
+            let export = Self.request([String(repeating: "s", count: 100)])
+            let protobuf = "Content-Type: application/x-protobuf"
+            let first = try await Self.post(host, body: export, headers: [protobuf], directory: agent.directory)
+            #expect(first.status == 200)
+            let full = try await Self.post(host, body: export + export, headers: [protobuf], directory: agent.directory)
+            #expect(full.status == 503 && full.body.starts(with: [0x08, 14]), "google.rpc.Status UNAVAILABLE")
+            #expect(String(decoding: full.body, as: UTF8.self).contains("queue full"))
+            #expect(full.headers.contains("retry-after: 1"), "\(full.headers)")
+            #expect(Self.queuedExports(agent) == 1, "the refused export was not stored")
         }
     }
 
@@ -333,7 +378,12 @@ struct HTTPTracesTests {
     func token() async throws {
         try await Self.withAgent(["http": ["listen": "127.0.0.1:0", "token": "tok"]]) { agent, _, host in
             let body = Self.request(["a"])
-            let none = try await Self.post(host, body: body, headers: ["Content-Type: application/x-protobuf"], directory: agent.directory)
+            let none = try await Self.post(
+                host,
+                body: body,
+                headers: ["Content-Type: application/x-protobuf"],
+                directory: agent.directory
+            )
             #expect(none.status == 401)
             let right = try await Self.post(
                 host,
@@ -353,13 +403,20 @@ struct HTTPTracesTests {
                 return .status(400, message: "span timestamps out of range", retryable: false)
             }
             let body = Self.request(["refused-1", "refused-2"])
-            let answer = try await Self.post(host, body: body, headers: ["Content-Type: application/x-protobuf"], directory: agent.directory)
+            let answer = try await Self.post(
+                host,
+                body: body,
+                headers: ["Content-Type: application/x-protobuf"],
+                directory: agent.directory
+            )
             #expect(answer.status == 200)
             var letters: [[String: Any]] = []
             #expect(
                 await waitForAsync(timeout: .seconds(15)) {
                     let list = try? await agent.modactl("dead-letters", "list", "--json")
-                    letters = (try? JSONSerialization.jsonObject(with: Data((list?.stdout ?? "").utf8))) as? [[String: Any]] ?? []
+                    letters =
+                        (try? JSONSerialization.jsonObject(with: Data((list?.stdout ?? "").utf8))) as? [[String: Any]]
+                        ?? []
                     return letters.count == 1
                 }
             )
@@ -387,8 +444,17 @@ struct HTTPTracesTests {
             upstream.mock.respond { request in
                 request.path.hasPrefix("/v1/traces") ? .status(422, message: "no", retryable: false) : .success
             }
-            _ = try await Self.post(host, body: body, headers: ["Content-Type: application/x-protobuf"], directory: agent.directory)
-            #expect(await waitForAsync(timeout: .seconds(15)) { ((try? await agent.status())?["traces"] as? [String: Any])?["deadLetters"] as? Int == 1 })
+            _ = try await Self.post(
+                host,
+                body: body,
+                headers: ["Content-Type: application/x-protobuf"],
+                directory: agent.directory
+            )
+            #expect(
+                await waitForAsync(timeout: .seconds(15)) {
+                    ((try? await agent.status())?["traces"] as? [String: Any])?["deadLetters"] as? Int == 1
+                }
+            )
             let purge = try await agent.modactl("dead-letters", "purge", "--all")
             #expect(purge.status == 0 && purge.stdout.contains("purged 1"))
         }

@@ -192,12 +192,16 @@ struct TraceResponseClassifierTests {
 
     @Test("Retry-After is honoured; messages come from OTLP Status, Moda's JSON or the body")
     func details() {
-        if case .retry(let after, _) = TraceResponseClassifier.classify(Self.response(503, retryAfter: "7"), exportCount: 1).0 {
+        if case .retry(let after, _) = TraceResponseClassifier.classify(
+            Self.response(503, retryAfter: "7"),
+            exportCount: 1
+        ).0 {
             #expect(after == 7)
         } else {
             Issue.record("not a retry")
         }
-        let moda = TraceResponseClassifier.classify(Self.response(400, #"{"message":"span too old"}"#), exportCount: 1).0
+        let moda = TraceResponseClassifier.classify(Self.response(400, #"{"message":"span too old"}"#), exportCount: 1)
+            .0
         #expect(moda == .deadLetter(fault: DeliveryFault(status: 400, message: "span too old")))
         let status = OTLPResponse.refused(.badRequest, "bad span id", encoding: .protobuf).body
         let proto = TraceResponseClassifier.classify(

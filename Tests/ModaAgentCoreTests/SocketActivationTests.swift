@@ -93,8 +93,14 @@ struct SocketActivationTests {
         let datagram = try TestSocket(type: SOCK_DGRAM, bindPath: true, listen: false)
         let tcp = try listeningTCPSocket()
         defer { close(tcp) }
-        // Consecutive descriptors, as systemd passes them, where nothing of the test runner's is open.
-        let first = try #require((900..<1000).first { base in (base..<base + 3).allSatisfy { fcntl($0, F_GETFD) == -1 } })
+        // Consecutive descriptors, as systemd passes them, where nothing of the test runner's is open: the
+        // kernel hands out the lowest free ones, so the top of the allowed range is the quiet end.
+        var limit = rlimit()
+        try #require(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        let top = CInt(min(limit.rlim_cur, 65_536)) - 3
+        let first = try #require(
+            stride(from: top, to: 16, by: -1).first { base in (base..<base + 3).allSatisfy { fcntl($0, F_GETFD) == -1 } }
+        )
         try #require(dup2(ingest.fd, first) == first && dup2(tcp, first + 1) == first + 1)
         try #require(dup2(datagram.fd, first + 2) == first + 2)
         defer { for fd in first..<first + 3 { close(fd) } }
@@ -102,7 +108,10 @@ struct SocketActivationTests {
             try SocketActivation.adopt(count: 2, firstFD: first, names: ["moda-agent.socket", "http"])
                 == .init(ingest: first, http: first + 1)
         )
-        #expect(try SocketActivation.adopt(count: 1, firstFD: first + 1, names: ["http"]) == .init(ingest: nil, http: first + 1))
+        #expect(
+            try SocketActivation.adopt(count: 1, firstFD: first + 1, names: ["http"])
+                == .init(ingest: nil, http: first + 1)
+        )
         #expect(throws: SocketActivationError.unexpectedSocketCount(2)) {
             try SocketActivation.adopt(count: 2, firstFD: first, names: ["http", "http"])
         }

@@ -26,11 +26,12 @@ struct DeliveryService: Service {
             group.cancelAll()
             await uploader?.shutdown()
             let left = driver.snapshot().queuedEvents
-            let (what, key) = driver.isTraces ? ("trace exports", "export_count") : ("events", "event_count")
+            let (name, what, key) =
+                driver.isTraces
+                ? ("trace delivery", "trace exports", "export_count") : ("delivery", "events", "event_count")
             logger.info(
                 drained
-                    ? "\(driver.isTraces ? "trace delivery" : "delivery") stopped; queue empty"
-                    : "\(driver.isTraces ? "trace delivery" : "delivery") stopped; \(what) wait in the queue for the next start",
+                    ? "\(name) stopped; queue empty" : "\(name) stopped; \(what) wait in the queue for the next start",
                 metadata: ["\(key)": "\(left)"]
             )
         }

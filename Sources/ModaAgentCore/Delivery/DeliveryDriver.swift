@@ -2,9 +2,9 @@ import Dispatch
 import Logging
 
 /// Carries out what `DeliveryStateMachine` decides for one queue (`DeliverySource`: events or
-/// trace exports): scans the head and reads each batch's rows on its own connection, posts batches with the `Uploader`, hands removals, dead letters and state
-/// to the queue's writer, keeps the one timer the machine asks for, and logs. It decides nothing
-/// itself.
+/// trace exports): scans the head and reads each batch's rows on its own connection, posts
+/// batches with the `Uploader`, hands removals, dead letters and state to the queue's writer,
+/// keeps the one timer the machine asks for, and logs. It decides nothing itself.
 ///
 /// Everything runs on one serial queue; only the HTTP calls and the writer's commit leave it, and
 /// their results come back as events. A batch's rows are read and its body built here, while
@@ -31,7 +31,13 @@ public final class DeliveryDriver: @unchecked Sendable {
         settings: DeliverySettings,
         logger: Logger
     ) throws(QueueError) {
-        try self.init(source: EventSource(reader: reader), writer: writer, uploader: uploader, settings: settings, logger: logger)
+        try self.init(
+            source: EventSource(reader: reader),
+            writer: writer,
+            uploader: uploader,
+            settings: settings,
+            logger: logger
+        )
     }
 
     /// The trace exports' delivery (SPEC 10.2): one lane, one request at a time, to `tracesEndpoint`.
@@ -184,7 +190,8 @@ public final class DeliveryDriver: @unchecked Sendable {
                     )
                 }
             }
-            logger.debug("delivered", metadata: ["\(source.queueName == "events" ? "event" : "export")_count": "\(count)"])
+            let key = source.queueName == "events" ? "event_count" : "export_count"
+            logger.debug("delivered", metadata: [key: "\(count)"])
         case .deadLetter(let id, let eventID, let fault, let time, let status):
             let write: QueueWrite
             do {

@@ -12,7 +12,10 @@ struct DeliveryMetrics: Sendable {
     /// `queue`: `events` or `traces`, the label of SPEC 9.1.
     init(queue: String = "events") {
         self.queue = queue
-        duration = CoreMetrics.Timer(label: "moda_agent_delivery_request_duration_seconds", dimensions: [("queue", queue)])
+        duration = CoreMetrics.Timer(
+            label: "moda_agent_delivery_request_duration_seconds",
+            dimensions: [("queue", queue)]
+        )
         inFlight = Meter(label: "moda_agent_delivery_in_flight", dimensions: [("queue", queue)])
         retries = Counter(label: "moda_agent_delivery_retries_total", dimensions: [("queue", queue)])
         deadLettered = Counter(label: "moda_agent_dead_lettered_total", dimensions: [("queue", queue)])
@@ -29,7 +32,10 @@ struct DeliveryMetrics: Sendable {
         duration.recordNanoseconds(
             elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         )
-        Counter(label: "moda_agent_delivery_requests_total", dimensions: [("queue", queue), ("code", Self.code(result))])
+        Counter(
+            label: "moda_agent_delivery_requests_total",
+            dimensions: [("queue", queue), ("code", Self.code(result))]
+        )
             .increment()
     }
 

@@ -16,7 +16,12 @@ protocol DeliverySource {
 
     func removal(ids: [Int64], status: DeliveryStatus) -> QueueWrite
     /// The write moving item `id` to the dead letters, or nil when it is no longer queued.
-    func deadLetter(id: Int64, fault: DeliveryFault, at time: Double, status: DeliveryStatus) throws(QueueError)
+    func deadLetter(
+        id: Int64,
+        fault: DeliveryFault,
+        at time: Double,
+        status: DeliveryStatus
+    ) throws(QueueError)
         -> QueueWrite?
     func statusWrite(_ status: DeliveryStatus) -> QueueWrite
     func readStatus() throws(QueueError) -> DeliveryStatus
@@ -58,7 +63,12 @@ struct EventSource: DeliverySource {
         .markDelivered(ids: ids, status: status)
     }
 
-    func deadLetter(id: Int64, fault: DeliveryFault, at time: Double, status: DeliveryStatus) throws(QueueError)
+    func deadLetter(
+        id: Int64,
+        fault: DeliveryFault,
+        at time: Double,
+        status: DeliveryStatus
+    ) throws(QueueError)
         -> QueueWrite?
     {
         try reader.events(ids: [id]).first.map { .deadLetter($0, fault: fault, at: time, status: status) }

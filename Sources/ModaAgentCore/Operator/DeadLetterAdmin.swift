@@ -49,7 +49,8 @@ public final class DeadLetterAdmin {
             let filter = try makeFilter(ids)
             let events = hasTraces ? "\(filter.isEmpty ? "WHERE" : filter + " AND") kind = 'events'" : filter
             try store.db.execute(
-                "INSERT INTO events (received_at, body) SELECT received_at, body FROM dead_letters \(events) ORDER BY id"
+                "INSERT INTO events (received_at, body) SELECT received_at, body FROM dead_letters \(events) "
+                    + "ORDER BY id"
             )
             let moved = store.db.changes
             let bytes =

@@ -26,13 +26,7 @@ extension StatusReport {
         }
         lines.append("       Queue: \(queueLine)")
         lines.append("              \(queuePath)")
-        let stateWord: String
-        switch delivery.state {
-        case .ok: stateWord = paint.green("ok")
-        case .idle: stateWord = "idle"
-        case .retrying: stateWord = paint.yellow("retrying")
-        case .unauthorized, .misconfigured: stateWord = paint.red(delivery.state.rawValue)
-        }
+        let stateWord = paint.word(delivery.state)
         var deliveryLine = "\(stateWord); \(queue.deliveredEvents) delivered"
         if let success = delivery.lastSuccessAt {
             deliveryLine += ", last success \(Durations.human(now - success)) ago"
@@ -55,24 +49,20 @@ extension StatusReport {
                 "\(counters.queuedExports) queued \(counters.queuedExports == 1 ? "export" : "exports"), "
                 + "\(Durations.bytes(counters.queuedBytes))"
             if let age = traces.oldestAgeSeconds { traceLine += ", oldest \(Durations.human(age)) old" }
-            let word: String
-            switch traces.delivery.state {
-            case .ok: word = paint.green("ok")
-            case .idle: word = "idle"
-            case .retrying: word = paint.yellow("retrying")
-            case .unauthorized, .misconfigured: word = paint.red(traces.delivery.state.rawValue)
-            }
-            traceLine += "; \(word); \(counters.deliveredExports) delivered"
+            traceLine += "; \(paint.word(traces.delivery.state)); \(counters.deliveredExports) delivered"
             lines.append("      Traces: \(traceLine)")
             if let error = traces.delivery.lastError, traces.delivery.state != .ok {
                 let status = error.status.map { "HTTP \($0)" } ?? "no response"
-                lines.append("              last error: \(status): \(error.message) (\(Durations.human(now - error.at)) ago)")
+                let ago = Durations.human(now - error.at)
+                lines.append("              last error: \(status): \(error.message) (\(ago) ago)")
             }
         }
         let deadCount = deadLetters + traces.deadLetters
         var deadLine = deadCount == 0 ? "none" : paint.yellow("\(deadLetters)")
         if traces.deadLetters > 0 {
-            deadLine = paint.yellow("\(deadLetters) \(deadLetters == 1 ? "event" : "events"), \(traces.deadLetters) trace \(traces.deadLetters == 1 ? "export" : "exports")")
+            let events = "\(deadLetters) \(deadLetters == 1 ? "event" : "events")"
+            let exports = "\(traces.deadLetters) trace \(traces.deadLetters == 1 ? "export" : "exports")"
+            deadLine = paint.yellow("\(events), \(exports)")
         }
         lines.append(" Dead letters: \(deadLine)")
         if !hints.isEmpty {
@@ -114,5 +104,15 @@ struct Painter {
     func green(_ text: String) -> String { wrap(text, "32") }
     func yellow(_ text: String) -> String { wrap(text, "33") }
     func red(_ text: String) -> String { wrap(text, "31") }
+
+    /// A delivery state word, colored by how much it needs the operator.
+    func word(_ state: DeliveryStatus.State) -> String {
+        switch state {
+        case .ok: green("ok")
+        case .idle: "idle"
+        case .retrying: yellow("retrying")
+        case .unauthorized, .misconfigured: red(state.rawValue)
+        }
+    }
     private func wrap(_ text: String, _ code: String) -> String { enabled ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
 }

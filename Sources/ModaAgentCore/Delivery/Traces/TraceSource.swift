@@ -52,7 +52,12 @@ struct TraceSource: DeliverySource {
         .markTracesDelivered(ids: ids, status: status)
     }
 
-    func deadLetter(id: Int64, fault: DeliveryFault, at time: Double, status: DeliveryStatus) throws(QueueError)
+    func deadLetter(
+        id: Int64,
+        fault: DeliveryFault,
+        at time: Double,
+        status: DeliveryStatus
+    ) throws(QueueError)
         -> QueueWrite?
     {
         try reader.traces(ids: [id]).first.map { .deadLetterTrace($0, fault: fault, at: time, status: status) }

@@ -200,9 +200,21 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
             return
         }
         if decompression == .limit {
-            refuse(.payloadTooLarge, "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes) once decompressed", reason: .tooLarge, keepAlive: false, context: context)
+            refuse(
+                .payloadTooLarge,
+                "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes) once decompressed",
+                reason: .tooLarge,
+                keepAlive: false,
+                context: context
+            )
         } else {
-            refuse(.badRequest, "the body is not valid gzip (Content-Encoding: gzip): \(error)", reason: .invalid, keepAlive: false, context: context)
+            refuse(
+                .badRequest,
+                "the body is not valid gzip (Content-Encoding: gzip): \(error)",
+                reason: .invalid,
+                keepAlive: false,
+                context: context
+            )
         }
     }
 
@@ -228,18 +240,31 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         // A refusal before the content type is known is in JSON, readable by people and clients alike.
         route = otlpSignal == nil ? .ingest : .discard(signal: "", OTLPEncoding(contentType: contentType) ?? .json)
         guard head.method == .POST else {
-            refuse(.methodNotAllowed, "use POST for \(path)", keepAlive: head.isKeepAlive, context: context, allow: "POST")
+            refuse(
+                .methodNotAllowed,
+                "use POST for \(path)",
+                keepAlive: head.isKeepAlive,
+                context: context,
+                allow: "POST"
+            )
             return
         }
         if let token = settings.token, head.headers.first(name: "Authorization") != "Bearer \(token)" {
-            refuse(.unauthorized, "missing or wrong token: send Authorization: Bearer <http.token>", reason: .unauthorized, keepAlive: head.isKeepAlive, context: context)
+            refuse(
+                .unauthorized,
+                "missing or wrong token: send Authorization: Bearer <http.token>",
+                reason: .unauthorized,
+                keepAlive: head.isKeepAlive,
+                context: context
+            )
             return
         }
         if let signal = otlpSignal {
             guard let encoding = OTLPEncoding(contentType: contentType) else {
                 refuse(
                     .unsupportedMediaType,
-                    "unsupported Content-Type \"\(contentType)\" on \(path): send application/x-protobuf or application/json",
+                    "unsupported Content-Type \"\(contentType)\" on \(path): "
+                        + "send application/x-protobuf or application/json",
                     reason: .invalid,
                     keepAlive: head.isKeepAlive,
                     context: context
@@ -258,7 +283,13 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
     private func tooLarge(context: ChannelHandlerContext) {
         // Not kept alive: the rest of the body is not worth reading.
         let what = route == .ingest ? "events" : "spans"
-        refuse(.payloadTooLarge, "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes); send fewer \(what) per request", reason: .tooLarge, keepAlive: false, context: context)
+        refuse(
+            .payloadTooLarge,
+            "the body is over http.maxBodyBytes (\(settings.maxBodyBytes) bytes); send fewer \(what) per request",
+            reason: .tooLarge,
+            keepAlive: false,
+            context: context
+        )
     }
 
     /// Answers a request in its route's error shape; the rest of its body, if any, is read and dropped.
@@ -276,13 +307,23 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         if let encoding = route.otlpEncoding {
             respond(.refused(status, message, encoding: encoding), keepAlive: keepAlive, context: context, allow: allow)
         } else {
-            respond(.refused(status, message, requestId: IngestAPIResponse.newRequestId()), keepAlive: keepAlive, context: context, allow: allow)
+            respond(
+                .refused(status, message, requestId: IngestAPIResponse.newRequestId()),
+                keepAlive: keepAlive,
+                context: context,
+                allow: allow
+            )
         }
     }
 
     /// Checks the export is what its `Content-Type` says, stores it as received, and answers once
     /// it is durable.
-    private func finishTraces(_ head: HTTPRequestHead, encoding: OTLPEncoding, body: ByteBuffer, context: ChannelHandlerContext) {
+    private func finishTraces(
+        _ head: HTTPRequestHead,
+        encoding: OTLPEncoding,
+        body: ByteBuffer,
+        context: ChannelHandlerContext
+    ) {
         let receivedAt = Timestamp.now()
         if let fault = body.withUnsafeReadableBytes({ OTLPBodyCheck.check($0, encoding: encoding) }) {
             metrics.burstAnswered(lines: 1, events: 0)
@@ -318,10 +359,20 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
             respond(.success(encoding), keepAlive: head.isKeepAlive, context: context)
         case .queueFull(let message):
             metrics.rejected(.queueFull)
-            respond(.refused(.serviceUnavailable, message, encoding: encoding), keepAlive: head.isKeepAlive, context: context, retryAfter: true)
+            respond(
+                .refused(.serviceUnavailable, message, encoding: encoding),
+                keepAlive: head.isKeepAlive,
+                context: context,
+                retryAfter: true
+            )
         case .failed(let message):
             metrics.rejected(.writeFailed)
-            respond(.refused(.serviceUnavailable, message, encoding: encoding), keepAlive: head.isKeepAlive, context: context, retryAfter: true)
+            respond(
+                .refused(.serviceUnavailable, message, encoding: encoding),
+                keepAlive: head.isKeepAlive,
+                context: context,
+                retryAfter: true
+            )
         }
     }
 
@@ -334,7 +385,13 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         switch prepared {
         case .failure(let rejection):
             metrics.burstAnswered(lines: 1, events: 0)
-            refuse(rejection.isTooLarge ? .payloadTooLarge : .badRequest, rejection.message, reason: rejection.isTooLarge ? .tooLarge : .invalid, keepAlive: head.isKeepAlive, context: context)
+            refuse(
+                rejection.isTooLarge ? .payloadTooLarge : .badRequest,
+                rejection.message,
+                reason: rejection.isTooLarge ? .tooLarge : .invalid,
+                keepAlive: head.isKeepAlive,
+                context: context
+            )
             state = .idle
             return
         case .success(let prepared):
@@ -367,7 +424,12 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
             metrics.rejected(.writeFailed)
             response = .refused(.serviceUnavailable, message, retryable: true, requestId: requestId)
         case nil:
-            response = .refused(.internalServerError, "internal error: no outcome", retryable: true, requestId: requestId)
+            response = .refused(
+                .internalServerError,
+                "internal error: no outcome",
+                retryable: true,
+                requestId: requestId
+            )
         }
         metrics.burstAnswered(lines: 1, events: 0)
         respond(response, keepAlive: head.isKeepAlive, context: context, retryAfter: true)
@@ -426,7 +488,10 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         if retryAfter { headers.add(name: "Retry-After", value: "1") }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         let buffer = context.channel.allocator.buffer(bytes: body)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+            promise: nil
+        )
         context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {

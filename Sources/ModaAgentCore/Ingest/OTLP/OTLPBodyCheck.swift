@@ -19,7 +19,9 @@ enum OTLPBodyCheck {
             var scanner = JSONScanner(bytes: bytes)
             scanner.skipWhitespace()
             guard scanner.current == UInt8(ascii: "{") else {
-                return "the body is not OTLP JSON: an ExportTraceServiceRequest is a JSON object ({\"resourceSpans\":[...]})"
+                return
+                    "the body is not OTLP JSON: an ExportTraceServiceRequest is a JSON object "
+                    + "({\"resourceSpans\":[...]})"
             }
             return nil
         }

@@ -60,7 +60,13 @@ enum ProtobufFraming {
                 }
                 position += size
             case 2:
-                let length = try varint(bytes, &position, end: range.upperBound, path: path, what: "field \(field)'s length")
+                let length = try varint(
+                    bytes,
+                    &position,
+                    end: range.upperBound,
+                    path: path,
+                    what: "field \(field)'s length"
+                )
                 guard length <= UInt64(range.upperBound - position) else {
                     throw fault(
                         path,
@@ -83,7 +89,13 @@ enum ProtobufFraming {
                     }
                 } else if level > 0, level < nested.count, field == 1 {
                     // Resource and InstrumentationScope: framing only.
-                    try walk(bytes, range: inner, level: nested.count, path: path + (level == 1 ? ".resource" : ".scope"), spans: &spans)
+                    try walk(
+                        bytes,
+                        range: inner,
+                        level: nested.count,
+                        path: path + (level == 1 ? ".resource" : ".scope"),
+                        spans: &spans
+                    )
                 }
             default:
                 throw fault(path, start, "field \(field) has wire type \(wireType), which OTLP does not use")
