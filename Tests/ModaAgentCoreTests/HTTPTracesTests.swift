@@ -374,6 +374,31 @@ struct HTTPTracesTests {
         }
     }
 
+    @Test("an acknowledged export survives kill -9 and is delivered after the restart, even with the receivers off")
+    func survivesCrash() async throws {
+        try await Self.withAgent { agent, upstream, host in
+            let export = Self.request(["kept-1", "kept-2"])
+            let answer = try await Self.post(
+                host,
+                body: export,
+                headers: ["Content-Type: application/x-protobuf"],
+                directory: agent.directory
+            )
+            #expect(answer.status == 200)
+            await agent.crash()
+            upstream.up()
+            // Restarted without http.listen: exports already queued are still delivered.
+            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: agent.configPath)))
+                as? [String: Any] ?? [:]
+            config["http"] = ["listen": NSNull()]
+            try AgentProcess.writeConfig(config, to: agent.configPath)
+            try await agent.start()
+            #expect(await waitFor(timeout: .seconds(15)) { upstream.mock.deliveredTraces.count == 1 }, "\(agent.log())")
+            #expect(upstream.mock.deliveredTraces.first?.body == export)
+            #expect(await waitFor(timeout: .seconds(10)) { Self.queuedExports(agent) == 0 })
+        }
+    }
+
     @Test("http.token guards /v1/traces too")
     func token() async throws {
         try await Self.withAgent(["http": ["listen": "127.0.0.1:0", "token": "tok"]]) { agent, _, host in
