@@ -1,6 +1,10 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ModaAgentCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The daemon's command line; everything else lives in ModaAgentCore.
 @main
@@ -32,8 +36,8 @@ struct ModaAgentCommand: AsyncParsableCommand {
         } catch {
             // ArgumentParser exits 64 (EX_USAGE) on usage errors; SPEC 1 fixes 2.
             if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(ExitStatus.usage)
+                StandardError.line(fullMessage(for: error))
+                Glibc.exit(ExitStatus.usage)
             }
             exit(withError: error)
         }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import ModaAgentCore
 
 struct DeadLetters: ParsableCommand {
@@ -36,7 +35,7 @@ struct DeadLetters: ParsableCommand {
             let letters: [DeadLetter]
             do { letters = try admin.list(limit: limit) } catch { fail(error.description) }
             if json {
-                printJSON(letters.map(\.listJSON))
+                printJSON(.array(letters.map(\.listJSON)))
                 return
             }
             if letters.isEmpty {

@@ -1,6 +1,9 @@
 import ArgumentParser
-import Foundation
 import ModaAgentCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reaches the daemon with SIGUSR1: the pid comes from the queue lock, so no second socket or
 /// protocol is needed, and only a user allowed to signal the daemon can make it flush.

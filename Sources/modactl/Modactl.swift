@@ -1,6 +1,10 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ModaAgentCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The operator's CLI. `--config` may stand anywhere on the command line (SPEC 1), so it is taken
 /// out before ArgumentParser sees the rest.
@@ -25,8 +29,8 @@ struct Modactl: ParsableCommand {
         do {
             GlobalOptions.configFlag = try GlobalOptions.extractConfig(&arguments)
         } catch {
-            FileHandle.standardError.write(Data("modactl: \(error)\n".utf8))
-            Foundation.exit(ExitStatus.usage)
+            StandardError.line("modactl: \(error)")
+            Glibc.exit(ExitStatus.usage)
         }
         do {
             var command = try parseAsRoot(arguments)
@@ -80,19 +84,18 @@ extension ParsableCommand {
     static func exitMappingUsage(_ error: any Error) -> Never {
         if exitCode(for: error) == .validationFailure {
             let message = fullMessage(for: error)
-            FileHandle.standardError.write(Data((message.isEmpty ? "" : message + "\n").utf8))
-            Foundation.exit(ExitStatus.usage)
+            StandardError.write(message.isEmpty ? "" : message + "\n")
+            Glibc.exit(ExitStatus.usage)
         }
         exit(withError: error)
     }
 }
 
 func fail(_ message: String, status: Int32 = ExitStatus.failure) -> Never {
-    FileHandle.standardError.write(Data("modactl: \(message)\n".utf8))
+    StandardError.line("modactl: \(message)")
     exit(status)
 }
 
-func printJSON(_ object: Any) {
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-    print(String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\\/", with: "/"))
+func printJSON(_ value: JSONValue) {
+    print(value.pretty())
 }

@@ -1,6 +1,10 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ModaAgentCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Send: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,13 +24,10 @@ struct Send: ParsableCommand {
         var total = LineSender.Summary()
         for source in sources {
             let data: Data
-            if source == "-" {
-                data = FileHandle.standardInput.readDataToEndOfFile()
-            } else {
-                guard let contents = FileManager.default.contents(atPath: source) else {
-                    fail("cannot read \(source): \(String(cString: strerror(errno))); check the path")
-                }
-                data = contents
+            do {
+                data = try Self.read(source)
+            } catch {
+                fail("cannot read \(source): \(String(cString: strerror(error.code))); check the path")
             }
             let summary: LineSender.Summary
             do {
@@ -36,7 +37,7 @@ struct Send: ParsableCommand {
             }
             let name = source == "-" ? "stdin" : source
             for error in summary.errors {
-                FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
+                StandardError.line("\(name): \(error)")
             }
             total.lines += summary.lines
             total.acceptedLines += summary.acceptedLines
@@ -48,6 +49,26 @@ struct Send: ParsableCommand {
                 + "\(total.acceptedEvents == 1 ? "event" : "events") queued, \(total.rejectedLines) rejected"
         )
         if total.rejectedLines > 0 { throw ExitCode(ExitStatus.failure) }
+    }
+
+    struct ReadError: Error {
+        var code: Int32
+    }
+
+    /// A whole file, or standard input for `-`.
+    private static func read(_ source: String) throws(ReadError) -> Data {
+        let fd = source == "-" ? STDIN_FILENO : open(source, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ReadError(code: errno) }
+        defer { if fd != STDIN_FILENO { close(fd) } }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if got < 0 && errno == EINTR { continue }
+            guard got >= 0 else { throw ReadError(code: errno) }
+            if got == 0 { return Data(bytes) }
+            bytes.append(contentsOf: chunk[..<got])
+        }
     }
 
     /// `socket.path` from the config. A user kept out of the config by its permissions is told which

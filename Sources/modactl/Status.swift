@@ -1,6 +1,9 @@
 import ArgumentParser
-import Foundation
 import ModaAgentCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +24,7 @@ struct Status: ParsableCommand {
         if json {
             print(report.json())
         } else {
-            let color = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            let color = isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
             print(report.text(color: color), terminator: "")
         }
     }

@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Finds the Moda API key in the order SPEC 2 fixes: `MODA_API_KEY`, the systemd credential
 /// `$CREDENTIALS_DIRECTORY/api-key`, the `apiKeyFile`, the literal `apiKey`. First found wins.
@@ -16,18 +20,18 @@ public enum APIKeyResolver {
     }
 
     public static func resolve(config: AgentConfig, environment: [String: String]) throws(ConfigError) -> Resolved {
-        if let key = environment["MODA_API_KEY"]?.trimmingCharacters(in: .whitespacesAndNewlines), !key.isEmpty {
+        if let key = environment["MODA_API_KEY"]?.trimmingWhitespace(), !key.isEmpty {
             return Resolved(key: key, source: .environment)
         }
         if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty,
-            let key = try readKeyFile((directory as NSString).appendingPathComponent("api-key"))
+            let key = try readKeyFile(directory.hasSuffix("/") ? directory + "api-key" : directory + "/api-key")
         {
             return Resolved(key: key, source: .credential)
         }
         if let key = try readKeyFile(config.apiKeyFile) {
             return Resolved(key: key, source: .file)
         }
-        if let key = config.apiKey?.trimmingCharacters(in: .whitespacesAndNewlines), !key.isEmpty {
+        if let key = config.apiKey?.trimmingWhitespace(), !key.isEmpty {
             return Resolved(key: key, source: .literal)
         }
         throw .missingAPIKey(apiKeyFile: config.apiKeyFile)
@@ -43,7 +47,7 @@ public enum APIKeyResolver {
                 reason: String(cString: strerror(access(path, R_OK) == 0 ? EIO : errno))
             )
         }
-        let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let key = String(decoding: data, as: UTF8.self).trimmingWhitespace()
         return key.isEmpty ? nil : key
     }
 }

@@ -1,43 +1,40 @@
-import Foundation
-
 extension AgentConfig {
     /// The effective config in the file's own schema, every default filled in, for `--check-config`.
     /// The API key is never part of it: a literal `apiKey` shows as "<redacted>".
     public func effectiveJSON() -> String {
-        var root: [String: Any] = [
-            "endpoint": endpoint,
-            "apiKeyFile": apiKeyFile,
-            "environment": environment.map { $0 as Any } ?? NSNull(),
+        var root: [String: JSONValue] = [
+            "endpoint": JSONValue(endpoint),
+            "apiKeyFile": JSONValue(apiKeyFile),
+            "environment": JSONValue(environment),
             "socket": [
-                "path": socket.path, "mode": socket.mode, "maxLineBytes": socket.maxLineBytes,
-                "maxConnections": socket.maxConnections,
-            ] as [String: Any],
+                "path": JSONValue(socket.path), "mode": JSONValue(socket.mode),
+                "maxLineBytes": JSONValue(socket.maxLineBytes), "maxConnections": JSONValue(socket.maxConnections),
+            ],
             "queue": [
-                "path": queue.path, "maxBytes": queue.maxBytes, "whenFull": queue.whenFull.rawValue,
-                "durability": queue.durability.rawValue,
-            ] as [String: Any],
+                "path": JSONValue(queue.path), "maxBytes": JSONValue(queue.maxBytes),
+                "whenFull": JSONValue(queue.whenFull.rawValue), "durability": JSONValue(queue.durability.rawValue),
+            ],
             "batch": [
-                "maxEvents": batch.maxEvents, "maxBytes": batch.maxBytes, "maxEventBytes": batch.maxEventBytes,
-                "flushIntervalMs": batch.flushIntervalMs,
-            ] as [String: Any],
+                "maxEvents": JSONValue(batch.maxEvents), "maxBytes": JSONValue(batch.maxBytes),
+                "maxEventBytes": JSONValue(batch.maxEventBytes), "flushIntervalMs": JSONValue(batch.flushIntervalMs),
+            ],
             "delivery": [
-                "maxInFlight": delivery.maxInFlight, "timeoutSeconds": delivery.timeoutSeconds,
-                "retryInitialSeconds": delivery.retryInitialSeconds, "retryMaxSeconds": delivery.retryMaxSeconds,
-                "drainTimeoutSeconds": delivery.drainTimeoutSeconds,
-            ] as [String: Any],
+                "maxInFlight": JSONValue(delivery.maxInFlight), "timeoutSeconds": JSONValue(delivery.timeoutSeconds),
+                "retryInitialSeconds": JSONValue(delivery.retryInitialSeconds),
+                "retryMaxSeconds": JSONValue(delivery.retryMaxSeconds),
+                "drainTimeoutSeconds": JSONValue(delivery.drainTimeoutSeconds),
+            ],
             "http": [
-                "listen": http.listen.map { "\($0)" as Any } ?? NSNull(),
-                "token": http.token.map { _ in "<redacted>" as Any } ?? NSNull(),
-                "maxBodyBytes": http.maxBodyBytes,
-            ] as [String: Any],
-            "tracesEndpoint": tracesEndpoint.map { $0 as Any } ?? NSNull(),
-            "monitoring": ["listen": monitoring.listen.map { "\($0)" as Any } ?? NSNull()] as [String: Any],
-            "memory": ["maxBufferedBytes": memory.maxBufferedBytes],
-            "log": ["level": log.level],
+                "listen": JSONValue(http.listen) { .string("\($0)") },
+                "token": JSONValue(http.token) { _ in "<redacted>" },
+                "maxBodyBytes": JSONValue(http.maxBodyBytes),
+            ],
+            "tracesEndpoint": JSONValue(tracesEndpoint),
+            "monitoring": ["listen": JSONValue(monitoring.listen) { .string("\($0)") }],
+            "memory": ["maxBufferedBytes": JSONValue(memory.maxBufferedBytes)],
+            "log": ["level": JSONValue(log.level)],
         ]
         if apiKey != nil { root["apiKey"] = "<redacted>" }
-        let data =
-            (try? JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        return JSONValue.object(root).pretty()
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// `moda-agent --check-config`: the effective config on stdout, faults on stderr, exit 0 or 78.
 public enum ConfigCheck {
     public static func run(path: String, environment: [String: String]) -> Int32 {
@@ -7,12 +5,10 @@ public enum ConfigCheck {
             let config = try ConfigLoader.load(path: path)
             let key = try APIKeyResolver.resolve(config: config, environment: environment)
             print(config.effectiveJSON())
-            FileHandle.standardError.write(
-                Data("moda-agent: \(path) is valid; API key from \(key.source.rawValue)\n".utf8)
-            )
+            StandardError.line("moda-agent: \(path) is valid; API key from \(key.source.rawValue)")
             return ExitStatus.success
         } catch {
-            FileHandle.standardError.write(Data("moda-agent: \(error)\n".utf8))
+            StandardError.line("moda-agent: \(error)")
             return ExitStatus.configuration
         }
     }

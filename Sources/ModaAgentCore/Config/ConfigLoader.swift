@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads and checks the JSON config file (SPEC 2): unknown keys, wrong types and out-of-range values
 /// are refused with the key's dotted path; everything absent takes its default.
@@ -37,22 +41,21 @@ public enum ConfigLoader {
         if let decoding = error as? DecodingError {
             switch decoding {
             case .dataCorrupted(let context):
-                let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey]
-                return (underlying as? String) ?? context.debugDescription
+                return context.debugDescription
             default:
                 return "\(decoding)"
             }
         }
-        let nsError = error as NSError
-        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(posix.code)))
+        if let cocoa = error as? CocoaError {
+            if let posix = cocoa.underlying as? POSIXError {
+                return String(cString: strerror(posix.code.rawValue))
+            }
+            switch cocoa.code {
+            case .fileReadNoSuchFile: return String(cString: strerror(ENOENT))
+            case .fileReadNoPermission: return String(cString: strerror(EACCES))
+            default: break
+            }
         }
-        if nsError.domain == NSCocoaErrorDomain && nsError.code == NSFileReadNoSuchFileError {
-            return "No such file or directory"
-        }
-        if nsError.domain == NSCocoaErrorDomain && nsError.code == NSFileReadNoPermissionError {
-            return "Permission denied"
-        }
-        return nsError.localizedDescription
+        return "\(error)"
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A parsed JSON value that keeps booleans, numbers and strings apart, so a config key given the
 /// wrong type gets an error instead of a silent coercion (`"maxEvents": true` is not 1).
 enum ConfigValue: Decodable, Equatable {

@@ -1,6 +1,5 @@
 import CMalloc
 import CoreMetrics
-import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -19,7 +18,7 @@ public enum AgentDaemon {
             config = try ConfigLoader.load(path: configPath)
             key = try APIKeyResolver.resolve(config: config, environment: environment)
         } catch {
-            FileHandle.standardError.write(Data("moda-agent: \(error)\n".utf8))
+            StandardError.line("moda-agent: \(error)")
             return ExitStatus.configuration
         }
         LoggingSetup.bootstrap(level: Logger.Level(rawValue: config.log.level) ?? .info)

@@ -1,7 +1,10 @@
 import CMalloc
 import Dispatch
-import Foundation
 import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The daemon's word to systemd: READY=1 once running, STATUS= kept current and watchdog pings
 /// while running, but only after the writer and delivery have both answered (a stuck pipeline

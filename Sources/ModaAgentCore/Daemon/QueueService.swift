@@ -1,6 +1,9 @@
-import Foundation
 import Logging
 import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The queue: its lock and its writer, the one owner of the write connection. Up first, down
 /// last, so every line acknowledged and every removal of a delivered batch is committed before

@@ -1,7 +1,10 @@
 import AsyncHTTPClient
-import Foundation
 import NIOCore
 import NIOHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// POSTs one request body to the Moda endpoint and reports what came back. It only reports: a
 /// non-2xx status is data for `ResponseClassifier`, and it never retries on its own.
@@ -96,8 +99,8 @@ public final class Uploader: Sendable {
         }
         let text = "\(error)"
         // NIO's connection errors end in "(errno: N)"; the system's words for N read better.
-        if let range = text.range(of: #"\(errno: (\d+)\)"#, options: .regularExpression),
-            let code = Int32(text[range].filter(\.isNumber))
+        if let marker = text.firstRange(of: "(errno: "),
+            let code = Int32(String(text[marker.upperBound...].prefix(while: \.isNumber)))
         {
             return "cannot connect to the endpoint: \(String(cString: strerror(code)))"
         }

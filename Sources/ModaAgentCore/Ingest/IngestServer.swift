@@ -1,8 +1,11 @@
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The listening Unix socket: accepts connections up to `socket.maxConnections` and gives each its
 /// own `IngestConnectionHandler`. Shutdown is two steps: stop accepting, then let every connection

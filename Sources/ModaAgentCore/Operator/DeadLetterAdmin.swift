@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The operator's actions on dead letters of both kinds, events and trace exports: list, show,
 /// replay (each back into its own queue, in their original order) and purge. Each change is one
@@ -134,31 +134,30 @@ public final class DeadLetterAdmin {
 
 extension DeadLetter {
     /// One element of `dead-letters list --json` (SPEC 7).
-    public var listJSON: [String: Any] {
-        let null = NSNull()
-        return [
-            "id": Int(id), "kind": kind.rawValue, "time": Timestamp.iso8601(deadAt), "status": status,
-            "error": error, "requestId": requestId ?? null as Any, "conversationId": conversationId ?? null as Any,
-            "preview": preview ?? null as Any,
+    public var listJSON: JSONValue {
+        [
+            "id": JSONValue(id), "kind": JSONValue(kind.rawValue), "time": JSONValue(Timestamp.iso8601(deadAt)),
+            "status": JSONValue(status), "error": JSONValue(error), "requestId": JSONValue(requestId),
+            "conversationId": JSONValue(conversationId), "preview": JSONValue(preview),
         ]
     }
 
     /// `dead-letters show`: the listing plus the event itself and when it was received.
-    public var detailJSON: [String: Any] {
-        var object = listJSON
-        object["receivedAt"] = Timestamp.iso8601(receivedAt)
-        object["queueId"] = Int(eventID)
+    public var detailJSON: JSONValue {
+        guard case .object(var object) = listJSON else { return listJSON }
+        object["receivedAt"] = JSONValue(Timestamp.iso8601(receivedAt))
+        object["queueId"] = JSONValue(eventID)
         if kind == .traces {
             // The export as stored: JSON as itself, protobuf in base64 (`base64 -d` gives the bytes back).
-            object["contentType"] = contentType
-            if let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)), !body.isEmpty {
+            object["contentType"] = JSONValue(contentType)
+            if !body.isEmpty, let json = JSONValue.parse(body.utf8) {
                 object["export"] = json
             } else {
-                object["exportBase64"] = Data(exportBody ?? []).base64EncodedString()
+                object["exportBase64"] = JSONValue(Data(exportBody ?? []).base64EncodedString())
             }
-            return object
+            return .object(object)
         }
-        object["event"] = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) ?? body
-        return object
+        object["event"] = JSONValue.parse(body.utf8) ?? JSONValue(body)
+        return .object(object)
     }
 }

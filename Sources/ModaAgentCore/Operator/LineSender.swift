@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -63,7 +63,7 @@ public enum LineSender {
         }
 
         let expected = countLines(data)
-        let writer = Thread {
+        let writer = WriterThread {
             data.withUnsafeBytes { raw in
                 var offset = 0
                 while offset < raw.count {
@@ -82,7 +82,7 @@ public enum LineSender {
             }
             shutdown(fd, Int32(SHUT_WR))
         }
-        writer.start()
+        guard let writer else { throw .noDaemon(socket: socketPath, reason: "cannot start a thread to write") }
 
         var summary = Summary()
         var pending: [UInt8] = []
@@ -97,6 +97,9 @@ public enum LineSender {
                 pending.removeSubrange(...newline)
             }
         }
+        // The daemon said all it will: a send still blocked would wait forever. Joined before `fd` closes.
+        shutdown(fd, Int32(SHUT_RDWR))
+        writer.join()
         summary.lines = expected
         if summary.acceptedLines + summary.rejectedLines < expected {
             throw .connectionLost(socket: socketPath, answered: summary.acceptedLines + summary.rejectedLines)
@@ -105,13 +108,13 @@ public enum LineSender {
     }
 
     private static func record(_ line: [UInt8], into summary: inout Summary) {
-        guard let reply = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { return }
-        if reply["ok"] as? Bool == true {
-            summary.acceptedEvents += reply["accepted"] as? Int ?? 0
+        guard let reply = JSONValue.parse(line), case .object = reply else { return }
+        if reply["ok"] == .bool(true) {
+            if case .int(let accepted) = reply["accepted"] { summary.acceptedEvents += Int(accepted) }
             summary.acceptedLines += 1
         } else {
             summary.rejectedLines += 1
-            summary.errors.append(reply["error"] as? String ?? String(decoding: line, as: UTF8.self))
+            summary.errors.append(reply["error"]?.string ?? String(decoding: line, as: UTF8.self))
         }
     }
 
@@ -128,5 +131,38 @@ public enum LineSender {
             }
         }
         return blank ? count : count + 1
+    }
+}
+
+/// One POSIX thread running a closure, joined by its owner: `send` blocks, so writing must not
+/// wait for reading (or the other way round) on a single thread.
+private final class WriterThread {
+    private var thread = pthread_t()
+
+    init?(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Body(body)).toOpaque()
+        let started = pthread_create(
+            &thread,
+            nil,
+            { argument in
+                guard let argument else { return nil }
+                Unmanaged<Body>.fromOpaque(argument).takeRetainedValue().run()
+                return nil
+            },
+            box
+        )
+        guard started == 0 else {
+            Unmanaged<Body>.fromOpaque(box).release()
+            return nil
+        }
+    }
+
+    func join() {
+        pthread_join(thread, nil)
+    }
+
+    private final class Body {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 }

@@ -1,59 +1,54 @@
-import Foundation
-
 extension StatusReport {
     /// The `status --json` object of SPEC 7.
-    public var jsonObject: [String: Any] {
-        let null = NSNull()
-        let lastError: Any =
-            delivery.lastError.map { error -> [String: Any] in
-                [
-                    "status": error.status.map { $0 as Any } ?? null, "message": error.message,
-                    "at": Timestamp.iso8601(error.at),
-                ]
-            } ?? null
+    public var jsonObject: JSONValue {
+        let lastError = Self.lastErrorJSON(delivery.lastError)
+        let tenths = { (seconds: Double) in JSONValue((seconds * 10).rounded() / 10) }
         return [
             "daemon": [
-                "running": daemon.running, "pid": daemon.pid.map { Int($0) as Any } ?? null,
-                "version": daemon.version ?? (daemon.running ? null : AgentVersion.current) as Any,
-                "uptimeSeconds": daemon.uptimeSeconds.map { ($0 * 10).rounded() / 10 as Any } ?? null,
-            ] as [String: Any],
+                "running": JSONValue(daemon.running), "pid": JSONValue(daemon.pid),
+                "version": JSONValue(daemon.version ?? (daemon.running ? nil : AgentVersion.current)),
+                "uptimeSeconds": JSONValue(daemon.uptimeSeconds, tenths),
+            ],
             "queue": [
-                "events": queue.queuedEvents, "bytes": queue.queuedBytes, "droppedEvents": queue.droppedEvents,
-                "oldestAgeSeconds": oldestAgeSeconds.map { ($0 * 10).rounded() / 10 as Any } ?? null,
-                "path": queuePath,
-            ] as [String: Any],
-            "deadLetters": ["events": deadLetters],
+                "events": JSONValue(queue.queuedEvents), "bytes": JSONValue(queue.queuedBytes),
+                "droppedEvents": JSONValue(queue.droppedEvents),
+                "oldestAgeSeconds": JSONValue(oldestAgeSeconds, tenths),
+                "path": JSONValue(queuePath),
+            ],
+            "deadLetters": ["events": JSONValue(deadLetters)],
             "delivery": [
-                "state": delivery.state.rawValue, "deliveredEvents": queue.deliveredEvents,
-                "lastSuccessAt": delivery.lastSuccessAt.map { Timestamp.iso8601($0) as Any } ?? null,
-                "lastError": lastError, "attempts": delivery.attempts,
-                "concurrency": daemon.running ? delivery.concurrency as Any : null, "maxInFlight": maxInFlight,
-                "nextAttemptAt": delivery.nextAttemptAt.map { Timestamp.iso8601($0) as Any } ?? null,
-            ] as [String: Any],
+                "state": JSONValue(delivery.state.rawValue), "deliveredEvents": JSONValue(queue.deliveredEvents),
+                "lastSuccessAt": JSONValue(delivery.lastSuccessAt) { .string(Timestamp.iso8601($0)) },
+                "lastError": lastError, "attempts": JSONValue(delivery.attempts),
+                "concurrency": daemon.running ? JSONValue(delivery.concurrency) : .null,
+                "maxInFlight": JSONValue(maxInFlight),
+                "nextAttemptAt": JSONValue(delivery.nextAttemptAt) { .string(Timestamp.iso8601($0)) },
+            ],
             "traces": [
-                "queued": traces.counters.queuedExports, "bytes": traces.counters.queuedBytes,
-                "oldestAgeSeconds": traces.oldestAgeSeconds.map { ($0 * 10).rounded() / 10 as Any } ?? null,
-                "deliveredExports": traces.counters.deliveredExports, "deadLetters": traces.deadLetters,
-                "state": traces.delivery.state.rawValue,
-                "lastSuccessAt": traces.delivery.lastSuccessAt.map { Timestamp.iso8601($0) as Any } ?? null,
-                "lastError": traces.delivery.lastError.map { error -> [String: Any] in
-                    [
-                        "status": error.status.map { $0 as Any } ?? null, "message": error.message,
-                        "at": Timestamp.iso8601(error.at),
-                    ]
-                } as Any? ?? null,
-                "nextAttemptAt": traces.delivery.nextAttemptAt.map { Timestamp.iso8601($0) as Any } ?? null,
-            ] as [String: Any],
+                "queued": JSONValue(traces.counters.queuedExports), "bytes": JSONValue(traces.counters.queuedBytes),
+                "oldestAgeSeconds": JSONValue(traces.oldestAgeSeconds, tenths),
+                "deliveredExports": JSONValue(traces.counters.deliveredExports),
+                "deadLetters": JSONValue(traces.deadLetters),
+                "state": JSONValue(traces.delivery.state.rawValue),
+                "lastSuccessAt": JSONValue(traces.delivery.lastSuccessAt) { .string(Timestamp.iso8601($0)) },
+                "lastError": Self.lastErrorJSON(traces.delivery.lastError),
+                "nextAttemptAt": JSONValue(traces.delivery.nextAttemptAt) { .string(Timestamp.iso8601($0)) },
+            ],
             "memory": [
-                "bufferedBytes": memory.bufferedBytes, "maxBufferedBytes": memory.maxBufferedBytes,
-                "readPauses": memory.readPauses,
+                "bufferedBytes": JSONValue(memory.bufferedBytes),
+                "maxBufferedBytes": JSONValue(memory.maxBufferedBytes), "readPauses": JSONValue(memory.readPauses),
             ],
         ]
     }
 
-    public func json() -> String {
-        let data =
-            (try? JSONSerialization.data(withJSONObject: jsonObject, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\\/", with: "/")
+    private static func lastErrorJSON(_ error: DeliveryStatus.LastError?) -> JSONValue {
+        JSONValue(error) { error in
+            [
+                "status": JSONValue(error.status), "message": JSONValue(error.message),
+                "at": JSONValue(Timestamp.iso8601(error.at)),
+            ]
+        }
     }
+
+    public func json() -> String { jsonObject.pretty() }
 }

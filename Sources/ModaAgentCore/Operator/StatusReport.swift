@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Everything `modactl status` shows, read from the database and the lock file, so it works
 /// whether or not the daemon runs.
@@ -35,7 +37,7 @@ public struct StatusReport: Sendable {
 
     public static func gather(config: AgentConfig, now: Double = Timestamp.now()) throws(QueueError) -> StatusReport {
         let holder = QueueLock.holder(path: QueueLock.lockPath(forQueue: config.queue.path))
-        guard FileManager.default.fileExists(atPath: config.queue.path) else {
+        guard access(config.queue.path, F_OK) == 0 else {
             return StatusReport(
                 daemon: Daemon(running: holder != nil, pid: holder, version: nil, uptimeSeconds: nil),
                 traces: Traces(

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the daemon does with a queue file SQLite calls corrupt or "not a database": it moves the
 /// file (and its WAL and shared-memory files) aside under a dated name and starts a fresh queue.
@@ -7,12 +9,9 @@ import Foundation
 public enum DamagedQueue {
     /// Renames the damaged files; returns the new path of the database file.
     public static func setAside(path: String, now: Double = Timestamp.now()) throws(QueueError) -> String {
-        let stamp = Timestamp.iso8601(now).replacingOccurrences(of: ":", with: "").replacingOccurrences(
-            of: ".",
-            with: ""
-        )
+        let stamp = Timestamp.iso8601(now).filter { $0 != ":" && $0 != "." }
         let target = "\(path).damaged-\(stamp)"
-        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+        for suffix in ["", "-wal", "-shm"] where access(path + suffix, F_OK) == 0 {
             if rename(path + suffix, target + suffix) != 0 {
                 throw .cannotOpen(
                     path: path,

@@ -1,5 +1,3 @@
-import Foundation
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,8 +32,8 @@ public final class DiskReserve: @unchecked Sendable {
         // Only when the disk has room for it twice over: taking the last free blocks back at once
         // would just fill the disk again.
         var fs = statvfs()
-        let folder = (path as NSString).deletingLastPathComponent
-        guard statvfs(folder.isEmpty ? "." : folder, &fs) == 0,
+        let folder = path.lastIndex(of: "/").map { String(path[...$0]) } ?? "."
+        guard statvfs(folder, &fs) == 0,
             Int(fs.f_bavail) * Int(fs.f_frsize) >= 2 * size
         else { return false }
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)

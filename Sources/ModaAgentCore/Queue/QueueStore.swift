@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads the queue: the head and batches for delivery, counters and the delivery state for status. One
 /// instance per reader (delivery, a modactl command), each with its own connection: WAL lets them

@@ -1,0 +1,64 @@
+import Foundation
+import ModaAgentTestSupport
+import Testing
+
+/// The shipped programs stay without full Foundation: it brings CoreFoundation's start-up work and about 30 MB of
+/// ICU data that nothing uses, paid in every binary and in the resident memory of every host. Only
+/// FoundationEssentials may be linked. A stray `import Foundation` in ModaAgentCore, moda-agent or modactl
+/// shows up here in the debug build the tests run against (a shared libFoundation.so), and in the static
+/// release build of `make test` (Foundation's own type descriptors).
+@Suite
+struct FootprintTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // ModaAgentCoreTests
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()  // package root
+    static let releaseDirectory = packageRoot.appendingPathComponent(".build-release/release").path
+    static let shipped = ["moda-agent", "modactl"]
+
+    /// Byte strings each found only when Foundation proper is linked: its module's name as Swift
+    /// metadata stores it, its shared library, FoundationInternationalization and the ICU data.
+    static let markers: [(String, [UInt8])] = [
+        ("the Foundation module", Array("\0Foundation\0".utf8)),
+        ("libFoundation.so", Array("libFoundation.so\0".utf8)),
+        ("FoundationInternationalization", Array("FoundationInternationalization\0".utf8)),
+        ("ICU data", Array("icudt".utf8)),
+    ]
+
+    static func foundationMarkers(in path: String) throws -> [String] {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        return markers.filter { bytes.range(of: Data($0.1)) != nil }.map(\.0)
+    }
+
+    @Test("the debug programs the tests run load no Foundation beyond FoundationEssentials")
+    func debugBinaries() throws {
+        for name in Self.shipped {
+            let path = "\(BuiltProducts.directory)/\(name)"
+            try #require(FileManager.default.fileExists(atPath: path), "\(path) missing: run swift build first")
+            #expect(try Self.foundationMarkers(in: path) == [], "\(name) links full Foundation")
+        }
+    }
+
+    @Test(
+        "the static release programs contain no Foundation, CoreFoundation or ICU",
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
+            "no release build in .build-release (make test builds one)"
+        )
+    )
+    func releaseBinaries() throws {
+        for name in Self.shipped {
+            let path = "\(Self.releaseDirectory)/\(name)"
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            #expect(try Self.foundationMarkers(in: path) == [], "\(name) links full Foundation")
+        }
+    }
+
+    /// The check itself must see Foundation where it is: moda-bench (not shipped) links it.
+    @Test("the markers find Foundation in a program that links it")
+    func markersFindFoundation() throws {
+        let bench = "\(BuiltProducts.directory)/moda-bench"
+        try #require(FileManager.default.fileExists(atPath: bench), "\(bench) missing: run swift build first")
+        #expect(try Self.foundationMarkers(in: bench).contains("the Foundation module"))
+    }
+}
