@@ -7,15 +7,23 @@ import ModaAgentTestSupport
 enum MemoryScenario {
     static func run(_ context: BenchContext) {
         let plan = context.plan
+        // Each run a fresh daemon. RssAnon is what it allocated; RssFile the pages of the binary (and
+        // libraries) that start-up and the idle loop touched.
+        var idleAnonymous: [Double] = []
+        var idleFile: [Double] = []
         let idle = context.samples("memory: idle") { run throws(BenchFailure) in
             let memory = try context.withAgent { agent throws(BenchFailure) in
                 Monotonic.sleep(seconds: plan.idleSettleSeconds)
                 return try residentMemory(agent)
             }
             context.say("  run \(run): idle \(memory.breakdown)")
+            idleAnonymous.append(memory.anonymousMiB)
+            idleFile.append(memory.fileMiB)
             return memory.residentMiB
         }
         context.record(ResultRow(scenario: "memory: idle RSS", unit: .mebibytes, samples: idle, target: .atMost(15)))
+        context.record(ResultRow(scenario: "memory: idle RssAnon", unit: .mebibytes, samples: idleAnonymous))
+        context.record(ResultRow(scenario: "memory: idle RssFile", unit: .mebibytes, samples: idleFile))
 
         let count = Unit.count(plan.events)
         var afterFill: [Double] = []
