@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
@@ -9,17 +8,8 @@ import Glibc
 
 /// POSTs one request body to the Moda endpoint and reports what came back. It only reports: a
 /// non-2xx status is data for `ResponseClassifier`, and it never retries on its own.
-///
-/// The HTTP client (its connection pool, TLS configuration and their code) is made on the first
-/// request: a daemon with nothing to deliver never pays for it.
 public final class Uploader: Sendable {
-    private enum State {
-        case unused(HTTPClient.Configuration)
-        case running(HTTPClient)
-        case shutDown
-    }
-
-    private let state: NIOLockedValueBox<State>
+    private let client: HTTPClient
     private static let maxResponseBytes = 1 << 20
 
     /// `connectTimeoutSeconds` bounds how long the client keeps retrying a refused connection
@@ -29,23 +19,7 @@ public final class Uploader: Sendable {
         configuration.redirectConfiguration = .disallow
         configuration.timeout = .init(connect: .milliseconds(Int64(connectTimeoutSeconds * 1000)))
         configuration.decompression = .disabled
-        state = NIOLockedValueBox(.unused(configuration))
-    }
-
-    /// The client, made now if this is the first request; nil once shut down.
-    private func client() -> HTTPClient? {
-        state.withLockedValue { state in
-            switch state {
-            case .unused(let configuration):
-                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-                state = .running(client)
-                return client
-            case .running(let client):
-                return client
-            case .shutDown:
-                return nil
-            }
-        }
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     /// The whole exchange, from connecting to the response's last byte, is bounded by
@@ -65,7 +39,7 @@ public final class Uploader: Sendable {
         request.headers.add(name: "User-Agent", value: "moda-agent/\(AgentVersion.current)")
         request.body = .bytes(ByteBuffer(bytes: body))
         let timeout = Duration.milliseconds(Int64((timeoutSeconds * 1000).rounded(.up)))
-        guard let client = client() else { return .transportFailure("the agent is shutting down") }
+        let client = self.client
         let prepared = request
         return await withTaskGroup(of: UploadResult?.self) { group in
             group.addTask {
@@ -108,12 +82,7 @@ public final class Uploader: Sendable {
     }
 
     public func shutdown() async {
-        let client: HTTPClient? = state.withLockedValue { state in
-            defer { state = .shutDown }
-            if case .running(let client) = state { return client }
-            return nil
-        }
-        try? await client?.shutdown().get()
+        try? await client.shutdown().get()
     }
 
     /// Transport errors as an operator reads them; the API key is never part of them.
