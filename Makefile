@@ -1,6 +1,7 @@
 # Installs moda-agent on a systemd host:  sudo make install      (or build the Debian package: make deb)
 #
-# Builds both programs in release mode and installs the binaries, their man pages and shell completions, the systemd
+# Builds the program in release mode and installs it as moda-agent and modactl (one binary, two names: it
+# dispatches on the name it is called by), the man pages and shell completions, the systemd
 # units and (only if none exists yet) the example config. Packagers: `make install DESTDIR=/tmp/pkgroot PREFIX=/usr`
 # stages everything without touching users, groups or systemd. Afterwards:
 #   install -m 0600 -o root /dev/stdin /etc/moda-agent/api-key   # paste the Moda API key
@@ -21,6 +22,7 @@ SERVICE_USER ?= moda-agent
 SERVICE_GROUP ?= moda-agent
 
 INSTALL ?= install
+# The installed names. modactl is a symbolic link to moda-agent: one static binary in the package, not two.
 PRODUCTS := moda-agent modactl
 UNITS := systemd/moda-agent.socket systemd/moda-agent.service systemd/moda-agent-http.socket
 
@@ -78,7 +80,6 @@ DOC_DIR := $(RELEASE_SCRATCH)/doc
 
 build:
 	$(RELEASE_BUILD) --product moda-agent
-	$(RELEASE_BUILD) --product modactl
 
 # Man pages and shell completions, generated from the programs' own argument definitions (swift-argument-parser's
 # generate-manual tool and --generate-completion-script), so they cannot drift from --help. Dated by the last
@@ -86,14 +87,16 @@ build:
 DOC_DATE := $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
 docs: build
 	$(RELEASE_BUILD) --product generate-manual
-	rm -rf $(DOC_DIR) && mkdir -p $(DOC_DIR)/man $(DOC_DIR)/bash $(DOC_DIR)/zsh $(DOC_DIR)/fish
+	rm -rf $(DOC_DIR) && mkdir -p $(DOC_DIR)/bin $(DOC_DIR)/man $(DOC_DIR)/bash $(DOC_DIR)/zsh $(DOC_DIR)/fish
+	@# Each name run as installed: the binary under both names.
+	for product in $(PRODUCTS); do ln -sf $(CURDIR)/$(RELEASE_BIN)/moda-agent $(DOC_DIR)/bin/$$product || exit 1; done
 	for product in $(PRODUCTS); do \
-		$(RELEASE_BIN)/generate-manual $(RELEASE_BIN)/$$product --date $(DOC_DATE) \
+		$(RELEASE_BIN)/generate-manual $(DOC_DIR)/bin/$$product --date $(DOC_DATE) \
 			--authors "moda-agent maintainers" --output-directory $(DOC_DIR)/man || exit 1; \
 		gzip -9n $(DOC_DIR)/man/$$product.1 || exit 1; \
-		$(RELEASE_BIN)/$$product --generate-completion-script bash | sed '1{/^#!/d}' > $(DOC_DIR)/bash/$$product || exit 1; \
-		$(RELEASE_BIN)/$$product --generate-completion-script zsh > $(DOC_DIR)/zsh/_$$product || exit 1; \
-		$(RELEASE_BIN)/$$product --generate-completion-script fish > $(DOC_DIR)/fish/$$product.fish || exit 1; \
+		$(DOC_DIR)/bin/$$product --generate-completion-script bash | sed '1{/^#!/d}' > $(DOC_DIR)/bash/$$product || exit 1; \
+		$(DOC_DIR)/bin/$$product --generate-completion-script zsh > $(DOC_DIR)/zsh/_$$product || exit 1; \
+		$(DOC_DIR)/bin/$$product --generate-completion-script fish > $(DOC_DIR)/fish/$$product.fish || exit 1; \
 	done
 
 install: docs install-user
@@ -110,9 +113,8 @@ install: docs install-user
 # Copies what `build` and `docs` made; `deb` stages the package's tree with it.
 install-files:
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR)
-	for product in $(PRODUCTS); do \
-		$(INSTALL) -m 0755 $(RELEASE_BIN)/$$product $(DESTDIR)$(BINDIR)/$$product || exit 1; \
-	done
+	$(INSTALL) -m 0755 $(RELEASE_BIN)/moda-agent $(DESTDIR)$(BINDIR)/moda-agent
+	ln -sf moda-agent $(DESTDIR)$(BINDIR)/modactl
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	$(INSTALL) -m 0644 $(DOC_DIR)/man/*.1.gz $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 0644 $(DOC_DIR)/bash/* $(DESTDIR)$(BASHCOMPDIR)/

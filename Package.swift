@@ -51,15 +51,21 @@ let package = Package(
                 .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
             ]
         ),
+        // moda-agent is also modactl when called by that name (the package's /usr/bin/modactl is a link to it).
         .executableTarget(
             name: "moda-agent",
             dependencies: [
                 "ModaAgentCore",
+                "ModactlCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "modactl",
+            dependencies: ["ModactlCommands"]
+        ),
+        .target(
+            name: "ModactlCommands",
             dependencies: [
                 "ModaAgentCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,13 +1,13 @@
 import ArgumentParser
 import FoundationEssentials
 import ModaAgentCore
+import ModactlCommands
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The daemon's command line; everything else lives in ModaAgentCore.
-@main
 struct ModaAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moda-agent",
@@ -25,7 +25,8 @@ struct ModaAgentCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Validate the config, print the effective config as JSON and exit (0 valid, 78 invalid).")
     var checkConfig = false
 
-    static func main() async {
+    /// Not `main()`: called from top-level code, that name would pick ParsableCommand's synchronous one.
+    static func runAsRoot() async {
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -52,4 +53,12 @@ struct ModaAgentCommand: AsyncParsableCommand {
         let status = await AgentDaemon.run(configPath: path, environment: environment)
         if status != 0 { throw ExitCode(status) }
     }
+}
+
+/// One program, two names: installed as moda-agent and, through a symbolic link, as modactl. The
+/// two share nearly all their code, so the package carries one static binary instead of two.
+if CommandLine.arguments.first.map({ $0.split(separator: "/").last == "modactl" }) == true {
+    Modactl.main()
+} else {
+    await ModaAgentCommand.runAsRoot()
 }

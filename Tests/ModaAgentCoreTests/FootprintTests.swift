@@ -2,6 +2,8 @@ import Foundation
 import ModaAgentTestSupport
 import Testing
 
+/// The package ships one binary: `modactl` is a link to `moda-agent`, which dispatches on the name it is called by.
+///
 /// The shipped programs stay without full Foundation: it brings CoreFoundation's start-up work and about 30 MB of
 /// ICU data that nothing uses, paid in every binary and in the resident memory of every host. Only
 /// FoundationEssentials may be linked. A stray `import Foundation` in ModaAgentCore, moda-agent or modactl
@@ -60,5 +62,21 @@ struct FootprintTests {
         let bench = "\(BuiltProducts.directory)/moda-bench"
         try #require(FileManager.default.fileExists(atPath: bench), "\(bench) missing: run swift build first")
         #expect(try Self.foundationMarkers(in: bench).contains("the Foundation module"))
+    }
+
+    @Test("moda-agent called by the name modactl is modactl, as the package installs it")
+    func modactlIsASecondName() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let link = directory.file("modactl")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: BuiltProducts.agent)
+        let help = try await CommandRunner.run(link, ["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: modactl"), "\(help.stdout)")
+        #expect(help.stdout.contains("dead-letters"))
+        let usage = try await CommandRunner.run(link, ["status", "--no-such-flag"])
+        #expect(usage.status == 2, "usage errors exit 2, as modactl's do: \(usage.stderr)")
+        let daemon = try await CommandRunner.run(BuiltProducts.agent, ["--help"])
+        #expect(daemon.stdout.contains("USAGE: moda-agent"), "\(daemon.stdout)")
     }
 }

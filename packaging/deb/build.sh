@@ -12,7 +12,9 @@ version=$2
 outdir=$3
 here=$(cd "$(dirname "$0")" && pwd)
 arch=$(dpkg --print-architecture)
-binaries=("$stage/usr/bin/moda-agent" "$stage/usr/bin/modactl")
+# modactl is a symbolic link to moda-agent (one binary, two names).
+binaries=("$stage/usr/bin/moda-agent")
+[ -L "$stage/usr/bin/modactl" ] || { echo "$stage/usr/bin/modactl is not a link to moda-agent" >&2; exit 1; }
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$here" log -1 --format=%ct 2>/dev/null || date +%s)}
 
 # As dh_strip does: the symbol tables only serve a debugger; the package is a third of the size without them.
@@ -42,6 +44,13 @@ mkdir "$work/debian"
 printf 'Source: moda-agent\n\nPackage: moda-agent\nArchitecture: any\n' > "$work/debian/control"
 depends=$(cd "$work" && dpkg-shlibdeps -O "${binaries[@]/#/-e}" | sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+# Packed relative relocations (DT_RELR, `make build` links with them) need glibc 2.36: an older loader would
+# skip them and the program would crash at start. The linker records no symbol version saying so, so
+# dpkg-shlibdeps cannot know; the package says it.
+if readelf -d "${binaries[0]}" | grep -q '(RELR)'; then
+    depends=$(echo "$depends" | sed -E 's/libc6 \(>= 2\.(2[0-9]|3[0-5])(\.[0-9]+)?\)/libc6 (>= 2.36)/')
+    case "$depends" in *"libc6 (>= 2.3"[6-9]*|*"libc6 (>= 2.[4-9]"*) ;; *) echo "no libc6 (>= 2.36) in: $depends" >&2; exit 1;; esac
+fi
 
 installed_size=$(du -s -k --apparent-size "$stage" | cut -f1)
 install -d -m 0755 "$stage/DEBIAN"

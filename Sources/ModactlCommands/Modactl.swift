@@ -7,10 +7,10 @@ import Glibc
 #endif
 
 /// The operator's CLI. `--config` may stand anywhere on the command line (SPEC 1), so it is taken
-/// out before ArgumentParser sees the rest.
-@main
-struct Modactl: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// out before ArgumentParser sees the rest. A library, so the installed `modactl` can be a second
+/// name of the moda-agent binary (one program in the package instead of two of 27 MB each).
+public struct Modactl: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "modactl",
         abstract: "Inspect and operate a moda-agent: status, send, flush, dead letters.",
         discussion: """
@@ -21,7 +21,9 @@ struct Modactl: ParsableCommand {
         subcommands: [Status.self, Send.self, Flush.self, DeadLetters.self]
     )
 
-    static func main() {
+    public init() {}
+
+    public static func main() {
         // Files modactl makes in the queue folder (SQLite's WAL and shared memory) stay private, as the
         // daemon's are, whatever umask the operator's shell has.
         umask(0o077)
