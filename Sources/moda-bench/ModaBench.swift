@@ -129,7 +129,8 @@ struct ModaBench: ParsableCommand {
                 + "before the outage until it ends.",
             "end to end, 50 ms upstream: every POST answered after 50 ms (a WAN round trip), \(Unit.count(max(100, plan.events / 5))) "
                 + "events over 4 connections, 64 conversations; delivery.maxInFlight 8 (adaptive).",
-            "memory: VmRSS / VmHWM from /proc in MiB; \"just filled\" is a single sample after one fill.",
+            "memory: VmRSS / VmHWM from /proc in MiB; idle RssAnon (heap, stacks) and RssFile (pages of the binary and "
+                + "libraries) are its two parts; \"just filled\" is a single sample after one fill.",
         ]
     }
 
