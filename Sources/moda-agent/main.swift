@@ -60,5 +60,7 @@ struct ModaAgentCommand: AsyncParsableCommand {
 if CommandLine.arguments.first.map({ $0.split(separator: "/").last == "modactl" }) == true {
     Modactl.main()
 } else {
+    // First, while this is the only thread (see AllocatorTuning).
+    AllocatorTuning.apply()
     await ModaAgentCommand.runAsRoot()
 }

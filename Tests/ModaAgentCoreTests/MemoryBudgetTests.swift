@@ -117,6 +117,25 @@ struct MemoryBudgetTests {
         #expect(connections.takeResumed() == ["a"])
     }
 
+    /// The connection handler's resume closure holds the handler, which holds the ticket: kept after
+    /// leaving, it kept every closed connection (handler, pipeline, buffers) alive for good.
+    @Test("a ticket that has left lets go of its resume handler")
+    func leaveDropsResumeHandler() {
+        final class Holder: Sendable {}
+        let budget = MemoryBudget(limit: Self.limit, maxLineBytes: 256 * Self.kib)
+        let ticket = MemoryBudget.Ticket()
+        weak var released: Holder?
+        do {
+            let holder = Holder()
+            released = holder
+            budget.join(ticket)
+            ticket.whenResumed { _ = holder }
+        }
+        #expect(released != nil)
+        budget.leave(ticket, held: 0)
+        #expect(released == nil)
+    }
+
     @Test("request bodies: larger than the budget refused at once, otherwise wait for room")
     func bodies() async throws {
         let budget = MemoryBudget(limit: Self.limit, maxLineBytes: 256 * Self.kib)

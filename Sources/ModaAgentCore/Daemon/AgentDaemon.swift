@@ -1,4 +1,3 @@
-import CMalloc
 import CoreMetrics
 import Logging
 import NIOCore
@@ -105,10 +104,6 @@ public enum AgentDaemon {
         // accepts anything; commits made meanwhile wait in the writer's stream for DeliveryService.
         delivery.start()
         traceDelivery?.start()
-        // A fixed threshold: glibc otherwise raises it to the size of each large block freed, so long
-        // lines (partial-line buffers up to socket.maxLineBytes) come from the heap and the memory
-        // they leave behind stays resident; mapped, it goes back to the system when a line is done.
-        mallopt(M_MMAP_THRESHOLD, 128 * 1024)
         let metrics = IngestMetrics()
         let memoryBudget = MemoryBudget(
             limit: config.memory.maxBufferedBytes,

@@ -34,6 +34,12 @@ public final class MemoryBudget: Sendable {
             onResume.withLockedValue { $0 }?()
         }
 
+        /// A ticket that has left is never resumed; dropping the handler also ends the cycle
+        /// connection → ticket → handler that would otherwise keep every closed connection alive.
+        fileprivate func forgetResume() {
+            onResume.withLockedValue { $0 = nil }
+        }
+
         /// The one connection allowed to grow its partial line past `partialLimit`.
         public var finishing: Bool { isFinisher.load(ordering: .relaxed) }
     }
@@ -154,7 +160,9 @@ public final class MemoryBudget: Sendable {
         if holdsPartial {
             if now <= partialLimit { return true }
             let share = partialLimit / max(1, connections.load(ordering: .relaxed))
-            if partialBytes <= share && now <= limit { return true }
+            // Its next read may double its buffer (ByteBuffer grows by powers of two), so all the
+            // connections still reading cannot take the budget past `limit` by their share each.
+            if partialBytes * 2 <= share && now <= limit { return true }
             let othersWait = state.waiters.contains {
                 if case .connection(_, partial: true) = $0 { return true }
                 return false
@@ -175,6 +183,7 @@ public final class MemoryBudget: Sendable {
 
     /// A connection has gone: what it held is returned, its place in line and any finisher slot freed.
     func leave(_ ticket: Ticket, held: Int) {
+        ticket.forgetResume()
         connections.wrappingDecrement(ordering: .relaxed)
         used.wrappingDecrement(by: held, ordering: .sequentiallyConsistent)
         let wakes = state.withLockedValue { state -> [@Sendable () -> Void] in
@@ -221,12 +230,13 @@ public final class MemoryBudget: Sendable {
         account(-reservation.bytes)
     }
 
-    /// A new finisher needs room for a whole line, so lines completed and waiting for their commit
-    /// cannot pile up; the first needs only the budget not to be exceeded, so that partial lines always
-    /// make progress (what holds the rest, lines in flight and replies, frees itself).
+    /// A new finisher needs room for a whole line beside those the finishers already at work may
+    /// still take (each reads on until its line ends, whatever the budget), so finishing lines cannot
+    /// take the budget past its limit; the first needs only the budget not to be exceeded, so that
+    /// partial lines always make progress (what holds the rest, lines in flight and replies, frees itself).
     private func mayFinish(_ state: State, now: Int) -> Bool {
         guard state.finishers < maxFinishers else { return false }
-        return now + (state.finishers == 0 ? 0 : lineLimit) <= limit
+        return now + state.finishers * lineLimit <= limit
     }
 
     /// Whom the room left lets go, in order of waiting: free finisher slots first (so partial lines
