@@ -66,6 +66,7 @@ struct ModactlTests {
             #expect(text.status == 0)
             #expect(text.stdout.contains("inactive (not running)"))
             #expect(text.stdout.contains("2 events"))
+            #expect(text.stdout.contains("Memory: 0 B of 64.0 MiB buffered; 0 read pauses"), "\(text.stdout)")
         }
     }
 

@@ -57,6 +57,7 @@ extension StatusReport {
                 lines.append("              last error: \(status): \(error.message) (\(ago) ago)")
             }
         }
+        lines.append("      Memory: \(memoryLine(paint))")
         let deadCount = deadLetters + traces.deadLetters
         var deadLine = deadCount == 0 ? "none" : paint.yellow("\(deadLetters)")
         if traces.deadLetters > 0 {
@@ -70,6 +71,15 @@ extension StatusReport {
             lines.append(contentsOf: hints.map { "  \($0)" })
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The memory budget, as `--json`'s `memory` has it: buffered bytes of the limit, read pauses.
+    /// Yellow past half the budget, where reading starts to pause for it.
+    func memoryLine(_ paint: Painter) -> String {
+        let buffered = "\(Durations.bytes(memory.bufferedBytes)) of \(Durations.bytes(memory.maxBufferedBytes)) buffered"
+        let pauses = memory.readPauses == 1 ? "1 read pause" : "\(memory.readPauses) read pauses"
+        let line = "\(buffered); \(pauses) (memory.maxBufferedBytes)"
+        return memory.bufferedBytes > memory.maxBufferedBytes / 2 ? paint.yellow(line) : line
     }
 
     /// What the operator should do next, if anything.
