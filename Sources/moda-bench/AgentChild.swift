@@ -14,6 +14,8 @@ final class AgentChild {
     var logPath: String { workspace.file("agent.log") }
     var pid: Int32 { process?.processIdentifier ?? 0 }
     var isRunning: Bool { process?.isRunning ?? false }
+    /// The highest VmHWM of the processes already stopped (a restart starts a new high-water mark).
+    private var earlierPeakMiB = 0.0
 
     init(
         binary: String,
@@ -84,6 +86,7 @@ final class AgentChild {
             if let process { throw BenchFailure("moda-agent had already exited (status \(process.terminationStatus))") }
             return
         }
+        earlierPeakMiB = max(earlierPeakMiB, memory()?.peakMiB ?? 0)
         Foundation.kill(process.processIdentifier, SIGTERM)
         let deadline = Monotonic.now() + 30_000_000_000
         while process.isRunning, Monotonic.now() < deadline { Monotonic.sleep(seconds: 0.005) }
@@ -106,6 +109,13 @@ final class AgentChild {
 
     func memory() -> ProcessStats.Memory? {
         ProcessStats.memory(pid: pid)
+    }
+
+    /// Peak resident memory over every process this daemon has been (it may have been restarted).
+    func peakMiB() -> Double? {
+        let current = isRunning ? memory()?.peakMiB : nil
+        guard let current else { return earlierPeakMiB > 0 ? earlierPeakMiB : nil }
+        return max(current, earlierPeakMiB)
     }
 
     func cpuSeconds() -> Double? {

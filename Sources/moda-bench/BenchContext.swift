@@ -18,6 +18,9 @@ final class BenchContext {
     /// Ceiling samples, turned into rows at the end, once the agent's figures they are compared with are known.
     var mockCeiling: [MockCeilingProbe.Ceiling] = []
     var generatorCeiling: [Double] = []
+    /// The peak RSS (MiB) of each daemon `withAgent` ran since `takePeaks`, for the scenarios'
+    /// "memory: peak RSS" rows.
+    private var peaks: [Double] = []
 
     init(plan: BenchPlan, agentBinary: String, workRoot: String, mock: MockModaServer, keep: Bool, monitoring: Bool) {
         self.monitoring = monitoring
@@ -90,6 +93,18 @@ final class BenchContext {
 
     private static let unavailable = MockReply.status(503, message: "Service temporarily unavailable", retryable: true)
 
+    /// The peaks collected since the last call, cleared.
+    func takePeaks() -> [Double] {
+        defer { peaks.removeAll() }
+        return peaks
+    }
+
+    /// Records a "memory: peak RSS" row (the issue's ≤ 60 MiB with the shipped defaults) from the
+    /// daemons run since the last `takePeaks`.
+    func recordPeaks(_ what: String) {
+        record(ResultRow(scenario: "memory: peak RSS, \(what)", unit: .mebibytes, samples: takePeaks(), target: .atMost(60)))
+    }
+
     /// The medians of the rows whose name starts with `prefix`.
     func medians(_ prefix: String) -> [Double] {
         rows.filter { $0.scenario.hasPrefix(prefix) }.compactMap { $0.summary?.median }
@@ -122,6 +137,7 @@ final class BenchContext {
         do {
             try agent.start()
             let result = try body(agent)
+            if let peak = agent.peakMiB() { peaks.append(peak) }
             try agent.stop()
             if keep {
                 say("  kept: \(workspace.path)")

@@ -84,15 +84,24 @@ struct ModaBench: ParsableCommand {
         )
         for name in selected {
             context.say("== \(name.rawValue)")
+            _ = context.takePeaks()
             switch name {
             case .ceilings: CeilingScenario.run(context)
-            case .ingest: IngestScenario.run(context)
-            case .latency: LatencyScenario.run(context)
+            case .ingest:
+                IngestScenario.run(context)
+                context.recordPeaks("ingest (every run)")
+            case .latency:
+                LatencyScenario.run(context)
+                context.recordPeaks("latency")
             case .e2e: EndToEndScenario.run(context)
             case .wan: WANScenario.run(context)
-            case .replay: ReplayScenario.run(context)
+            case .replay:
+                ReplayScenario.run(context)
+                context.recordPeaks("replay (filling and draining)")
             case .outage: OutageScenario.run(context)
-            case .memory: MemoryScenario.run(context)
+            case .memory:
+                MemoryScenario.run(context)
+                context.recordPeaks("memory (idle, 1M backlog, restarts)")
             }
         }
         let ceilings = CeilingReport(context: context)
@@ -129,8 +138,12 @@ struct ModaBench: ParsableCommand {
                 + "before the outage until it ends.",
             "end to end, 50 ms upstream: every POST answered after 50 ms (a WAN round trip), \(Unit.count(max(100, plan.events / 5))) "
                 + "events over 4 connections, 64 conversations; delivery.maxInFlight 8 (adaptive).",
+            "outage during a \(Unit.count(plan.events)) run: the events streamed as fast as the daemon takes them, the "
+                + "upstream answering 503 for \(Unit.seconds.format(plan.outageSeconds)) s from \(Unit.seconds.format(plan.outageLeadSeconds)) s "
+                + "after the first write.",
             "memory: VmRSS / VmHWM from /proc in MiB; idle RssAnon (heap, stacks) and RssFile (pages of the binary and "
-                + "libraries) are its two parts; \"just filled\" is a single sample after one fill.",
+                + "libraries) are its two parts; \"just filled\" is a single sample after one fill. \"peak RSS\" rows: "
+                + "each daemon's VmHWM (over its restarts), shipped defaults; the target is the issue's, met by the median.",
         ]
     }
 

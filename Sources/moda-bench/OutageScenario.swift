@@ -4,6 +4,7 @@ import ModaAgentTestSupport
 /// mock answers 503 for 10 s from the first 503 it serves, then 200 again. The figure is the
 /// seconds from that first 503 until the mock holds every event, with the shipped retry
 /// settings (backoff from 1 s, doubling, up to 30 s): what an operator waits after an incident.
+/// Then the same outage during a full run (1M events as fast as the daemon takes them).
 enum OutageScenario {
     static func run(_ context: BenchContext) {
         let plan = context.plan
@@ -14,6 +15,66 @@ enum OutageScenario {
             return seconds
         }
         context.record(ResultRow(scenario: label, unit: .seconds, samples: samples, target: .atMost(20)))
+        context.recordPeaks("outage at \(Unit.eventsPerSecond.format(plan.outageRate)) events/s")
+        runDuringLoad(context)
+    }
+
+    /// The same outage while a full run's events (1M) stream in as fast as the daemon takes them:
+    /// the backlog grows by the whole run while every request is refused, then drains. What it
+    /// shows is memory: delivery retrying with the queue growing must not hold more than in flight.
+    static func runDuringLoad(_ context: BenchContext) {
+        let plan = context.plan
+        let count = Unit.count(plan.events)
+        let label = "outage: \(Unit.seconds.format(plan.outageSeconds)) s of 503s during the \(count) run, first 503 → all delivered"
+        let samples = context.samples(label) { run throws(BenchFailure) in
+            let (seconds, peak) = try context.withAgent { agent throws(BenchFailure) in
+                let seconds = try duringLoad(context, agent: agent)
+                return (seconds, agent.peakMiB() ?? 0)
+            }
+            context.say(
+                "  run \(run): all delivered \(Unit.seconds.format(seconds)) s after the first 503, peak RSS "
+                    + "\(Unit.mebibytes.format(peak)) MiB"
+            )
+            return seconds
+        }
+        context.record(ResultRow(scenario: label, unit: .seconds, samples: samples))
+        context.recordPeaks("\(Unit.seconds.format(plan.outageSeconds)) s outage during the \(count) run")
+    }
+
+    private static func duringLoad(_ context: BenchContext, agent: AgentChild) throws(BenchFailure) -> Double {
+        let plan = context.plan
+        let mock = context.mock
+        mock.resetTally(target: plan.events)
+        let results = Collector<Result<LoadResult, BenchFailure>>()
+        let threads = ThreadGroup()
+        let load = LoadGenerator(
+            socketPath: agent.socketPath,
+            connections: 4,
+            events: plan.events,
+            stallSeconds: plan.stallSeconds
+        )
+        threads.spawn("bench-outage-1m-load") {
+            do throws(BenchFailure) { results.add(.success(try load.run())) } catch { results.add(.failure(error)) }
+        }
+        Monotonic.sleep(seconds: plan.outageLeadSeconds)
+        context.setUpstream(down: true)
+        let firstRefusal = mock.waitForFirstRefusal(seconds: 10)
+        if let firstRefusal {
+            Monotonic.sleep(until: firstRefusal + UInt64(plan.outageSeconds * 1e9))
+        }
+        context.setUpstream(down: false)
+        threads.wait()
+        guard let firstRefusal else {
+            throw BenchFailure("no delivery attempt reached the mock within 10 s of the outage start")
+        }
+        switch results.all.first {
+        case .success(let result)?: try result.check("outage load (\(Unit.count(plan.events)))")
+        case .failure(let error)?: throw error
+        case nil: throw BenchFailure("the outage load did not report")
+        }
+        let reached = try mock.waitForTarget(stallSeconds: plan.outageSeconds + 45) { agent.isRunning }
+        context.say("  \(mock.tally.refusals) requests refused with 503")
+        return Monotonic.seconds(from: firstRefusal, to: reached)
     }
 
     private static func once(_ context: BenchContext, agent: AgentChild) throws(BenchFailure) -> Double {

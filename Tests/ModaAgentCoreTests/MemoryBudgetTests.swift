@@ -117,6 +117,27 @@ struct MemoryBudgetTests {
         #expect(connections.takeResumed() == ["a"])
     }
 
+    @Test("open connections count against the budget, never more than a quarter of it")
+    func connectionsCost() {
+        let budget = MemoryBudget(limit: Self.limit, maxLineBytes: 256 * Self.kib, connectionBytes: 100 * Self.kib)
+        let connections = Connections(budget: budget)
+        let a = connections.ticket("a")
+        budget.account(300 * Self.kib)
+        // 300 KiB held and one connection's 100: under half, full reads.
+        #expect(budget.allowsFullReads(a))
+        let others = (0..<9).map { connections.ticket("c\($0)") }
+        // Ten connections cost 256 KiB (a quarter), not 1,000: past half, small reads.
+        #expect(!budget.allowsFullReads(a))
+        #expect(budget.bufferedBytes == 300 * Self.kib)
+        budget.account(400 * Self.kib)
+        #expect(budget.mayContinue(a, partialBytes: 0, completedLine: true))
+        budget.account(100 * Self.kib)
+        #expect(!budget.mayContinue(a, partialBytes: 0, completedLine: true))
+        for ticket in others { budget.leave(ticket, held: 0) }
+        // Nine gone: 800 KiB and 100 KiB of connection fit again, and the paused one is let go.
+        #expect(connections.takeResumed() == ["a"])
+    }
+
     /// The connection handler's resume closure holds the handler, which holds the ticket: kept after
     /// leaving, it kept every closed connection (handler, pipeline, buffers) alive for good.
     @Test("a ticket that has left lets go of its resume handler")

@@ -107,7 +107,8 @@ public enum AgentDaemon {
         let metrics = IngestMetrics()
         let memoryBudget = MemoryBudget(
             limit: config.memory.maxBufferedBytes,
-            maxLineBytes: config.socket.maxLineBytes
+            maxLineBytes: config.socket.maxLineBytes,
+            connectionBytes: IngestConnectionHandler.stateBytes
         )
         let server: IngestServer
         do {

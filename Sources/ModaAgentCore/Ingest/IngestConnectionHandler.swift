@@ -30,6 +30,9 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// stream stops: about 40,000 replies, so a client that reads late still gets them, while one
     /// that never reads holds at most this much.
     static let maxUnreadReplyBytes = 1 << 20
+    /// What an open connection takes beside the bytes it buffers, for the memory budget: measured
+    /// at about 6.4 KB (channel, pipeline, this handler, NIO's pooled receive buffer), rounded up.
+    static let stateBytes = 8 << 10
 
     private var framer: LineFramer
     /// Kept apart from `framer`: the framer's callback must not read the framer it is mutating.
