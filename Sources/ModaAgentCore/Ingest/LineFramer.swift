@@ -120,8 +120,8 @@ struct LineFramer {
             copy.writeBuffer(&buffer)
             partial = copy
         } else {
-            // Grown to fit rather than doubled: the memory budget counts the capacity, and doubling
-            // would let many partial lines take twice what they hold.
+            // ByteBuffer rounds capacity up to a power of two: the memory budget counts the capacity
+            // (`stashedBytes`) and lets a partial line read on only while twice it fits its share.
             partial?.reserveCapacity(existing + buffer.readableBytes)
             partial?.writeBuffer(&buffer)
         }
