@@ -128,7 +128,7 @@ struct MemoryBudgetTests {
         let others = (0..<9).map { connections.ticket("c\($0)") }
         // Ten connections cost 256 KiB (a quarter), not 1,000: past half, small reads.
         #expect(!budget.allowsFullReads(a))
-        #expect(budget.bufferedBytes == 300 * Self.kib)
+        #expect(budget.bufferedBytes == 556 * Self.kib)
         budget.account(400 * Self.kib)
         #expect(budget.mayContinue(a, partialBytes: 0, completedLine: true))
         budget.account(100 * Self.kib)
@@ -136,6 +136,18 @@ struct MemoryBudgetTests {
         for ticket in others { budget.leave(ticket, held: 0) }
         // Nine gone: 800 KiB and 100 KiB of connection fit again, and the paused one is let go.
         #expect(connections.takeResumed() == ["a"])
+    }
+
+    @Test("a body within the budget is taken once nothing else is held, whatever the connections cost")
+    func bodyBesideConnections() async throws {
+        let budget = MemoryBudget(limit: Self.limit, maxLineBytes: 256 * Self.kib, connectionBytes: 100 * Self.kib)
+        let connections = Connections(budget: budget)
+        _ = (0..<10).map { connections.ticket("c\($0)") }
+        // 256 KiB of connections beside 900 KiB would pass the limit, but nothing else is held.
+        let body = try await budget.reserve(900 * Self.kib)
+        #expect(budget.bufferedBytes == (256 + 900) * Self.kib)
+        budget.release(body)
+        #expect(budget.bufferedBytes == 256 * Self.kib)
     }
 
     /// The connection handler's resume closure holds the handler, which holds the ticket: kept after

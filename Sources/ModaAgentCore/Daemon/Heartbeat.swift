@@ -22,8 +22,6 @@ final class Heartbeat: Service, @unchecked Sendable {
     private var lastActivity = 0
     private var trimmedAt = 0
     private let budget: MemoryBudget
-    /// Free heap worth returning to the system while the daemon is busy.
-    private static let freeHeapToTrim = 8 << 20
     private var recordedMemory: MemoryBudget.Snapshot
 
     /// `activity` counts accepted events; a burst that has ended gives its heap back to the system.
@@ -91,12 +89,6 @@ final class Heartbeat: Service, @unchecked Sendable {
             // glibc keeps freed heap after a burst of ingest; idle is when giving it back is free.
             malloc_trim(0)
             trimmedAt = current
-        } else if mallinfo2().fordblks > Self.freeHeapToTrim {
-            // Under load (lines of many clients committed and freed while others are read), the holes
-            // freed lines leave in the heap stay resident until reused: beside the budget's memory they
-            // took RSS 10-30 MB over it. Giving them back once a beat costs a few ms of the allocator's
-            // lock and the page faults of reusing them.
-            malloc_trim(0)
         }
         lastActivity = current
     }

@@ -103,7 +103,8 @@ public final class MemoryBudget: Sendable {
         self.maxFinishers = max(1, self.limit / 4 / self.lineLimit)
     }
 
-    public var bufferedBytes: Int { used.load(ordering: .relaxed) }
+    /// What counts against the budget: the bytes held and the open connections' own cost.
+    public var bufferedBytes: Int { taken }
     /// How often a connection was paused for the budget.
     public var readPauses: Int { pauses.load(ordering: .relaxed) }
 
@@ -111,10 +112,20 @@ public final class MemoryBudget: Sendable {
         Snapshot(bufferedBytes: bufferedBytes, maxBufferedBytes: limit, readPauses: readPauses)
     }
 
+    /// The open connections' own cost: at most a quarter of the budget.
+    private var connectionsCost: Int {
+        min(limit / 4, connections.load(ordering: .relaxed) &* connectionBytes)
+    }
+
     /// What the decisions count: the bytes held, and the open connections' own cost.
     private var taken: Int {
-        let connectionsCost = min(limit / 4, connections.load(ordering: .relaxed) &* connectionBytes)
-        return used.load(ordering: .sequentiallyConsistent) + connectionsCost
+        used.load(ordering: .sequentiallyConsistent) + connectionsCost
+    }
+
+    /// Whether a body of `bytes` fits beside `room` already taken. One within the budget is taken
+    /// at the latest when nothing else is held, however many connections are open.
+    private func bodyFits(_ bytes: Int, room: Int) -> Bool {
+        room + bytes <= limit || room <= connectionsCost
     }
 
     /// Whether the next read of `ticket` may use a full-size buffer.
@@ -218,7 +229,7 @@ public final class MemoryBudget: Sendable {
     public func reserve(_ bytes: Int) async throws(ReserveError) -> Reservation {
         guard bytes <= limit else { throw .largerThanBudget(bytes: bytes, limit: limit) }
         let admitted = state.withLockedValue { state -> Bool in
-            guard state.waiters.isEmpty, taken + bytes <= limit else {
+            guard state.waiters.isEmpty, bodyFits(bytes, room: taken) else {
                 return false
             }
             used.wrappingIncrement(by: bytes, ordering: .sequentiallyConsistent)
@@ -279,7 +290,7 @@ public final class MemoryBudget: Sendable {
                     kept.append(waiter)
                 }
             case .body(let bytes, let continuation):
-                if room + bytes <= limit {
+                if bodyFits(bytes, room: room) {
                     room += bytes
                     used.wrappingIncrement(by: bytes, ordering: .sequentiallyConsistent)
                     wakes.append { continuation.resume() }
