@@ -9,7 +9,7 @@ public enum AllocatorTuning {
     /// concurrency pool) an arena of its own, and memory freed in one is never reused by another.
     /// Lines are read on the event loops and freed on the writer's thread once committed, so every
     /// arena's high-water mark stayed resident: with the 64 MiB budget full of 1 MB lines being
-    /// committed, 8 arenas took RSS 60-80 MB past the budget, one arena about 15. Small allocations
+    /// committed, 8 arenas took RSS 40-60 MB past the budget, one arena 15-20. Small allocations
     /// stay off the arena's lock in each thread's cache (tcache).
     ///
     /// A fixed mmap threshold: glibc otherwise raises it to the size of each large block freed, so long
