@@ -5,7 +5,10 @@ import ModaAgentTestSupport
 /// only), the rows so far, and the functional failures that decide the exit status.
 final class BenchContext {
     let plan: BenchPlan
-    let agentBinary: String
+    /// The daemon binary the current scenario runs.
+    var agentBinary: String
+    /// Put before each row's scenario while several binaries are compared ("NAME: "), else empty.
+    var rowPrefix = ""
     let workRoot: String
     let mock: MockModaServer
     /// Keep every daemon's folder (config, queue, log) instead of removing it after the run.
@@ -33,6 +36,8 @@ final class BenchContext {
 
     func record(_ row: ResultRow) {
         guard !row.samples.isEmpty else { return }
+        var row = row
+        row.scenario = rowPrefix + row.scenario
         rows.append(row)
     }
 
@@ -107,7 +112,10 @@ final class BenchContext {
 
     /// The medians of the rows whose name starts with `prefix`.
     func medians(_ prefix: String) -> [Double] {
-        rows.filter { $0.scenario.hasPrefix(prefix) }.compactMap { $0.summary?.median }
+        // A row may carry a binary's name before its scenario (several binaries compared).
+        rows.filter { $0.scenario.hasPrefix(prefix) || $0.scenario.contains(": " + prefix) }.compactMap {
+            $0.summary?.median
+        }
     }
 
     /// Runs `body` with a started daemon in a fresh workspace (the mock `upstreamDown` or not), then

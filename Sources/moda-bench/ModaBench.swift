@@ -36,8 +36,13 @@ struct ModaBench: ParsableCommand {
     )
     var scenario: [ScenarioName] = []
 
-    @Option(help: "The moda-agent binary (default: the one beside moda-bench).")
-    var agent: String?
+    @Option(
+        help: ArgumentHelp(
+            "The moda-agent binary (default: the one beside moda-bench). Repeat it to compare binaries side by side: "
+                + "each scenario then runs every binary in turn, its rows named after the binary's folder."
+        )
+    )
+    var agent: [String] = []
 
     @Option(
         help: "Folder for the daemons' queues and sockets; must be a real disk for durability to cost what it does."
@@ -58,10 +63,11 @@ struct ModaBench: ParsableCommand {
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
         let plan = BenchPlan.make(quick: quick, runs: runs, events: events)
-        let binary = agent ?? Self.besideSelf("moda-agent")
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
+        let binaries = agent.isEmpty ? [Self.besideSelf("moda-agent")] : agent
+        for binary in binaries where !FileManager.default.isExecutableFile(atPath: binary) {
             throw ValidationError("no moda-agent at \(binary); build it (swift build) or pass --agent PATH")
         }
+        let binary = binaries.joined(separator: ", ")
         let mock: MockModaServer
         do {
             mock = try MockModaServer.startBlocking(recording: .countOnly)
@@ -69,7 +75,14 @@ struct ModaBench: ParsableCommand {
             throw BenchFailure("cannot start the mock server: \(error)")
         }
         defer { try? mock.shutdownBlocking() }
-        let context = BenchContext(plan: plan, agentBinary: binary, workRoot: workDir, mock: mock, keep: keep, monitoring: monitoring)
+        let context = BenchContext(
+            plan: plan,
+            agentBinary: binaries[0],
+            workRoot: workDir,
+            mock: mock,
+            keep: keep,
+            monitoring: monitoring
+        )
         if BenchWorkspace.isTmpfs(workDir) {
             context.say(
                 "warning: \(workDir) is a tmpfs: fsync is free there and durability full is flattered; use --work-dir"
@@ -83,27 +96,33 @@ struct ModaBench: ParsableCommand {
                 + "\(plan.events) events; load average before: \(loadBefore)"
         )
         for name in selected {
-            context.say("== \(name.rawValue)")
-            _ = context.takePeaks()
-            switch name {
-            case .ceilings: CeilingScenario.run(context)
-            case .ingest:
-                IngestScenario.run(context)
-                context.recordPeaks("ingest (every run)")
-            case .latency:
-                LatencyScenario.run(context)
-                context.recordPeaks("latency")
-            case .e2e: EndToEndScenario.run(context)
-            case .wan: WANScenario.run(context)
-            case .replay:
-                ReplayScenario.run(context)
-                context.recordPeaks("replay (filling and draining)")
-            case .outage: OutageScenario.run(context)
-            case .memory:
-                MemoryScenario.run(context)
-                context.recordPeaks("memory (idle, 1M backlog, restarts)")
+            // The harness's own ceilings do not depend on the daemon: measured once.
+            for binary in name == .ceilings ? [binaries[0]] : binaries {
+                context.agentBinary = binary
+                context.rowPrefix = binaries.count > 1 && name != .ceilings ? Self.shortName(binary) + ": " : ""
+                context.say("== \(name.rawValue)\(context.rowPrefix.isEmpty ? "" : " (\(binary))")")
+                _ = context.takePeaks()
+                switch name {
+                case .ceilings: CeilingScenario.run(context)
+                case .ingest:
+                    IngestScenario.run(context)
+                    context.recordPeaks("ingest (every run)")
+                case .latency:
+                    LatencyScenario.run(context)
+                    context.recordPeaks("latency")
+                case .e2e: EndToEndScenario.run(context)
+                case .wan: WANScenario.run(context)
+                case .replay:
+                    ReplayScenario.run(context)
+                    context.recordPeaks("replay (filling and draining)")
+                case .outage: OutageScenario.run(context)
+                case .memory:
+                    MemoryScenario.run(context)
+                    context.recordPeaks("memory (idle, 1M backlog, restarts)")
+                }
             }
         }
+        context.rowPrefix = ""
         let ceilings = CeilingReport(context: context)
         for row in ceilings.rows { context.record(row) }
         let elapsed = Monotonic.seconds(from: started, to: Monotonic.now())
@@ -145,6 +164,11 @@ struct ModaBench: ParsableCommand {
                 + "libraries) are its two parts; \"just filled\" is a single sample after one fill. \"peak RSS\" rows: "
                 + "each daemon's VmHWM (over its restarts), shipped defaults; the target is the issue's, met by the median.",
         ]
+    }
+
+    /// A binary's name in the table: its folder's, which tells builds apart (`bench-before`, `release`).
+    private static func shortName(_ binary: String) -> String {
+        URL(fileURLWithPath: binary).deletingLastPathComponent().lastPathComponent
     }
 
     /// Where the running executable is, with `name` beside it (the products of one `swift build`).

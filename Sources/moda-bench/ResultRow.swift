@@ -1,7 +1,7 @@
 /// One line of the results table: a figure over the runs of a scenario, with its goal if the
 /// issue sets one (rows without a goal are context for reading the others).
 struct ResultRow {
-    let scenario: String
+    var scenario: String
     let unit: Unit
     let samples: [Double]
     var target: Target?

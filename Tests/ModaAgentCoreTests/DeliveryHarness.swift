@@ -34,6 +34,12 @@ struct DeliveryHarness {
     var delivered: [[Int64]] = []
     /// Rows removed or dead-lettered, kept to name their conversation afterwards.
     var removed: [Int64: QueuedEvent] = [:]
+    /// Commits carry their events, as the queue's writer announces them; off: only count and id.
+    var announcesRows = false
+    /// Undelivered rows a removal's cut would have deleted: must stay 0.
+    var cutTooFar = 0
+    /// Ids delivered, whether or not a cut has deleted their rows yet.
+    var deliveredAside: Set<Int64> = []
 
     init(
         maxEvents: Int = 10,
@@ -87,8 +93,10 @@ struct DeliveryHarness {
 
     /// The writer committed `count` new events.
     mutating func commit(_ count: Int, receivedAt: Double? = nil, conversation: (Int) -> String? = { _ in nil }) {
+        let first = nextID
         insert(count, receivedAt: receivedAt, conversation: conversation)
-        handle(.committed(count: count, lastID: nextID - 1))
+        let added = announcesRows ? rows.filter { $0.id >= first }.map(Self.scanned) : []
+        handle(.committed(count: count, lastID: nextID - 1, added: added))
     }
 
     /// The conversation of a row, as its body names it.
@@ -133,10 +141,7 @@ struct DeliveryHarness {
         switch action {
         case .scan(let after, let limit):
             reads += 1
-            let events = rows.filter { $0.id > after }.prefix(limit).map {
-                ScannedEvent(id: $0.id, bytes: $0.body.count, conversation: ConversationKey.of(event: $0.body))
-            }
-            return .scanned(Array(events))
+            return .scanned(Array(rows.filter { $0.id > after }.prefix(limit).map(Self.scanned)))
         case .send(let batch):
             let ids = Set(rows.map(\.id))
             guard batch.ids.contains(where: ids.contains) else { return .vanished(batch.id) }
@@ -144,11 +149,14 @@ struct DeliveryHarness {
             sent.append(batch.ids)
         case .wake(let instant):
             wake = instant
-        case .remove(let id, let ids, _):
+        case .remove(let id, let ids, let through, _):
             if failWrites { return .writeFailed(id) }
-            let set = Set(ids)
-            for row in rows where set.contains(row.id) { removed[row.id] = row }
-            rows.removeAll { set.contains($0.id) }
+            // As the queue does it: rows up to `through` are deleted, the batch's others stay
+            // (recorded as delivered) until a later cut passes them; a scan still finds them.
+            deliveredAside.formUnion(ids)
+            cutTooFar += rows.filter { $0.id <= through && !deliveredAside.contains($0.id) }.count
+            for row in rows where row.id <= through { removed[row.id] = row }
+            rows.removeAll { $0.id <= through }
             return .written(id)
         case .deadLetter(let id, let eventID, _, _, _):
             if failWrites { return .writeFailed(id) }
@@ -159,6 +167,10 @@ struct DeliveryHarness {
             break
         }
         return nil
+    }
+
+    private static func scanned(_ row: QueuedEvent) -> ScannedEvent {
+        ScannedEvent(id: row.id, bytes: row.body.count, conversation: ConversationKey.of(event: row.body))
     }
 
     var drainResults: [Bool] {

@@ -52,6 +52,28 @@ struct DeliveryStateMachineTests {
         #expect(h.sent == [Array(1...10)])
     }
 
+    @Test("caught up, commits that carry their events are sorted without a read; a gap is read")
+    func announcedCommitsNeedNoRead() {
+        var h = DeliveryHarness(maxEvents: 10, maxInFlight: 4)
+        h.announcesRows = true
+        h.start()
+        h.commit(4) { "c\($0 % 3)" }
+        let readsBefore = h.reads
+        for _ in 0..<20 {
+            h.commit(7) { "c\($0 % 3)" }
+            while !h.inFlight.isEmpty { h.answer(.ok) }
+        }
+        #expect(h.reads == readsBefore, "nothing read back while caught up")
+        h.insert(3) { _ in "c9" }  // another process: no commit event, so ids jump
+        h.commit(5) { _ in "c9" }
+        #expect(h.reads > readsBefore, "the gap is filled by a read")
+        h.advance(by: .seconds(2))
+        while !h.inFlight.isEmpty { h.answer(.ok) }
+        h.advance(by: .seconds(2))
+        #expect(h.rows.isEmpty)
+        #expect(h.delivered.flatMap { $0 }.sorted() == Array(1...(4 + 140 + 8)))
+    }
+
     @Test("the flush interval runs on the monotonic clock: a stored time an hour off changes nothing")
     func wallClockStepsDoNotMatter() {
         var h = DeliveryHarness(flushIntervalMs: 500)

@@ -75,4 +75,44 @@ struct QueueIdentityTests {
         #expect(try db.scalarInt("SELECT id FROM dead_letters") == 4)
         db.close()
     }
+
+    @Test("rows from before v5 have no key or size column: delivery reads them from the body, as for new rows")
+    func rowsBeforeV5() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("queue.db")
+        let oldBody = #"{"conversation_id":"c\u0031","role":"user","message":"old"}"#
+        let newBody = #"{"conversation_id":"c1","role":"user","message":"new"}"#
+        do {
+            let old = try SQLiteConnection(path: path)
+            for migration in QueueSchema.migrations.prefix(4) { try old.execute(migration.sql) }
+            try old.execute("PRAGMA user_version = 4")
+            try old.execute("INSERT INTO events (received_at, body) VALUES (1, '\(oldBody)')")
+            try old.execute(
+                "UPDATE counters SET queued_events = 1, queued_bytes = \(oldBody.utf8.count) WHERE id = 1"
+            )
+            old.close()
+        }
+        var config = AgentConfig.Queue()
+        config.path = path
+        let writer = try QueueWriter(db: QueueDatabase.open(path: path, durability: .full, create: false), config: config)
+        let outcomes = await withCheckedContinuation { continuation in
+            writer.submit(lines: [[PreparedEvent(body: Array(newBody.utf8))]], receivedAt: 2) {
+                continuation.resume(returning: $0)
+            }
+        }
+        #expect(outcomes == [.accepted(1)])
+        let store = try QueueStore(path: path, durability: .full, create: false)
+        let scanned = try store.scan(after: 0, limit: 10)
+        #expect(scanned.map(\.id) == [1, 2])
+        #expect(scanned.map(\.bytes) == [oldBody.utf8.count, newBody.utf8.count])
+        #expect(scanned[0].conversation == scanned[1].conversation, "the escaped and plain c1 are one conversation")
+        #expect(scanned[0].conversation == ConversationKey.of(event: Array(newBody.utf8)))
+        let removed = await withCheckedContinuation { continuation in
+            writer.perform(.markDelivered(ids: [1, 2], through: 2, status: DeliveryStatus())) { continuation.resume(returning: $0) }
+        }
+        #expect((try? removed.get()) != nil)
+        #expect(try store.counters().queuedBytes == 0, "both sizes counted off, the old row's from its body")
+        #expect(try store.counters().deliveredEvents == 2)
+    }
 }

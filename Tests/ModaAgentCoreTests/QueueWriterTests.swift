@@ -66,10 +66,35 @@ struct QueueWriterTests {
         writer.finish()
         var announced: [QueueWriter.Commit] = []
         for await commit in writer.commits { announced.append(commit) }
-        #expect(announced == [.init(events: 3, lastID: 3), .init(events: 1, lastID: 4)])
+        #expect(announced.map(\.events) == [3, 1])
+        #expect(announced.map(\.lastID) == [3, 4])
+        #expect(announced.flatMap(\.added) == [
+            ScannedEvent(id: 1, bytes: 7, conversation: ConversationKey.none),
+            ScannedEvent(id: 2, bytes: 7, conversation: ConversationKey.none),
+            ScannedEvent(id: 3, bytes: 7, conversation: ConversationKey.none),
+            ScannedEvent(id: 4, bytes: 7, conversation: ConversationKey.none),
+        ])
     }
 
-    @Test("a delivery write shares the group commit and reports its result")
+    @Test("the WAL is copied back beside the writer, not in its commits, and starts over once copied")
+    func checkpointsInTheBackground() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, path) = try makeWriter(folder)
+        let line = [event("{\"m\":\"" + String(repeating: "x", count: 4000) + "\"}")]
+        // 30 commits of 100 pages: three times the checkpoint threshold, ten times over.
+        for _ in 0..<30 {
+            _ = await submit(writer, Array(repeating: line, count: 100))
+            writer.checkpointer.waitUntilIdle()
+        }
+        let walPages = (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0) / 4096
+        #expect(walPages > 0)
+        #expect(walPages < Int(Checkpointer.pages) + 300, "the WAL started over instead of growing to 3,000 pages")
+        let snapshot = try QueueSnapshot(path: path)
+        #expect(snapshot.counters["queued_events"] == 3000)
+    }
+
+    @Test("a delivery write shares the group commit: the head is cut, delivered ids above it are kept aside")
     func deliveryWrite() async throws {
         let folder = TemporaryDirectory()
         defer { folder.remove() }
@@ -79,16 +104,53 @@ struct QueueWriterTests {
         var status = DeliveryStatus()
         status.state = .ok
         status.concurrency = 3
-        // A lane's batch: ids interleaved with another lane's, removed by id, not by range.
-        let result = await perform(writer, .markDelivered(ids: [1, 3, 4], status: status))
+        // A lane's batch, ids interleaved with another lane's (2 still out): cut through 1 only.
+        let result = await perform(writer, .markDelivered(ids: [1, 3, 4], through: 1, status: status))
         #expect((try? result.get()) != nil)
-        let snapshot = try QueueSnapshot(path: path)
-        #expect(snapshot.events == ["{\"b\":2}", "{\"e\":5}"])
-        #expect(snapshot.counters["delivered_events"] == 3)
+        var snapshot = try QueueSnapshot(path: path)
+        #expect(snapshot.events == ["{\"b\":2}", "{\"c\":3}", "{\"d\":4}", "{\"e\":5}"])
+        #expect(snapshot.counters["delivered_events"] == 1)
         let store = try QueueStore(path: path, durability: .full, create: false)
         #expect(try store.readStatus() == status)
-        #expect(try store.events(ids: [2, 4, 5]).map(\.id) == [2, 5], "read by id, the gone skipped")
-        #expect(try store.scan(after: 0, limit: 10).map(\.id) == [2, 5])
+        #expect(try store.events(ids: [1, 2, 5]).map(\.id) == [2, 5], "read by id, the gone skipped")
+        // 2 delivered too: the cut passes 3 and 4, recorded before, and keeps 5.
+        _ = await perform(writer, .markDelivered(ids: [2], through: 4, status: status))
+        snapshot = try QueueSnapshot(path: path)
+        #expect(snapshot.events == ["{\"e\":5}"])
+        #expect(snapshot.counters["delivered_events"] == 4)
+        #expect(snapshot.counters["queued_events"] == 1)
+    }
+
+    @Test("delivered ids above the cut are deleted at the next start, never sent again")
+    func deliveredAboveTheCutAfterRestart() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        var (writer, path) = try makeWriter(folder)
+        _ = await submit(writer, (1...6).map { [event("{\"n\":\($0)}")] })
+        _ = await perform(writer, .markDelivered(ids: [2, 3, 5], through: 0, status: DeliveryStatus()))
+        writer.waitUntilIdle()
+        (writer, _) = try makeWriter(folder)  // a restart: the last writer is gone
+        let snapshot = try QueueSnapshot(path: path)
+        #expect(snapshot.events == ["{\"n\":1}", "{\"n\":4}", "{\"n\":6}"])
+        #expect(snapshot.counters["delivered_events"] == 3)
+        #expect(snapshot.counters["queued_events"] == 3)
+        let store = try QueueStore(path: path, durability: .full, create: false)
+        #expect(try store.scan(after: 0, limit: 10).map(\.id) == [1, 4, 6])
+        _ = writer
+    }
+
+    @Test("dropOldest drops delivered events still queued as delivered, not dropped")
+    func dropOldestCountsDeliveredAsDelivered() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, path) = try makeWriter(folder, maxBytes: 40, whenFull: .dropOldest)
+        _ = await submit(writer, (1...4).map { [event("{\"n\":\($0)}")] })  // 7 bytes each
+        _ = await perform(writer, .markDelivered(ids: [1, 2, 3], through: 0, status: DeliveryStatus()))
+        _ = await submit(writer, [[event("{\"big\":\"" + String(repeating: "x", count: 20) + "\"}")]])
+        let snapshot = try QueueSnapshot(path: path)
+        #expect(snapshot.events.count == 2)
+        #expect(snapshot.counters["delivered_events"] == 3)
+        #expect(snapshot.counters["dropped_events"] == 0)
     }
 
     @Test("many concurrent submitters share commits and every one is answered")

@@ -88,7 +88,7 @@ public final class DeliveryDriver: @unchecked Sendable {
 
     /// The queue's writer committed events.
     public func committed(_ commit: QueueWriter.Commit) {
-        queue.async { self.apply(.committed(count: commit.events, lastID: commit.lastID)) }
+        queue.async { self.apply(.committed(count: commit.events, lastID: commit.lastID, added: commit.added)) }
     }
 
     /// `modactl flush`: deliver now, skipping any backoff or pause wait.
@@ -179,9 +179,9 @@ public final class DeliveryDriver: @unchecked Sendable {
             return send(batch)
         case .wake(let instant):
             setTimer(instant)
-        case .remove(let id, let ids, let status):
+        case .remove(let id, let ids, let through, let status):
             let count = ids.count
-            writer.perform(source.removal(ids: ids, status: status)) { result in
+            writer.perform(source.removal(ids: ids, through: through, status: status)) { result in
                 self.queue.async {
                     self.written(
                         id,

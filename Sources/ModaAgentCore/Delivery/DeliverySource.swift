@@ -14,7 +14,9 @@ protocol DeliverySource {
     func endpoint(_ settings: DeliverySettings) -> String
     func classify(_ result: UploadResult, itemCount: Int) -> DeliveryDecision
 
-    func removal(ids: [Int64], status: DeliveryStatus) -> QueueWrite
+    /// The write recording a delivered batch; every item up to `through` is finished, so the
+    /// queue may be cut there (events are; trace exports are removed by id, `through` unused).
+    func removal(ids: [Int64], through: Int64, status: DeliveryStatus) -> QueueWrite
     /// The write moving item `id` to the dead letters, or nil when it is no longer queued.
     func deadLetter(
         id: Int64,
@@ -59,8 +61,8 @@ struct EventSource: DeliverySource {
         ResponseClassifier.classify(result, eventCount: itemCount)
     }
 
-    func removal(ids: [Int64], status: DeliveryStatus) -> QueueWrite {
-        .markDelivered(ids: ids, status: status)
+    func removal(ids: [Int64], through: Int64, status: DeliveryStatus) -> QueueWrite {
+        .markDelivered(ids: ids, through: through, status: status)
     }
 
     func deadLetter(

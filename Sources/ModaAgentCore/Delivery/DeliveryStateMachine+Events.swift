@@ -32,8 +32,9 @@ extension DeliveryStateMachine {
     public enum Event: Sendable {
         /// Delivery begins; `lastQueuedID` is the newest id already in the queue.
         case started(lastQueuedID: Int64)
-        /// The queue's writer committed `count` events, the newest with id `lastID`.
-        case committed(count: Int, lastID: Int64)
+        /// The queue's writer committed `count` events, the newest with id `lastID`; `added` are
+        /// those events as a scan would give them (empty when the writer does not say).
+        case committed(count: Int, lastID: Int64, added: [ScannedEvent])
         /// What a `scan` found, in id order.
         case scanned([ScannedEvent])
         case scanFailed
@@ -61,8 +62,9 @@ extension DeliveryStateMachine {
         case send(Batch)
         /// Call back with `timerFired` at this instant; nil cancels. Replaces the previous wake.
         case wake(at: Instant?)
-        /// The batch was delivered: remove its events and record `status`, in one transaction.
-        case remove(BatchID, ids: [Int64], status: DeliveryStatus)
+        /// The batch was delivered: record it and `status`, and cut the queue through `through`
+        /// (every id up to it is finished), in one transaction.
+        case remove(BatchID, ids: [Int64], through: Int64, status: DeliveryStatus)
         /// Read the event and move it to the dead letters with `status`, in one transaction.
         case deadLetter(BatchID, eventID: Int64, DeliveryFault, at: Double, status: DeliveryStatus)
         case persist(DeliveryStatus)

@@ -15,7 +15,9 @@
 /// Waits (flush interval, backoff, pause, drain deadline) are instants of the monotonic clock
 /// passed in with each event, so a stepped wall clock cannot stretch or cut them; wall-clock time
 /// is only written into the status an operator reads. Batches are ids: their rows are read when
-/// sent, so memory holds at most what is in flight plus a bounded window of scanned ids.
+/// sent, so memory holds at most what is in flight plus a bounded window of scanned ids. A
+/// delivered batch's removal also says how far the queue may be cut from its head
+/// (`finishedThrough`): lanes finish out of queue order, and only the head is deleted.
 public struct DeliveryStateMachine: Sendable {
     public typealias Instant = ContinuousClock.Instant
 
@@ -31,7 +33,7 @@ public struct DeliveryStateMachine: Sendable {
 
     /// Writes handed to the queue's writer; a delivered batch stays here until its removal commits.
     enum PendingWrite: Equatable {
-        case removal(Batch, Removal)
+        case removal(Batch, through: Int64, Removal)
         case deadLetter(Batch)
     }
 
@@ -55,6 +57,8 @@ public struct DeliveryStateMachine: Sendable {
     private(set) var concurrency: AdaptiveConcurrency
     /// The last queue id sorted into a lane; scans continue after it.
     private(set) var scanned: Int64 = 0
+    /// The queue is asked to cut its head through this id (`QueueWrite.markDelivered`).
+    private var prunedThrough: Int64 = 0
     /// The newest id known to be queued (start-up, commits, scans).
     private var newest: Int64 = 0
     /// When the machine learned of each stretch of ids (monotonic), for the flush interval.
@@ -105,9 +109,10 @@ public struct DeliveryStateMachine: Sendable {
             if lastQueuedID > 0 { arrivals.record(through: lastQueuedID, at: now.instant, interval: flushInterval) }
             newest = lastQueuedID
             actions.append(.persist(status))
-        case .committed(_, let lastID):
+        case .committed(_, let lastID, let added):
             arrivals.record(through: lastID, at: now.instant, interval: flushInterval)
             newest = max(newest, lastID)
+            take(added)
         case .scanned(let events):
             guard case .scanning(let after, let limit) = scan else { break }
             received(events, after: after, limit: limit, now: now, into: &actions)
@@ -132,8 +137,8 @@ public struct DeliveryStateMachine: Sendable {
             if case .deadLetter(let batch) = writes.removeValue(forKey: id) { lanes[batch.lane].busy = nil }
         case .writeFailed(let id):
             switch writes[id] {
-            case .removal(let batch, _):
-                writes[id] = .removal(batch, .failed)
+            case .removal(let batch, let through, _):
+                writes[id] = .removal(batch, through: through, .failed)
             case .deadLetter(let batch):
                 writes.removeValue(forKey: id)
                 lanes[batch.lane].busy = nil
@@ -193,11 +198,11 @@ public struct DeliveryStateMachine: Sendable {
         }
         var holding = false
         for (id, write) in writes.sorted(by: { $0.key < $1.key }) {
-            guard case .removal(let batch, let removal) = write, removal != .submitted else { continue }
+            guard case .removal(let batch, let through, let removal) = write, removal != .submitted else { continue }
             holding = true
             if removal == .failed {
-                writes[id] = .removal(batch, .resubmitted)
-                actions.append(.remove(id, ids: batch.ids, status: status))
+                writes[id] = .removal(batch, through: through, .resubmitted)
+                actions.append(.remove(id, ids: batch.ids, through: through, status: status))
             }
         }
         if holding { return }
@@ -207,8 +212,16 @@ public struct DeliveryStateMachine: Sendable {
         }
         adoptLaneCount()
         if scanWanted(now) {
-            // Nothing handed out: scan from the true head, so nothing can be skipped.
-            if nothingOut { scanned = 0 }
+            if nothingOut {
+                // Delivered events still queued above the last cut go first: a scan from the head
+                // would find them.
+                if prunedThrough < scanned {
+                    cut(through: scanned, into: &actions)
+                    return
+                }
+                // Nothing handed out: scan from the true head, so nothing can be skipped.
+                scanned = 0
+            }
             let limit = min(window - waitingCount, maxEvents * lanes.count)
             scan = .scanning(after: scanned, limit: limit)
             actions.append(.scan(after: scanned, limit: limit))
@@ -234,6 +247,28 @@ public struct DeliveryStateMachine: Sendable {
     }
 
     private var waitingCount: Int { lanes.reduce(0) { $0 + $1.waiting.count } }
+
+    /// Every id up to this one is delivered, dead-lettered or gone, so the queue may be cut there:
+    /// below the oldest event still waiting, to be resent, in flight or being dead-lettered, and
+    /// never past what was scanned.
+    private var finishedThrough: Int64 {
+        var oldest = scanned + 1
+        for lane in lanes {
+            if let id = lane.waiting.first?.id { oldest = min(oldest, id) }
+            for batch in lane.resend { oldest = min(oldest, batch.firstID) }
+        }
+        for flight in inFlight.values { oldest = min(oldest, flight.batch.firstID) }
+        for case .deadLetter(let batch) in writes.values { oldest = min(oldest, batch.firstID) }
+        return oldest - 1
+    }
+
+    /// Cuts the queue's head through `through` with nothing newly delivered: a removal of no ids.
+    private mutating func cut(through: Int64, into actions: inout [Action]) {
+        let batch = makeBatch(lane: 0, [])
+        prunedThrough = through
+        writes[batch.id] = .removal(batch, through: through, .submitted)
+        actions.append(.remove(batch.id, ids: [], through: through, status: status))
+    }
 
     private func scanWanted(_ now: Now) -> Bool {
         guard lanes.count == laneTarget, waitingCount + maxEvents <= window else { return false }
@@ -317,6 +352,22 @@ public struct DeliveryStateMachine: Sendable {
         scan = events.count < limit ? .caughtUp(pollAt: now.instant + max(.seconds(1), flushInterval)) : .unknown
     }
 
+    /// Sorts a commit's events into the lanes as a scan would, sparing the read, when they are
+    /// exactly what the next scan would return: delivery has caught up, they follow the last id
+    /// sorted (nothing another process added in between), and the window has room for them all.
+    /// Otherwise a scan picks them up later, as without them.
+    private mutating func take(_ added: [ScannedEvent]) {
+        guard case .caughtUp = scan, let first = added.first, let last = added.last,
+            first.id == scanned + 1, last.id - first.id == Int64(added.count - 1),
+            lanes.count == laneTarget, waitingCount + added.count <= window
+        else { return }
+        let count = UInt64(lanes.count)
+        for event in added {
+            lanes[Int(event.conversation % count)].append(event)
+        }
+        scanned = last.id
+    }
+
     private mutating func answered(
         _ flight: Flight,
         _ decision: DeliveryDecision,
@@ -334,8 +385,10 @@ public struct DeliveryStateMachine: Sendable {
             failingSince = nil
             _ = concurrency.delivered(sentAt: flight.sentAt, now: now.instant, stillInFlight: inFlight.count)
             status.concurrency = concurrency.limit
-            writes[batch.id] = .removal(batch, .submitted)
-            actions.append(.remove(batch.id, ids: batch.ids, status: status))
+            let through = finishedThrough
+            prunedThrough = max(prunedThrough, through)
+            writes[batch.id] = .removal(batch, through: through, .submitted)
+            actions.append(.remove(batch.id, ids: batch.ids, through: through, status: status))
         case .retry(let after, let fault):
             if AdaptiveConcurrency.isBackPressure(fault) {
                 _ = concurrency.congested(now: now.instant)
@@ -440,7 +493,7 @@ public struct DeliveryStateMachine: Sendable {
         if stallUntil != nil || retryAt != nil {
             consider(stallUntil)
             consider(retryAt)
-        } else if writes.values.allSatisfy({ if case .removal(_, let r) = $0 { r == .submitted } else { true } }) {
+        } else if writes.values.allSatisfy({ if case .removal(_, _, let r) = $0 { r == .submitted } else { true } }) {
             if case .caughtUp(let pollAt) = scan {
                 consider(pollAt)
                 if newest > scanned { consider(arrivals.knownAt(scanned + 1).map { $0 + flushInterval }) }

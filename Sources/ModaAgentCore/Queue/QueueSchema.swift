@@ -108,6 +108,22 @@ enum QueueSchema {
             """
         ),
         (
+            // Delivery sorts the head into lanes and counts bytes without reading a body or its JSON.
+            // Rows written before (and by `dead-letters replay`, which copies bodies) keep NULLs;
+            // readers then fall back to the body (`QueueStore.scan`, `coalesce(size, ...)`).
+            // `delivered`: ids delivered but still in `events`, which is cut only from its head
+            // (`QueueWrite.markDelivered`); the writer deletes them at start-up.
+            "v5: events carry their conversation key and stored size; delivered ids above the head",
+            """
+            ALTER TABLE events ADD COLUMN conversation INTEGER;
+            ALTER TABLE events ADD COLUMN size INTEGER;
+            CREATE TABLE delivered (
+                first INTEGER PRIMARY KEY,
+                last INTEGER NOT NULL
+            );
+            """
+        ),
+        (
             // OTLP trace exports (SPEC 10.2), stored as received in a queue of their own, with their
             // own counters and delivery state: the two queues are delivered independently. Dead
             // letters stay one table, so `modactl dead-letters` ids are one sequence for both kinds.

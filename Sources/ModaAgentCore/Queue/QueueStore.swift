@@ -14,7 +14,9 @@ public final class QueueStore {
     }
 
     let db: SQLiteConnection
-    private let scanQuery: SQLiteStatement
+    /// Prepared on first use: only delivery scans, and it needs the v5 columns, which a queue an
+    /// operator's command reads (never migrates) may lack.
+    private var scanQuery: SQLiteStatement?
     private let runQuery: SQLiteStatement
     private let countersQuery: SQLiteStatement
 
@@ -37,7 +39,6 @@ public final class QueueStore {
 
     init(connection: SQLiteConnection) throws(QueueError) {
         db = connection
-        scanQuery = try db.prepare("SELECT id, body FROM events WHERE id > ? ORDER BY id LIMIT ?")
         runQuery = try db.prepare("SELECT id, received_at, body FROM events WHERE id BETWEEN ? AND ? ORDER BY id")
         countersQuery = try db.prepare(
             "SELECT queued_events, queued_bytes, dropped_events, delivered_events FROM counters WHERE id = 1"
@@ -49,6 +50,17 @@ public final class QueueStore {
     /// Up to `limit` events after `afterID`, each as its id, size and conversation, without keeping
     /// a body: delivery sorts the head into lanes with this and reads a batch's rows only to send it.
     public func scan(after afterID: Int64, limit: Int) throws(QueueError) -> [ScannedEvent] {
+        let scanQuery: SQLiteStatement
+        if let prepared = self.scanQuery {
+            scanQuery = prepared
+        } else {
+            // The body only for rows older than v5, which have no key or size of their own.
+            scanQuery = try db.prepare(
+                "SELECT id, conversation, size, CASE WHEN conversation IS NULL OR size IS NULL THEN body END "
+                    + "FROM events WHERE id > ? ORDER BY id LIMIT ?"
+            )
+            self.scanQuery = scanQuery
+        }
         scanQuery.bind(1, afterID)
         scanQuery.bind(2, Int64(limit))
         defer { scanQuery.reset() }
@@ -56,8 +68,13 @@ public final class QueueStore {
         events.reserveCapacity(min(limit, 16_384))
         while try scanQuery.step() {
             let id = scanQuery.int64(0)
-            let (bytes, key) = scanQuery.withBytes(1) { ($0.count, ConversationKey.of(event: $0)) }
-            events.append(ScannedEvent(id: id, bytes: bytes, conversation: key))
+            if scanQuery.isNull(3) {
+                let key = UInt64(bitPattern: scanQuery.int64(1))
+                events.append(ScannedEvent(id: id, bytes: Int(scanQuery.int64(2)), conversation: key))
+            } else {
+                let (bytes, key) = scanQuery.withBytes(3) { ($0.count, ConversationKey.of(event: $0)) }
+                events.append(ScannedEvent(id: id, bytes: bytes, conversation: key))
+            }
         }
         return events
     }

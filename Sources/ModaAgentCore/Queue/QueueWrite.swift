@@ -2,9 +2,16 @@
 /// commit (its own savepoint, the group's transaction and fsync), so delivery never races ingest
 /// for SQLite's write lock and never opens a second writer on the same file.
 public enum QueueWrite: Sendable {
-    /// Removes a delivered batch (its ids, ascending; lanes interleave, so not a range) and records
-    /// the success: the events leave only together with the record of delivery.
-    case markDelivered(ids: [Int64], status: DeliveryStatus)
+    /// Records a delivered batch (its ids, ascending, in `delivered`) and the success, in one
+    /// transaction; every event up to `through` is delivered or gone, so the writer may then cut the
+    /// queue's head there.
+    ///
+    /// Lanes interleave in the queue, so a batch's own rows share their pages with other lanes':
+    /// deleting them one run at a time rewrote (and rebalanced) most pages once per lane, the
+    /// largest part of a commit and of its fsync. Cut only from the head, the queue frees whole
+    /// pages, as a single lane did; until the cut passes them, `delivered` keeps the batch's ids
+    /// so a restart never sends them again (`purgeDelivered`).
+    case markDelivered(ids: [Int64], through: Int64, status: DeliveryStatus)
     /// Moves one event to the dead letters with the API's verdict.
     case deadLetter(QueuedEvent, fault: DeliveryFault, at: Double, status: DeliveryStatus)
     case status(DeliveryStatus)
@@ -25,13 +32,14 @@ public enum QueueWrite: Sendable {
     func apply(to db: SQLiteConnection) throws(QueueError) {
         try db.transaction { () throws(QueueError) in
             switch self {
-            case .markDelivered(let ids, let status):
-                let (events, bytes) = try Self.delete(ids: ids, in: db)
-                try db.execute(
-                    "UPDATE counters SET queued_events = max(0, queued_events - \(events)), "
-                        + "queued_bytes = max(0, queued_bytes - \(bytes)), "
-                        + "delivered_events = delivered_events + \(events) WHERE id = 1"
-                )
+            case .markDelivered(let ids, _, let status):
+                // The writer deletes the rows up to `through` afterwards (`QueueWriter.cut`).
+                let record = try db.prepare("INSERT OR REPLACE INTO delivered (first, last) VALUES (?, ?)")
+                for run in IDRuns(ids) {
+                    record.bind(1, run.lowerBound)
+                    record.bind(2, run.upperBound)
+                    try record.run()
+                }
                 try Self.write(status, to: db)
             case .deadLetter(let event, let fault, let time, let status):
                 try Self.insertDeadLetter(event, fault: fault, at: time, into: db)
@@ -136,15 +144,36 @@ public enum QueueWrite: Sendable {
         return (exports, bytes)
     }
 
-    /// Deletes each run of consecutive ids as one range: a lane's batch is mostly runs (a client's
-    /// burst of one conversation), and a range costs one statement instead of one per row.
+    /// Deletes the delivered events still in the queue (`markDelivered`) and forgets them; returns
+    /// what went. The caller counts them delivered.
+    static func purgeDelivered(in db: SQLiteConnection) throws(QueueError) -> (events: Int64, bytes: Int64) {
+        let ranges = try db.prepare("SELECT first, last FROM delivered ORDER BY first")
+        var runs: [ClosedRange<Int64>] = []
+        while try ranges.step() {
+            let (first, last) = (ranges.int64(0), ranges.int64(1))
+            if first <= last { runs.append(first...last) }
+        }
+        ranges.reset()
+        let removed = try delete(runs, in: db)
+        try db.execute("DELETE FROM delivered")
+        return removed
+    }
+
     private static func delete(ids: [Int64], in db: SQLiteConnection) throws(QueueError) -> (events: Int64, bytes: Int64) {
+        try delete(IDRuns(ids), in: db)
+    }
+
+    /// Deletes each run of ids with one statement; returns how many rows and bytes went.
+    private static func delete<Runs: Sequence<ClosedRange<Int64>>>(
+        _ runs: Runs,
+        in db: SQLiteConnection
+    ) throws(QueueError) -> (events: Int64, bytes: Int64) {
         let statement = try db.prepare(
-            "DELETE FROM events WHERE id BETWEEN ? AND ? RETURNING length(CAST(body AS BLOB))"
+            "DELETE FROM events WHERE id BETWEEN ? AND ? RETURNING \(storedSize)"
         )
         var events: Int64 = 0
         var bytes: Int64 = 0
-        for run in IDRuns(ids) {
+        for run in runs {
             statement.bind(1, run.lowerBound)
             statement.bind(2, run.upperBound)
             while try statement.step() {
@@ -155,6 +184,9 @@ public enum QueueWrite: Sendable {
         }
         return (events, bytes)
     }
+
+    /// A row's size in bytes: the v5 column, or the body's for rows written before it.
+    static let storedSize = "coalesce(size, length(CAST(body AS BLOB)))"
 
     private static func write(
         _ status: DeliveryStatus,

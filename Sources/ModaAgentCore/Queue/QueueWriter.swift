@@ -10,8 +10,9 @@ import NIOConcurrencyHelpers
 /// reply is never sent for an event that is not durable. Each commit that added events is
 /// announced on `commits`.
 public final class QueueWriter: @unchecked Sendable {
-    // @unchecked: `db`, the prepared statements, `reserve` and the last ids are touched only on
-    // `queue` (a serial queue); `pending`, `jobs`, `traces` and `drainScheduled` only under `lock`.
+    // @unchecked: `db`, the prepared statements, `reserve`, the last ids and the cut's state are
+    // touched only on `queue` (a serial queue); `pending`, `jobs`, `traces` and `drainScheduled`
+    // only under `lock`.
     public enum Outcome: Sendable, Equatable {
         case accepted(Int)
         /// Refused for lack of room; the client may retry.
@@ -37,6 +38,9 @@ public final class QueueWriter: @unchecked Sendable {
     public struct Commit: Sendable, Equatable {
         public var events: Int
         public var lastID: Int64
+        /// Events only: the events of the commit as delivery sorts them (id, size, conversation),
+        /// which it takes instead of reading back the rows while it has caught up with the queue.
+        public var added: [ScannedEvent] = []
     }
 
     /// A write of delivery's that rides on the next group commit: its own savepoint, the group's
@@ -76,6 +80,18 @@ public final class QueueWriter: @unchecked Sendable {
     /// The newest event and trace export ids of the commit under way (the writer's queue only).
     private var lastEventID: Int64 = 0
     private var lastTraceID: Int64?
+    let checkpointer: Checkpointer
+    /// Delivered events up to `cutTarget` may be deleted; up to `cutDone` they are. Cutting runs in
+    /// chunks of its own, when no line waits or when it falls far behind (see `drain`).
+    private var cutTarget: Int64 = 0
+    private var cutDone: Int64 = 0
+    private var cutFailed = false
+    private let cutChunk: SQLiteStatement
+    /// `PRAGMA synchronous` for the commits that acknowledge lines, restored after a cut.
+    private let synchronous: String
+    /// Completions of `markDelivered` writes: each runs once the cut has passed its `through`, so
+    /// delivery learns its batch left the queue only when it has.
+    private var cutWaiters: [(through: Int64, completion: @Sendable (Result<Void, QueueError>) -> Void)] = []
 
     /// `reserve` is the space set aside for removing delivered events on a full disk.
     init(
@@ -86,17 +102,35 @@ public final class QueueWriter: @unchecked Sendable {
     ) throws(QueueError) {
         self.db = db
         self.maxBytes = config.maxBytes
+        self.synchronous = config.durability == .full ? "FULL" : "NORMAL"
         self.whenFull = config.whenFull
         self.reserve = reserve
         self.logger = logger
         (commits, announce) = AsyncStream.makeStream(of: Commit.self)
         (traceCommits, announceTraces) = AsyncStream.makeStream(of: Commit.self)
-        insert = try db.prepare("INSERT INTO events (received_at, body) VALUES (?, ?)")
+        // Delivered rows are deleted some seconds after they were written: with the 512 KiB every
+        // connection gets, their pages were evicted by then and each deletion read them back. The
+        // writer keeps more of the recent queue (SQLite fills the cache only as pages are used; an
+        // idle daemon holds little of it).
+        try db.execute("PRAGMA cache_size = -\(Self.cacheKiB)")
+        // Delivery's writes each run in a savepoint (`QueueWrite.apply`), which copies every page it
+        // changes into a sub-journal first: in memory, that copy is a memcpy; in a temporary file
+        // it was the writer's largest write, bigger than the WAL itself.
+        try db.execute("PRAGMA temp_store = MEMORY")
+        checkpointer = try Checkpointer(path: db.path)
+        checkpointer.watch(db)
+        cutChunk = try db.prepare(
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT \(Self.cutChunkRows)) "
+                + "RETURNING id, \(QueueWrite.storedSize)"
+        )
+        // Delivered before the last stop but not yet cut from the head: never to be sent again.
+        try db.transaction { () throws(QueueError) in _ = try Self.forgetDelivered(in: db) }
+        insert = try db.prepare("INSERT INTO events (received_at, body, conversation, size) VALUES (?, ?, ?, ?)")
         readCounters = try db.prepare("SELECT queued_events, queued_bytes, dropped_events FROM counters WHERE id = 1")
         writeCounters = try db.prepare(
             "UPDATE counters SET queued_events = ?, queued_bytes = ?, dropped_events = ? WHERE id = 1"
         )
-        oldest = try db.prepare("SELECT id, length(CAST(body AS BLOB)) FROM events ORDER BY id")
+        oldest = try db.prepare("SELECT id, \(QueueWrite.storedSize) FROM events ORDER BY id")
         deleteThrough = try db.prepare("DELETE FROM events WHERE id <= ?")
     }
 
@@ -149,7 +183,11 @@ public final class QueueWriter: @unchecked Sendable {
 
     /// Returns once everything submitted before the call is committed and its completion has run.
     public func waitUntilIdle() {
-        queue.sync {}
+        while queue.sync(execute: { cutTarget > cutDone && !cutFailed }) {}
+    }
+
+    deinit {
+        checkpointer.stopWatching(db)
     }
 
     /// `waitUntilIdle` for async callers: suspends instead of blocking a thread.
@@ -169,15 +207,23 @@ public final class QueueWriter: @unchecked Sendable {
     /// Commits one group, then queues itself again if more is waiting, so work queued on the
     /// writer's queue in the meantime gets its turn.
     private func drain() {
+        let cutting = cutTarget > cutDone && !cutFailed
         let (group, taken, exports) = lock.withLock { () -> ([Submission], [Job], [TraceSubmission]) in
             let taken = (pending, jobs, traces)
             pending.removeAll(keepingCapacity: true)
             jobs.removeAll(keepingCapacity: true)
             if !taken.2.isEmpty { traces.removeAll(keepingCapacity: true) }
-            if taken.0.isEmpty && taken.1.isEmpty && taken.2.isEmpty { drainScheduled = false }
+            if taken.0.isEmpty && taken.1.isEmpty && taken.2.isEmpty && !cutting { drainScheduled = false }
             return taken
         }
-        if group.isEmpty && taken.isEmpty && exports.isEmpty { return }
+        if group.isEmpty && taken.isEmpty && exports.isEmpty {
+            // Nothing waits: the writer's idle moment is the cut's.
+            if cutting {
+                cut()
+                queue.async { self.drain() }
+            }
+            return
+        }
         var work = taken
         var traceOutcomes: [Outcome] = []
         let started = ContinuousClock.now
@@ -188,7 +234,15 @@ public final class QueueWriter: @unchecked Sendable {
         )
         if work.contains(where: { $0.write.isRemoval }) { recoverSpace(&work) }
         for job in work {
-            if let error = job.error { job.completion(.failure(error)) } else { job.completion(.success(())) }
+            if let error = job.error {
+                job.completion(.failure(error))
+            } else if case .markDelivered(_, let through, _) = job.write, through > cutDone {
+                cutTarget = max(cutTarget, through)
+                cutFailed = false
+                cutWaiters.append((through, job.completion))
+            } else {
+                job.completion(.success(()))
+            }
         }
         for (submission, result) in zip(group, outcomes) {
             submission.completion(result)
@@ -196,12 +250,61 @@ public final class QueueWriter: @unchecked Sendable {
         for (submission, result) in zip(exports, traceOutcomes) {
             submission.completion(result)
         }
-        if added > 0 { announce.yield(Commit(events: added, lastID: lastEventID)) }
+        if !added.isEmpty { announce.yield(Commit(events: added.count, lastID: lastEventID, added: added)) }
         if let lastTraceID {
             let stored = traceOutcomes.count { if case .accepted = $0 { true } else { false } }
             announceTraces.yield(Commit(events: stored, lastID: lastTraceID))
         }
+        // Never idle under a steady load: cut between commits once far behind, so the delivered
+        // rows kept (and `delivered`) stay bounded.
+        if cutTarget - cutDone > Self.cutBacklog { cut() }
         queue.async { self.drain() }
+    }
+
+    /// Deletes the next chunk of delivered events from the head in a transaction of its own, so a
+    /// commit that acknowledges lines never waits for a whole batch's deletion (a millisecond or
+    /// more per thousand rows, which was the p99 of ack latency). A crash before the chunk commits
+    /// loses nothing: the ids are in `delivered` until it does, and a restart deletes them.
+    private func cut() {
+        let target = cutTarget
+        // No fsync of its own: the next commit's fsync covers it (the WAL is written in order), and
+        // a cut lost in a crash loses nothing: its ids are still in `delivered`, which a restart cuts.
+        try? db.execute("PRAGMA synchronous = OFF")
+        defer { try? db.execute("PRAGMA synchronous = \(synchronous)") }
+        do {
+            cutDone = try db.transaction { () throws(QueueError) -> Int64 in
+                cutChunk.bind(1, target)
+                var events: Int64 = 0
+                var bytes: Int64 = 0
+                var last: Int64 = cutDone
+                while try cutChunk.step() {
+                    events += 1
+                    last = max(last, cutChunk.int64(0))
+                    bytes += cutChunk.int64(1)
+                }
+                cutChunk.reset()
+                let through = events < Self.cutChunkRows ? target : last
+                try db.execute("DELETE FROM delivered WHERE first <= \(through) AND last <= \(through)")
+                try db.execute(
+                    "UPDATE counters SET queued_events = max(0, queued_events - \(events)), "
+                        + "queued_bytes = max(0, queued_bytes - \(bytes)), "
+                        + "delivered_events = delivered_events + \(events) WHERE id = 1"
+                )
+                return through
+            }
+        } catch {
+            cutChunk.reset()
+            // Delivery sees its removals fail and asks again (sending nothing meanwhile); the rows
+            // stay, recorded in `delivered`.
+            cutFailed = true
+            let waiters = cutWaiters
+            cutWaiters.removeAll()
+            for waiter in waiters { waiter.completion(.failure(error)) }
+            return
+        }
+        let done = cutWaiters.filter { $0.through <= cutDone }
+        cutWaiters.removeAll { $0.through <= cutDone }
+        for waiter in done { waiter.completion(.success(())) }
     }
 
     /// Removing delivered events is the one write that must not fail for lack of space: on a
@@ -236,11 +339,11 @@ public final class QueueWriter: @unchecked Sendable {
         jobs: inout [Job],
         traces: [TraceSubmission],
         traceOutcomes: inout [Outcome]
-    ) -> (outcomes: [[Outcome]], added: Int) {
+    ) -> (outcomes: [[Outcome]], added: [ScannedEvent]) {
         lastTraceID = nil
         var outcomes: [[Outcome]] = []
         outcomes.reserveCapacity(group.count)
-        var added = 0
+        var added: [ScannedEvent] = []
         do {
             try db.transaction { () throws(QueueError) in
                 // Jobs first: the counters read below then include what they changed.
@@ -266,19 +369,29 @@ public final class QueueWriter: @unchecked Sendable {
                                 lineOutcomes.append(.queueFull(Self.fullMessage(bytes: bytes, limit: maxBytes)))
                                 continue
                             }
-                            let freed = try dropOldest(atLeast: bytes + lineBytes - Int64(maxBytes))
-                            events -= freed.events
-                            bytes -= freed.bytes
-                            dropped += freed.events
+                            // Delivered events still queued go first, as delivered: they are not dropped.
+                            let delivered = try Self.forgetDelivered(in: db)
+                            events -= delivered.events
+                            bytes -= delivered.bytes
+                            if bytes + lineBytes > Int64(maxBytes) {
+                                let freed = try dropOldest(atLeast: bytes + lineBytes - Int64(maxBytes))
+                                events -= freed.events
+                                bytes -= freed.bytes
+                                dropped += freed.events
+                            }
                         }
                         for event in line {
                             insert.bind(1, submission.receivedAt)
                             event.body.withUnsafeBytes { insert.bindText(2, $0) }
+                            insert.bind(3, Int64(bitPattern: event.conversation))
+                            insert.bind(4, Int64(event.body.count))
                             try insert.run()
+                            added.append(
+                                ScannedEvent(id: db.lastInsertRowID, bytes: event.body.count, conversation: event.conversation)
+                            )
                         }
                         events += Int64(line.count)
                         bytes += lineBytes
-                        added += line.count
                         lineOutcomes.append(.accepted(line.count))
                     }
                     outcomes.append(lineOutcomes)
@@ -301,7 +414,7 @@ public final class QueueWriter: @unchecked Sendable {
             }
             traceOutcomes = traces.map { _ in .failed(message) }
             lastTraceID = nil
-            return (failed, 0)
+            return (failed, [])
         }
         lastCommitFailure.store(false, ordering: .relaxed)
         return (outcomes, added)
@@ -350,6 +463,20 @@ public final class QueueWriter: @unchecked Sendable {
         return prepared
     }
 
+    /// Deletes the delivered events still queued and counts them delivered; returns what went,
+    /// for the caller's queued counts (which it writes itself, or not at all at start-up).
+    private static func forgetDelivered(in db: SQLiteConnection) throws(QueueError) -> (events: Int64, bytes: Int64) {
+        let removed = try QueueWrite.purgeDelivered(in: db)
+        if removed.events > 0 {
+            try db.execute(
+                "UPDATE counters SET queued_events = max(0, queued_events - \(removed.events)), "
+                    + "queued_bytes = max(0, queued_bytes - \(removed.bytes)), "
+                    + "delivered_events = delivered_events + \(removed.events) WHERE id = 1"
+            )
+        }
+        return removed
+    }
+
     /// Deletes the oldest events until at least `needed` bytes are free; returns what went.
     private func dropOldest(atLeast needed: Int64) throws(QueueError) -> (events: Int64, bytes: Int64) {
         var freedBytes: Int64 = 0
@@ -368,6 +495,15 @@ public final class QueueWriter: @unchecked Sendable {
         }
         return (freedEvents, freedBytes)
     }
+
+    /// Rows deleted per cut transaction: about a millisecond of the writer's time.
+    static let cutChunkRows: Int64 = 500
+    /// Delivered ids not yet cut past which the writer cuts after every commit.
+    static let cutBacklog: Int64 = 20_000
+
+    /// The writer's page cache: about 10,000 events of ~400 bytes, the rows of a few batches per
+    /// lane at the shipped settings, so most are still cached when they are cut.
+    static let cacheKiB = 4096
 
     static func fullMessage(bytes: Int64, limit: Int) -> String {
         "queue full: \(bytes) bytes queued (queue.maxBytes \(limit)); retry later"

@@ -48,7 +48,7 @@ struct TraceSource: DeliverySource {
         return decision
     }
 
-    func removal(ids: [Int64], status: DeliveryStatus) -> QueueWrite {
+    func removal(ids: [Int64], through: Int64, status: DeliveryStatus) -> QueueWrite {
         .markTracesDelivered(ids: ids, status: status)
     }
 

@@ -123,8 +123,12 @@ public struct PreparedEvent: Sendable, Equatable {
     /// The event's JSON exactly as it arrived (its original bytes/whitespace, unknown fields kept),
     /// plus `"timestamp"` and/or `"environment"` members inserted when absent.
     public var body: [UInt8]
+    /// The delivery lane's key (`ConversationKey`), worked out here on the connection's thread and
+    /// stored beside the body, so delivery never parses a stored body to sort it.
+    public var conversation: UInt64
 
     public init(body: [UInt8]) {
         self.body = body
+        self.conversation = ConversationKey.of(event: body)
     }
 }
