@@ -196,9 +196,11 @@ uninstall:
 # results table on stdout (under 5 minutes on 2 cores). bench-quick: the CI smoke test on a debug build; it fails
 # only when something functionally broke, never on a figure.
 .PHONY: bench bench-quick
+# BENCH_ARGS passes options through, e.g. BENCH_ARGS="--agent OTHER/moda-agent --agent .build-release/release/moda-agent"
+# to compare builds side by side in one run.
 bench:
 	$(RELEASE_BUILD)
-	$(RELEASE_BIN)/moda-bench
+	$(RELEASE_BIN)/moda-bench $(BENCH_ARGS)
 
 bench-quick:
 	$(SWIFT) build

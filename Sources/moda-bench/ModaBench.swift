@@ -155,7 +155,7 @@ struct ModaBench: ParsableCommand {
             "end to end, replay, outage: durability full, the shipped batch and retry settings (1000 events, 1 s flush, "
                 + "backoff 1 → 30 s); outage load \(Unit.count(Int(plan.outageRate)))/s from \(Unit.seconds.format(plan.outageLeadSeconds)) s "
                 + "before the outage until it ends.",
-            "end to end, 50 ms upstream: every POST answered after 50 ms (a WAN round trip), \(Unit.count(max(100, plan.events / 5))) "
+            "end to end, 50 ms upstream: every POST answered after 50 ms (a WAN round trip), \(Unit.count(max(100, plan.events))) "
                 + "events over 4 connections, 64 conversations; delivery.maxInFlight 8 (adaptive).",
             "outage during a \(Unit.count(plan.events)) run: the events streamed as fast as the daemon takes them, the "
                 + "upstream answering 503 for \(Unit.seconds.format(plan.outageSeconds)) s from \(Unit.seconds.format(plan.outageLeadSeconds)) s "

@@ -201,7 +201,15 @@ check_stop() {
     [ "$(delivered stop)" = 10 ] || fail "systemctl stop returned with $(delivered stop) of 10 events delivered"
     [ "$(inside systemctl is-active moda-agent.socket)" = active ] || fail "the socket stopped with the service"
     send_as app wake 1
-    [ "$(inside systemctl is-active moda-agent.service)" = active ] || fail "a write did not start the service"
+    # The event was acknowledged, so the daemon runs; systemd may still say "activating" until READY=1, which the
+    # daemon sends once every part has started, a moment after the socket is served.
+    local state=""
+    for _ in $(seq 1 100); do
+        state=$(inside systemctl is-active moda-agent.service)
+        [ "$state" = active ] && break
+        sleep 0.1
+    done
+    [ "$state" = active ] || fail "a write did not start the service (is-active: $state)"
     expect_delivered wake 1
     echo "stop: ok (drained 10 of 10 before stop returned; a later write started the service through the socket)"
 }
