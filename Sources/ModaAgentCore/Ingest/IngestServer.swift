@@ -47,9 +47,9 @@ public final class IngestServer: Sendable {
             .serverChannelOption(.backlog, value: 512)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 512 * 1024))
-            // One read per burst: NIO's receive-buffer pool then keeps one small buffer per connection
-            // (see IngestRecvAllocator), and the budget is asked after every read.
-            .childChannelOption(.maxMessagesPerRead, value: 1)
+            // NIO's receive-buffer pool keeps this many buffers per connection: IngestRecvAllocator makes
+            // them small, and asks the budget before every read.
+            .childChannelOption(.maxMessagesPerRead, value: UInt(IngestRecvAllocator.readsPerBurst))
             .childChannelInitializer { channel in
                 let admitted = connections.withLockedValue { open -> Bool in
                     guard open.count < maxConnections else { return false }
