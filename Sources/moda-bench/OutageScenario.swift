@@ -43,55 +43,54 @@ enum OutageScenario {
 
     private static func duringLoad(_ context: BenchContext, agent: AgentChild) throws(BenchFailure) -> Double {
         let plan = context.plan
-        let mock = context.mock
-        mock.resetTally(target: plan.events)
-        let results = Collector<Result<LoadResult, BenchFailure>>()
-        let threads = ThreadGroup()
+        context.mock.resetTally(target: plan.events)
         let load = LoadGenerator(
             socketPath: agent.socketPath,
             connections: 4,
             events: plan.events,
             stallSeconds: plan.stallSeconds
         )
-        threads.spawn("bench-outage-1m-load") {
-            do throws(BenchFailure) { results.add(.success(try load.run())) } catch { results.add(.failure(error)) }
+        let what = "outage load (\(Unit.count(plan.events)))"
+        return try outage(context, agent: agent, thread: "bench-outage-1m-load", what: what) {
+            () throws(BenchFailure) -> LoadResult in try load.run()
+        } check: { result, what throws(BenchFailure) in
+            try result.check(what)
         }
-        Monotonic.sleep(seconds: plan.outageLeadSeconds)
-        context.setUpstream(down: true)
-        let firstRefusal = mock.waitForFirstRefusal(seconds: 10)
-        if let firstRefusal {
-            Monotonic.sleep(until: firstRefusal + UInt64(plan.outageSeconds * 1e9))
-        }
-        context.setUpstream(down: false)
-        threads.wait()
-        guard let firstRefusal else {
-            throw BenchFailure("no delivery attempt reached the mock within 10 s of the outage start")
-        }
-        switch results.all.first {
-        case .success(let result)?: try result.check("outage load (\(Unit.count(plan.events)))")
-        case .failure(let error)?: throw error
-        case nil: throw BenchFailure("the outage load did not report")
-        }
-        let reached = try mock.waitForTarget(stallSeconds: plan.outageSeconds + 45) { agent.isRunning }
-        context.say("  \(mock.tally.refusals) requests refused with 503")
-        return Monotonic.seconds(from: firstRefusal, to: reached)
     }
 
     private static func once(_ context: BenchContext, agent: AgentChild) throws(BenchFailure) -> Double {
         let plan = context.plan
-        let mock = context.mock
         let events = Int(plan.outageRate * (plan.outageLeadSeconds + plan.outageSeconds))
-        mock.resetTally(target: events)
+        context.mock.resetTally(target: events)
         let load = PacedLoad(
             socketPath: agent.socketPath,
             rate: plan.outageRate,
             events: events,
             stallSeconds: plan.stallSeconds
         )
-        let results = Collector<Result<PacedResult, BenchFailure>>()
+        return try outage(context, agent: agent, thread: "bench-outage-load", what: "outage load") {
+            () throws(BenchFailure) -> PacedResult in try load.run()
+        } check: { result, what throws(BenchFailure) in
+            try result.check(what)
+        }
+    }
+
+    /// Runs `load` on a thread of its own, takes the upstream down `outageLeadSeconds` in for
+    /// `outageSeconds`, and returns the seconds from the first 503 until the mock holds every event.
+    private static func outage<Result: Sendable>(
+        _ context: BenchContext,
+        agent: AgentChild,
+        thread: String,
+        what: String,
+        load: @escaping @Sendable () throws(BenchFailure) -> Result,
+        check: (Result, String) throws(BenchFailure) -> Void
+    ) throws(BenchFailure) -> Double {
+        let plan = context.plan
+        let mock = context.mock
+        let results = Collector<Swift.Result<Result, BenchFailure>>()
         let threads = ThreadGroup()
-        threads.spawn("bench-outage-load") {
-            do throws(BenchFailure) { results.add(.success(try load.run())) } catch { results.add(.failure(error)) }
+        threads.spawn(thread) {
+            do throws(BenchFailure) { results.add(.success(try load())) } catch { results.add(.failure(error)) }
         }
         Monotonic.sleep(seconds: plan.outageLeadSeconds)
         context.setUpstream(down: true)
@@ -106,7 +105,7 @@ enum OutageScenario {
             throw BenchFailure("no delivery attempt reached the mock within 10 s of the outage start")
         }
         switch results.all.first {
-        case .success(let result)?: try result.check("outage load")
+        case .success(let result)?: try check(result, what)
         case .failure(let error)?: throw error
         case nil: throw BenchFailure("the outage load did not report")
         }

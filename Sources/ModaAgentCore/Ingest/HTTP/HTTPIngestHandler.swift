@@ -98,7 +98,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
                     state = .idle
                     releaseBudget()
                     discards.discarded(signal: signal)
-                    respond(.success(encoding), keepAlive: head.isKeepAlive, context: context)
+                    respond(OTLPResponse.success(encoding), keepAlive: head.isKeepAlive, context: context)
                 }
             case .discarding:
                 state = .idle
@@ -305,10 +305,15 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         releaseBudget()
         if let reason { metrics.rejected(reason) }
         if let encoding = route.otlpEncoding {
-            respond(.refused(status, message, encoding: encoding), keepAlive: keepAlive, context: context, allow: allow)
+            respond(
+                OTLPResponse.refused(status, message, encoding: encoding),
+                keepAlive: keepAlive,
+                context: context,
+                allow: allow
+            )
         } else {
             respond(
-                .refused(status, message, requestId: IngestAPIResponse.newRequestId()),
+                IngestAPIResponse.refused(status, message, requestId: IngestAPIResponse.newRequestId()),
                 keepAlive: keepAlive,
                 context: context,
                 allow: allow
@@ -356,11 +361,11 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         metrics.burstAnswered(lines: 1, events: 0)
         switch outcome {
         case .accepted:
-            respond(.success(encoding), keepAlive: head.isKeepAlive, context: context)
+            respond(OTLPResponse.success(encoding), keepAlive: head.isKeepAlive, context: context)
         case .queueFull(let message):
             metrics.rejected(.queueFull)
             respond(
-                .refused(.serviceUnavailable, message, encoding: encoding),
+                OTLPResponse.refused(.serviceUnavailable, message, encoding: encoding),
                 keepAlive: head.isKeepAlive,
                 context: context,
                 retryAfter: true
@@ -368,7 +373,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         case .failed(let message):
             metrics.rejected(.writeFailed)
             respond(
-                .refused(.serviceUnavailable, message, encoding: encoding),
+                OTLPResponse.refused(.serviceUnavailable, message, encoding: encoding),
                 keepAlive: head.isKeepAlive,
                 context: context,
                 retryAfter: true
@@ -415,7 +420,11 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         switch outcome {
         case .accepted(let accepted):
             metrics.burstAnswered(lines: 1, events: accepted)
-            respond(.accepted(accepted, requestId: requestId), keepAlive: head.isKeepAlive, context: context)
+            respond(
+                IngestAPIResponse.accepted(accepted, requestId: requestId),
+                keepAlive: head.isKeepAlive,
+                context: context
+            )
             return
         case .queueFull(let message):
             metrics.rejected(.queueFull)
@@ -436,7 +445,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
     }
 
     private func respond(
-        _ response: IngestAPIResponse,
+        _ response: some HTTPAnswer,
         keepAlive: Bool,
         context: ChannelHandlerContext,
         allow: String? = nil,
@@ -444,26 +453,8 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
     ) {
         write(
             response.status,
-            contentType: "application/json",
-            body: Array(response.json.utf8),
-            keepAlive: keepAlive,
-            context: context,
-            allow: allow,
-            retryAfter: retryAfter
-        )
-    }
-
-    private func respond(
-        _ response: OTLPResponse,
-        keepAlive: Bool,
-        context: ChannelHandlerContext,
-        allow: String? = nil,
-        retryAfter: Bool = false
-    ) {
-        write(
-            response.status,
-            contentType: response.encoding.mediaType,
-            body: response.body,
+            contentType: response.contentType,
+            body: response.bodyBytes,
             keepAlive: keepAlive,
             context: context,
             allow: allow,
