@@ -9,9 +9,9 @@ import Glibc
 import Musl
 #endif
 
-/// sd_notify against a real datagram socket named by `NOTIFY_SOCKET`, the way systemd receives it.
+/// Notifications against a real datagram socket named by `NOTIFY_SOCKET`, the way systemd receives it.
 ///
-/// Serialized because the tests set process-wide environment variables, which libsystemd reads on every send.
+/// Serialized because the tests set process-wide environment variables, which every send reads.
 @Suite(.serialized)
 struct SystemdNotifierTests {
     @Test(arguments: [
@@ -82,6 +82,57 @@ struct SystemdNotifierTests {
         #expect(try listener.receive() == "STATUS=line one READY=1 three")
     }
 
+    @Test func abstractNotifySocket() throws {
+        let listener = try DatagramListener(abstract: true)
+        #expect(listener.path.hasPrefix("@"))
+        let environment = EnvironmentOverride(["NOTIFY_SOCKET": listener.path])
+        defer { environment.restore() }
+        let notifier = SystemdNotifier()
+        notifier.ready()
+        #expect(try listener.receive() == "READY=1")
+        notifier.status("abstract")
+        #expect(try listener.receive() == "STATUS=abstract")
+    }
+
+    @Test func unsetNotifySocketMeansNotUnderSystemd() throws {
+        let environment = EnvironmentOverride(["NOTIFY_SOCKET": nil])
+        defer { environment.restore() }
+        #expect(try NotifySocket.send("READY=1") == .notUnderSystemd)
+    }
+
+    /// sun_path holds 108 bytes with the terminating NUL: 107 is the longest address, one more is an error (and
+    /// the notifier, which ignores errors, just sends nothing).
+    @Test func notifyAddressLongerThanSunPathIsAnErrorNotACrash() throws {
+        let longest = "/tmp/moda-" + String(repeating: "x", count: 107 - "/tmp/moda-".count)
+        let tooLong = longest + "x"
+        let abstractTooLong = "@" + String(repeating: "y", count: 107)
+        #expect(longest.utf8.count == 107)
+        for address in [tooLong, abstractTooLong, tooLong + String(repeating: "z", count: 4_000)] {
+            let environment = EnvironmentOverride(["NOTIFY_SOCKET": address])
+            defer { environment.restore() }
+            #expect(throws: SystemdSocketError.addressTooLong(address, source: "NOTIFY_SOCKET", limit: 107)) {
+                try NotifySocket.send("READY=1")
+            }
+            SystemdNotifier().ready()
+        }
+        // The longest address that fits is sent; nothing is bound there, which only the kernel can say.
+        let environment = EnvironmentOverride(["NOTIFY_SOCKET": longest])
+        defer { environment.restore() }
+        #expect(throws: SystemdSocketError.systemCall("sendto(\(longest))", errno: ENOENT)) {
+            try NotifySocket.send("READY=1")
+        }
+        #expect(SystemdSocketError.addressTooLong(tooLong, source: "NOTIFY_SOCKET", limit: 107).description.contains("108 bytes"))
+    }
+
+    @Test(arguments: ["relative.sock", "./notify", "@", "/", "", "vsock:2:1234"])
+    func notifyAddressMustBeAbsoluteOrAbstract(address: String) {
+        let environment = EnvironmentOverride(["NOTIFY_SOCKET": address])
+        defer { environment.restore() }
+        #expect(throws: SystemdSocketError.invalidAddress(address, source: "NOTIFY_SOCKET")) {
+            try NotifySocket.send("READY=1")
+        }
+    }
+
     @Test("watchdog() sends nothing unless WATCHDOG_USEC asks, for this process")
     func watchdogOnlyWhenAsked() throws {
         let listener = try DatagramListener()
@@ -106,6 +157,10 @@ struct SystemdNotifierTests {
             ("30000000", "1", nil),
             ("soon", "self", nil),
             ("0", "self", nil),
+            // USEC_INFINITY means no watchdog; a malformed WATCHDOG_PID is not ours either.
+            ("18446744073709551615", "self", nil),
+            ("30000000", "me", nil),
+            ("-5", "self", nil),
             (nil, nil, nil),
         ] as [(String?, String?, Duration?)]
     )
