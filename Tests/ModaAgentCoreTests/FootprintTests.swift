@@ -56,6 +56,18 @@ struct FootprintTests {
         }
     }
 
+    /// systemd's protocols are spoken directly (Sources/ModaAgentCore/Systemd): libsystemd and what it loads
+    /// (libgcrypt, zstd, lzma, lz4, …: 0.9 MiB resident at idle) must not come back as a dependency.
+    @Test("the programs do not load libsystemd")
+    func noLibsystemd() throws {
+        let marker = Data("libsystemd.so".utf8)
+        let paths = Self.shipped.flatMap { ["\(BuiltProducts.directory)/\($0)", "\(Self.releaseDirectory)/\($0)"] }
+        for path in paths where FileManager.default.fileExists(atPath: path) {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+            #expect(bytes.range(of: marker) == nil, "\(path) names libsystemd.so")
+        }
+    }
+
     /// The check itself must see Foundation where it is: moda-bench (not shipped) links it.
     @Test("the markers find Foundation in a program that links it")
     func markersFindFoundation() throws {
