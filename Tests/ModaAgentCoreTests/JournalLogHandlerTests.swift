@@ -164,9 +164,13 @@ struct JournalLogHandlerTests {
         let record = try journal.receiveRecord(containing: marker)
         #expect(record.cameAsFile)
         #expect(record.datagramBytes == 0)
-        let required = SealedMemoryFile.sealShrink | SealedMemoryFile.sealGrow | SealedMemoryFile.sealWrite
+        let required =
+            SealedMemoryFile.sealShrink | SealedMemoryFile.sealGrow | SealedMemoryFile.sealWrite
             | SealedMemoryFile.sealSeal
-        #expect(record.seals.map { $0 & required == required } == true, "seals \(record.seals.map(String.init) ?? "none")")
+        #expect(
+            record.seals.map { $0 & required == required } == true,
+            "seals \(record.seals.map(String.init) ?? "none")"
+        )
         #expect(record.fields["MESSAGE"] == message)
         #expect(record.fields["PRIORITY"] == "5")
         #expect(record.fields["EVENT_COUNT"] == "7")
@@ -176,7 +180,8 @@ struct JournalLogHandlerTests {
     @Test func withoutAJournalEntriesAreDroppedQuietly() throws {
         let socket = JournalSocket(path: FakeJournal.temporaryPath())
         #expect(try socket.send(["MESSAGE=nobody listens"]) == .noJournal)
-        let large = "MESSAGE=" + String(repeating: "x", count: max(300 * 1024, try FakeJournal.datagramSendBuffer() + 4096))
+        let large =
+            "MESSAGE=" + String(repeating: "x", count: max(300 * 1024, try FakeJournal.datagramSendBuffer() + 4096))
         #expect(try socket.send([large]) == .noJournal)
     }
 
@@ -302,7 +307,9 @@ private final class FakeJournal {
         while true {
             let left = deadline - ContinuousClock.now
             var pollFD = pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)
-            let wait = CInt(max(0, left.components.seconds * 1_000 + left.components.attoseconds / 1_000_000_000_000_000))
+            let wait = CInt(
+                max(0, left.components.seconds * 1_000 + left.components.attoseconds / 1_000_000_000_000_000)
+            )
             guard poll(&pollFD, 1, wait) > 0 else {
                 throw JournalTestError("no journal record within \(timeoutMilliseconds) ms")
             }
@@ -335,7 +342,10 @@ private final class FakeJournal {
         guard message.msg_controllen > 0, header.cmsg_level == SOL_SOCKET, header.cmsg_type == CInt(SCM_RIGHTS) else {
             let payload = Array(buffer[0..<count])
             return Record(
-                fields: try Self.parse(payload[...]), payload: payload, datagramBytes: count, cameAsFile: false,
+                fields: try Self.parse(payload[...]),
+                payload: payload,
+                datagramBytes: count,
+                cameAsFile: false,
                 seals: nil
             )
         }
@@ -354,7 +364,10 @@ private final class FakeJournal {
             read += got
         }
         return Record(
-            fields: try Self.parse(payload[...]), payload: payload, datagramBytes: count, cameAsFile: true,
+            fields: try Self.parse(payload[...]),
+            payload: payload,
+            datagramBytes: count,
+            cameAsFile: true,
             seals: seals >= 0 ? seals : nil
         )
     }

@@ -121,7 +121,8 @@ struct SystemdNotifierTests {
         #expect(throws: SystemdSocketError.systemCall("sendto(\(longest))", errno: ENOENT)) {
             try NotifySocket.send("READY=1")
         }
-        #expect(SystemdSocketError.addressTooLong(tooLong, source: "NOTIFY_SOCKET", limit: 107).description.contains("108 bytes"))
+        let text = SystemdSocketError.addressTooLong(tooLong, source: "NOTIFY_SOCKET", limit: 107).description
+        #expect(text.contains("108 bytes") && text.contains("shorter path"))
     }
 
     @Test(arguments: ["relative.sock", "./notify", "@", "/", "", "vsock:2:1234"])
@@ -144,7 +145,10 @@ struct SystemdNotifierTests {
             let notifier = SystemdNotifier()
             notifier.watchdog()
             notifier.status("marker")
-            #expect(try listener.receive() == "STATUS=marker", "WATCHDOG_USEC \(usec ?? "unset"), WATCHDOG_PID \(pid ?? "unset")")
+            #expect(
+                try listener.receive() == "STATUS=marker",
+                "WATCHDOG_USEC \(usec ?? "unset"), WATCHDOG_PID \(pid ?? "unset")"
+            )
         }
     }
 

@@ -18,7 +18,10 @@ enum FileDescriptorPassing {
     static func send(_ passed: CInt, over fd: CInt, to address: UnixSocketAddress) throws(SystemdSocketError) -> Bool {
         let dataOffset = self.align(MemoryLayout<cmsghdr>.size)
         let space = dataOffset + self.align(MemoryLayout<CInt>.size)
-        let control = UnsafeMutableRawBufferPointer.allocate(byteCount: space, alignment: MemoryLayout<cmsghdr>.alignment)
+        let control = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: space,
+            alignment: MemoryLayout<cmsghdr>.alignment
+        )
         defer { control.deallocate() }
         control.initializeMemory(as: UInt8.self, repeating: 0)
         var header = cmsghdr()
