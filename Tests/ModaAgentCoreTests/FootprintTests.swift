@@ -56,6 +56,40 @@ struct FootprintTests {
         }
     }
 
+    /// Start-up and idle code gathered in one place (Makefile, packaging/link/hot-text.ld): without it, each fault on
+    /// code maps the 64 KiB around it and an idle daemon keeps about 10 MiB of a program it runs 1 MiB of. The
+    /// linker ignores patterns that match nothing, so a renamed object or scratch folder would silently undo it.
+    @Test(
+        "the release program runs its start-up from the gathered hot code section",
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
+            "no release build in .build-release (make test builds one)"
+        )
+    )
+    func hotTextGathered() async throws {
+        let path = "\(Self.releaseDirectory)/moda-agent"
+        let sections = try await CommandRunner.run("/usr/bin/readelf", ["-S", "-W", path]).stdout
+        let hot = try #require(
+            sections.split(separator: "\n").first { $0.contains(" .text.hot ") },
+            "\(path) has no .text.hot section: is packaging/link/hot-text.ld passed to the linker?"
+        )
+        let fields = hot.split(separator: " ", omittingEmptySubsequences: true)
+        let name = try #require(fields.firstIndex(of: ".text.hot"))
+        let start = try #require(UInt64(fields[name + 2], radix: 16))
+        let size = try #require(UInt64(fields[name + 4], radix: 16))
+        #expect(size > 2 << 20, "only \(size) bytes gathered: regenerate the list with make hot-text")
+        // The daemon's entry point and the runtime's conformance lookup run first at every start.
+        let symbols = try await CommandRunner.run("/usr/bin/nm", ["--defined-only", path]).stdout
+        for wanted in ["main", "swift_conformsToProtocol"] {
+            let line = symbols.split(separator: "\n").first { $0.hasSuffix(" \(wanted)") }
+            let address = try #require(
+                line.flatMap { UInt64($0.prefix(while: { $0 != " " }), radix: 16) },
+                "\(wanted) not in \(path)"
+            )
+            #expect((start..<start + size).contains(address), "\(wanted) lies outside .text.hot")
+        }
+    }
+
     /// systemd's protocols are spoken directly (Sources/ModaAgentCore/Systemd): libsystemd and what it loads
     /// (libgcrypt, zstd, lzma, lz4, …: 0.9 MiB resident at idle) must not come back as a dependency.
     @Test("the programs do not load libsystemd")
