@@ -82,7 +82,12 @@ RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath -Xlinker
 	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections -Xlinker --script=$(CURDIR)/$(HOT_TEXT) \
 	-Xlinker -L$(CURDIR)/packaging/link/static-libstdc++
 RELEASE_SCRATCH := .build-release
-RELEASE_BUILD := $(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(RELEASE_SCRATCH)
+# The driver does not recompile a module whose only change is a -Xfrontend flag (such as -function-sections), so
+# a release folder built with other flags starts afresh rather than mixing objects built both ways.
+RELEASE_STAMP := $(RELEASE_SCRATCH)/release-flags
+RELEASE_BUILD := { [ "$$(cat $(RELEASE_STAMP) 2>/dev/null)" = "$(RELEASE_FLAGS)" ] || \
+	{ rm -rf $(RELEASE_SCRATCH) && mkdir -p $(RELEASE_SCRATCH) && echo "$(RELEASE_FLAGS)" > $(RELEASE_STAMP); }; } && \
+	$(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(RELEASE_SCRATCH)
 RELEASE_BIN := $(RELEASE_SCRATCH)/release
 DOC_DIR := $(RELEASE_SCRATCH)/doc
 
