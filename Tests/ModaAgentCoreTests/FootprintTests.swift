@@ -90,6 +90,71 @@ struct FootprintTests {
         }
     }
 
+    /// What a fleet pays per host at rest: the release daemon, as the package installs it, with the HTTP receivers and
+    /// metrics listening (the example config's settings), one client connected, left alone for 2 s (the settle time
+    /// is part of the measure, as in moda-bench's memory scenario). Median of 3 fresh starts.
+    @Test(
+        "the idle release daemon stays within 15 MiB resident",
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
+            "no release build in .build-release (make test builds one)"
+        )
+    )
+    func idleResidentMemory() async throws {
+        var samples: [(rss: Int, anonymous: Int, file: Int)] = []
+        for _ in 0..<3 {
+            let agent = try AgentProcess(overrides: [
+                "http": ["listen": "127.0.0.1:0"], "monitoring": ["listen": "127.0.0.1:0"],
+            ])
+            agent.executable = "\(Self.releaseDirectory)/moda-agent"
+            do {
+                try await agent.start()
+                let client = try agent.client()
+                try await Task.sleep(for: .seconds(2))
+                let status = try String(contentsOfFile: "/proc/\(agent.pid)/status", encoding: .utf8)
+                func kib(_ name: String) -> Int {
+                    let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
+                    return line.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? -1
+                }
+                samples.append((kib("VmRSS"), kib("RssAnon"), kib("RssFile")))
+                withExtendedLifetime(client) {}
+                #expect(await agent.stop() == 0, "\(agent.log())")
+            } catch {
+                await agent.cleanUp()
+                throw error
+            }
+            await agent.cleanUp()
+        }
+        let median = samples.sorted { $0.rss < $1.rss }[1]
+        let mib = { (kib: Int) in String(format: "%.1f MiB", Double(kib) / 1024) }
+        #expect(
+            median.rss <= 15 * 1024,
+            "idle VmRSS \(mib(median.rss)) (RssAnon \(mib(median.anonymous)), RssFile \(mib(median.file))): see the README, Where idle memory goes"
+        )
+    }
+
+    /// The package's size limits: each shipped program at most 40 MB stripped, the package at most 20 MB.
+    @Test(
+        "the stripped release program is at most 40 MB and the package at most 20 MB",
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
+            "no release build in .build-release (make test builds one)"
+        )
+    )
+    func packageSizes() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let stripped = directory.file("moda-agent")
+        let strip = try await CommandRunner.run("/usr/bin/strip", ["-o", stripped, "\(Self.releaseDirectory)/moda-agent"])
+        try #require(strip.status == 0, "strip failed: \(strip.stderr)")
+        let programSize = try #require(try FileManager.default.attributesOfItem(atPath: stripped)[.size] as? Int)
+        #expect(programSize <= 40_000_000, "moda-agent is \(programSize) bytes stripped")
+        if let deb = ProcessInfo.processInfo.environment["MODA_TEST_DEB"] {
+            let debSize = try #require(try FileManager.default.attributesOfItem(atPath: deb)[.size] as? Int)
+            #expect(debSize <= 20_000_000, "\(deb) is \(debSize) bytes")
+        }
+    }
+
     /// systemd's protocols are spoken directly (Sources/ModaAgentCore/Systemd): libsystemd and what it loads
     /// (libgcrypt, zstd, lzma, lz4, …: 0.9 MiB resident at idle) must not come back as a dependency.
     @Test("the programs do not load libsystemd")

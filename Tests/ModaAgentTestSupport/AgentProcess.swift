@@ -15,6 +15,8 @@ public final class AgentProcess: @unchecked Sendable {
     public var apiKeyInEnvironment = true
     /// Starts the daemon with this umask (through /bin/sh) instead of the test runner's.
     public var umask: mode_t?
+    /// The program to run: the debug build the tests build, unless a test measures the release one.
+    public var executable = BuiltProducts.agent
 
     /// `overrides` are merged into the config section by section, e.g.
     /// `["queue": ["maxBytes": 4096], "endpoint": "http://127.0.0.1:1234/v1/ingest"]`.
@@ -60,7 +62,7 @@ public final class AgentProcess: @unchecked Sendable {
         var environment = ChildProcess.cleanEnvironment()
         if apiKeyInEnvironment { environment["MODA_API_KEY"] = apiKey }
         for (key, value) in extraEnvironment { environment[key] = value }
-        var executable = BuiltProducts.agent
+        var executable = self.executable
         var arguments = ["--config", configPath]
         if let umask {
             arguments = ["-c", "umask \(String(umask, radix: 8)) && exec \"$0\" \"$@\"", executable] + arguments
