@@ -167,6 +167,28 @@ struct FootprintTests {
         }
     }
 
+    /// Each shared library costs resident pages at every start (its relocations, symbol lookups, constructors):
+    /// the release program loads only these. libstdc++ is linked statically (packaging/link/static-libstdc++),
+    /// libsystemd not at all; libz is asked for by swift-nio-extras, which bundles its own zlib (unused, 84 KiB).
+    @Test(
+        "the release program loads only libc, libm, libgcc_s, zlib and SQLite",
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
+            "no release build in .build-release (make test builds one)"
+        )
+    )
+    func releaseSharedLibraries() async throws {
+        let dynamic = try await CommandRunner.run("/usr/bin/readelf", ["-d", "\(Self.releaseDirectory)/moda-agent"])
+        let needed = dynamic.stdout.split(separator: "\n").filter { $0.contains("(NEEDED)") }.compactMap { line in
+            line.split(separator: "[").last.map { String($0.dropLast()) }
+        }
+        let allowed: Set = [
+            "libc.so.6", "libm.so.6", "libgcc_s.so.1", "libz.so.1", "libsqlite3.so.0", "ld-linux-x86-64.so.2",
+        ]
+        #expect(needed.contains("libc.so.6"), "no NEEDED entries read: \(dynamic.stdout)")
+        #expect(Set(needed).subtracting(allowed).isEmpty, "unexpected shared libraries: \(needed)")
+    }
+
     /// The check itself must see Foundation where it is: moda-bench (not shipped) links it.
     @Test("the markers find Foundation in a program that links it")
     func markersFindFoundation() throws {
