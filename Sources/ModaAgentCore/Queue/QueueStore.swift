@@ -65,8 +65,10 @@ public final class QueueStore {
         scanQuery.bind(2, Int64(limit))
         defer { scanQuery.reset() }
         var events: [ScannedEvent] = []
-        events.reserveCapacity(min(limit, 16_384))
         while try scanQuery.step() {
+            // Reserved on the first row, not before: a caught-up daemon polls the queue every second and
+            // finds nothing, and would otherwise allocate (and map, and unmap) a window of 190 KB each time.
+            if events.isEmpty { events.reserveCapacity(min(limit, 16_384)) }
             let id = scanQuery.int64(0)
             if scanQuery.isNull(3) {
                 let key = UInt64(bitPattern: scanQuery.int64(1))
