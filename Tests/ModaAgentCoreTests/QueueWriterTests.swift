@@ -203,6 +203,47 @@ struct QueueWriterTests {
         #expect(snapshot.counters["dropped_events"] == 1)
         #expect(snapshot.counters["queued_bytes"] == 28)
     }
+
+    private func submit(_ writer: QueueWriter, trace bytes: Int) async -> QueueWriter.Outcome {
+        let export = TraceExport(contentType: "application/x-protobuf", body: [UInt8](repeating: 0x0A, count: bytes))
+        return await withCheckedContinuation { continuation in
+            writer.submit(trace: export, receivedAt: 1000) { continuation.resume(returning: $0) }
+        }
+    }
+
+    @Test("queued trace exports count against queue.maxBytes for events too: one bound for the disk")
+    func tracesShareTheBound() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, path) = try makeWriter(folder, maxBytes: 40)
+        #expect(await submit(writer, trace: 30) == .accepted(1))
+        let outcomes = await submit(writer, [[event("{\"a\":111111}")], [event("{\"b\":2}")]])  // 12 and 7 bytes
+        guard case .queueFull(let message) = outcomes[0] else {
+            Issue.record("expected queue full, got \(outcomes[0])")
+            return
+        }
+        #expect(message.hasPrefix("queue full: 30 bytes queued (queue.maxBytes 40)"), "\(message)")
+        #expect(outcomes[1] == .accepted(1))
+        let snapshot = try QueueSnapshot(path: path)
+        #expect(snapshot.events == ["{\"b\":2}"])
+    }
+
+    @Test("whenFull dropOldest makes room among events only: exports stay, a line that cannot fit beside them is refused")
+    func dropOldestKeepsTraces() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, path) = try makeWriter(folder, maxBytes: 30, whenFull: .dropOldest)
+        #expect(await submit(writer, trace: 16) == .accepted(1))
+        for index in 1...3 {
+            _ = await submit(writer, [[event("{\"n\":\(index)}")]])  // 7 bytes each: two fit beside the export
+        }
+        let tooBig = await submit(writer, [[event("{\"n\":\"0123456789\"}")]])  // 18 bytes: never fits beside 16
+        #expect(tooBig.first.map { if case .queueFull = $0 { true } else { false } } == true, "\(tooBig)")
+        let snapshot = try QueueSnapshot(path: path)
+        #expect(snapshot.events == ["{\"n\":2}", "{\"n\":3}"])
+        #expect(snapshot.counters["dropped_events"] == 1)
+        #expect(snapshot.counters["queued_bytes"] == 14)
+    }
 }
 
 func perform(_ writer: QueueWriter, _ write: QueueWrite) async -> Result<Void, QueueError> {

@@ -126,7 +126,11 @@ public final class QueueWriter: @unchecked Sendable {
         // Delivered before the last stop but not yet cut from the head: never to be sent again.
         try db.transaction { () throws(QueueError) in _ = try Self.forgetDelivered(in: db) }
         insert = try db.prepare("INSERT INTO events (received_at, body, conversation, size) VALUES (?, ?, ?, ?)")
-        readCounters = try db.prepare("SELECT queued_events, queued_bytes, dropped_events FROM counters WHERE id = 1")
+        // Trace exports' bytes too: events and traces share queue.maxBytes, one bound for the disk.
+        readCounters = try db.prepare(
+            "SELECT c.queued_events, c.queued_bytes, c.dropped_events, t.queued_bytes "
+                + "FROM counters c, trace_counters t WHERE c.id = 1 AND t.id = 1"
+        )
         writeCounters = try db.prepare(
             "UPDATE counters SET queued_events = ?, queued_bytes = ?, dropped_events = ? WHERE id = 1"
         )
@@ -358,23 +362,26 @@ public final class QueueWriter: @unchecked Sendable {
                 var events = readCounters.int64(0)
                 var bytes = readCounters.int64(1)
                 var dropped = readCounters.int64(2)
+                // Exports are never dropped for events: what they hold is room events cannot take.
+                let room = Int64(maxBytes) - readCounters.int64(3)
                 readCounters.reset()
                 for submission in group {
                     var lineOutcomes: [Outcome] = []
                     lineOutcomes.reserveCapacity(submission.lines.count)
                     for line in submission.lines {
                         let lineBytes = Int64(line.reduce(0) { $0 + $1.body.count })
-                        if bytes + lineBytes > Int64(maxBytes) {
-                            guard whenFull == .dropOldest, lineBytes <= Int64(maxBytes) else {
-                                lineOutcomes.append(.queueFull(Self.fullMessage(bytes: bytes, limit: maxBytes)))
+                        if bytes + lineBytes > room {
+                            guard whenFull == .dropOldest, lineBytes <= room else {
+                                let queued = bytes + Int64(maxBytes) - room
+                                lineOutcomes.append(.queueFull(Self.fullMessage(bytes: queued, limit: maxBytes)))
                                 continue
                             }
                             // Delivered events still queued go first, as delivered: they are not dropped.
                             let delivered = try Self.forgetDelivered(in: db)
                             events -= delivered.events
                             bytes -= delivered.bytes
-                            if bytes + lineBytes > Int64(maxBytes) {
-                                let freed = try dropOldest(atLeast: bytes + lineBytes - Int64(maxBytes))
+                            if bytes + lineBytes > room {
+                                let freed = try dropOldest(atLeast: bytes + lineBytes - room)
                                 events -= freed.events
                                 bytes -= freed.bytes
                                 dropped += freed.events
