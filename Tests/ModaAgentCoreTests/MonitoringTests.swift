@@ -86,6 +86,107 @@ struct MonitoringTests {
     }
 
     @Test(
+        "health: the OTLP relay's delivery counts too, named as such, after the events' own reason",
+        arguments: [
+            (DeliveryStatus.State.ok, DeliveryStatus.State.idle, nil, nil),
+            (.ok, .unauthorized, nil, "trace delivery unauthorized"),
+            (.ok, .misconfigured, nil, "trace delivery misconfigured: 404; check tracesEndpoint"),
+            (.ok, .retrying, 599.0, nil),
+            (.ok, .retrying, 601.0, "trace delivery retrying with no success for 10 minutes"),
+            (.unauthorized, .unauthorized, nil, "delivery unauthorized"),
+        ] as [(DeliveryStatus.State, DeliveryStatus.State, Double?, String?)]
+    )
+    func traceHealthRules(events: DeliveryStatus.State, traces: DeliveryStatus.State, retrying: Double?, reason: String?) {
+        var delivery = DeliveryStatus()
+        delivery.state = events
+        var traceDelivery = DeliveryStatus()
+        traceDelivery.state = traces
+        if traces == .misconfigured { traceDelivery.lastError = .init(status: 404, message: "404", at: 0) }
+        let report = HealthReport.evaluate(
+            .init(
+                delivery: delivery,
+                retryingForSeconds: nil,
+                queuedEvents: 0,
+                queuedBytes: 0,
+                maxQueueBytes: 1000,
+                whenFull: .reject,
+                lastCommitFailed: false,
+                traceDelivery: traceDelivery,
+                traceRetryingForSeconds: retrying
+            )
+        )
+        #expect(report.healthy == (reason == nil))
+        if let reason { #expect(report.reason?.hasPrefix(reason) == true, "\(report.reason ?? "none")") }
+    }
+
+    @Test("health and ingest: queued trace exports count against queue.maxBytes beside the events")
+    func traceBytesInHealth() async throws {
+        // Nothing listens upstream: events and exports stay queued, delivery retrying (healthy for 10 minutes).
+        let overrides: [String: Any] = [
+            "http": ["listen": "127.0.0.1:0"], "monitoring": ["listen": "127.0.0.1:0"], "queue": ["maxBytes": 1000],
+        ]
+        try await AgentProcess.with(overrides: overrides) { agent in
+            let host = try #require(await HTTPIngestTests.address(agent), "no receivers in:\n\(agent.log())")
+            let monitoring = try #require(await Self.monitoringAddress(agent), "no monitoring in:\n\(agent.log())")
+            // An export just under 90 % of the bound: healthy alone.
+            var length = 860
+            while HTTPTracesTests.request([String(repeating: "s", count: length)]).count > 860 { length -= 1 }
+            let export = HTTPTracesTests.request([String(repeating: "s", count: length)])
+            let posted = try await HTTPTracesTests.post(
+                host, body: export, headers: ["Content-Type: application/x-protobuf"], directory: agent.directory
+            )
+            #expect(posted.status == 200)
+            #expect(try await Self.get("http://\(monitoring)/health").status == 200)
+
+            // One short event takes the queue past 90 % only with the export counted; the lines after it find
+            // no room beside the export (events alone would fit a dozen).
+            let line = #"{"conversation_id":"c","role":"user","message":"hello"}"#
+            let first = try UnixSocketClient.exchange(path: agent.socketPath, line + "\n")
+            #expect(first.first?.contains(#""ok":true"#) == true, "\(first)")
+            let health = try await Self.get("http://\(monitoring)/health")
+            #expect(health.status == 503 && health.body.contains("queue over 90% of queue.maxBytes"), "\(health)")
+            let more = try UnixSocketClient.exchange(path: agent.socketPath, String(repeating: line + "\n", count: 2))
+            #expect(more.last?.contains("queue full") == true, "\(more)")
+        }
+    }
+
+    @Test("health: the OTLP relay's 401 makes the daemon unhealthy, named as trace delivery")
+    func traceRelayUnauthorizedInHealth() async throws {
+        let mock = try await MockModaServer.start()
+        mock.respond { request in
+            request.path.hasPrefix("/v1/traces")
+                ? .status(401, message: "Invalid or missing API key", retryable: false) : .success
+        }
+        do {
+            let overrides: [String: Any] = [
+                "endpoint": mock.endpoint, "http": ["listen": "127.0.0.1:0"],
+                "monitoring": ["listen": "127.0.0.1:0"],
+            ]
+            try await AgentProcess.with(overrides: overrides) { agent in
+                let host = try #require(await HTTPIngestTests.address(agent), "no receivers in:\n\(agent.log())")
+                let monitoring = try #require(await Self.monitoringAddress(agent), "no monitoring in:\n\(agent.log())")
+                #expect(try await Self.get("http://\(monitoring)/health").status == 200)
+                let posted = try await HTTPTracesTests.post(
+                    host,
+                    body: HTTPTracesTests.request(["span"]),
+                    headers: ["Content-Type: application/x-protobuf"],
+                    directory: agent.directory
+                )
+                #expect(posted.status == 200)
+                let unauthorized = await waitForAsync(timeout: .seconds(20)) {
+                    let health = try? await Self.get("http://\(monitoring)/health")
+                    return health?.status == 503 && health?.body.contains("trace delivery unauthorized") == true
+                }
+                #expect(unauthorized, "the relay's 401 did not reach /health:\n\(agent.log())")
+            }
+            try await mock.shutdown()
+        } catch {
+            try? await mock.shutdown()
+            throw error
+        }
+    }
+
+    @Test(
         "a real Prometheus scrapes the daemon: events, a 503 retry and a dead letter show with the right values",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus"))
     )

@@ -18,7 +18,11 @@ public struct HealthReport: Sendable, Equatable {
         public var maxQueueBytes: Int
         public var whenFull: AgentConfig.WhenFull
         public var lastCommitFailed: Bool
+        /// The OTLP relay's delivery, when the daemon runs one: its failures are the operator's to fix too.
+        public var traceDelivery: DeliveryStatus?
+        public var traceRetryingForSeconds: Double?
 
+        /// `queuedBytes`: events' and trace exports' together, as they share `queue.maxBytes`.
         public init(
             delivery: DeliveryStatus,
             retryingForSeconds: Double?,
@@ -26,7 +30,9 @@ public struct HealthReport: Sendable, Equatable {
             queuedBytes: Int,
             maxQueueBytes: Int,
             whenFull: AgentConfig.WhenFull,
-            lastCommitFailed: Bool
+            lastCommitFailed: Bool,
+            traceDelivery: DeliveryStatus? = nil,
+            traceRetryingForSeconds: Double? = nil
         ) {
             self.delivery = delivery
             self.retryingForSeconds = retryingForSeconds
@@ -35,6 +41,8 @@ public struct HealthReport: Sendable, Equatable {
             self.maxQueueBytes = maxQueueBytes
             self.whenFull = whenFull
             self.lastCommitFailed = lastCommitFailed
+            self.traceDelivery = traceDelivery
+            self.traceRetryingForSeconds = traceRetryingForSeconds
         }
     }
 
@@ -45,18 +53,14 @@ public struct HealthReport: Sendable, Equatable {
             deliveryState: inputs.delivery.state,
             queuedEvents: inputs.queuedEvents
         )
-        let detail = inputs.delivery.lastError.map { ": \($0.message)" } ?? ""
-        switch inputs.delivery.state {
-        case .unauthorized:
-            report.reason = "delivery unauthorized\(detail); fix the API key, then systemctl reload moda-agent"
-        case .misconfigured:
-            report.reason = "delivery misconfigured\(detail); check endpoint, then systemctl reload moda-agent"
-        case .retrying:
-            if let seconds = inputs.retryingForSeconds, seconds > retryingLimitSeconds {
-                report.reason = "delivery retrying with no success for \(Int(seconds / 60)) minutes\(detail)"
-            }
-        case .idle, .ok:
-            break
+        report.reason = failure(of: inputs.delivery, retryingFor: inputs.retryingForSeconds, name: "delivery", key: "endpoint")
+        if report.reason == nil, let traces = inputs.traceDelivery {
+            report.reason = failure(
+                of: traces,
+                retryingFor: inputs.traceRetryingForSeconds,
+                name: "trace delivery",
+                key: "tracesEndpoint"
+            )
         }
         if report.reason == nil, inputs.whenFull == .reject,
             Double(inputs.queuedBytes) > 0.9 * Double(inputs.maxQueueBytes)
@@ -70,6 +74,26 @@ public struct HealthReport: Sendable, Equatable {
         }
         report.healthy = report.reason == nil
         return report
+    }
+
+    private static func failure(
+        of delivery: DeliveryStatus,
+        retryingFor seconds: Double?,
+        name: String,
+        key: String
+    ) -> String? {
+        let detail = delivery.lastError.map { ": \($0.message)" } ?? ""
+        switch delivery.state {
+        case .unauthorized:
+            return "\(name) unauthorized\(detail); fix the API key, then systemctl reload moda-agent"
+        case .misconfigured:
+            return "\(name) misconfigured\(detail); check \(key), then systemctl reload moda-agent"
+        case .retrying:
+            guard let seconds, seconds > retryingLimitSeconds else { return nil }
+            return "\(name) retrying with no success for \(Int(seconds / 60)) minutes\(detail)"
+        case .idle, .ok:
+            return nil
+        }
     }
 
     /// `{"status":"ok",...}` or `{"status":"unhealthy","reason":"...",...}`.

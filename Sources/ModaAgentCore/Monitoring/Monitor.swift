@@ -12,6 +12,7 @@ public final class Monitor: @unchecked Sendable {
     private struct State {
         var store: QueueStore
         var retryingSince: Double?
+        var traceRetryingSince: Double?
         var delivered: Int?
         var deliveredTraces: Int?
         var dropped: Int?
@@ -89,7 +90,9 @@ public final class Monitor: @unchecked Sendable {
             state.delivered = max(state.delivered ?? 0, counters.deliveredEvents)
             state.dropped = max(state.dropped ?? 0, counters.droppedEvents)
             if let success = status.lastSuccessAt { lastSuccess.set(success) }
+            var traceBytes = 0
             if let traceCounters = try? state.store.traceCounters() {
+                traceBytes = traceCounters.queuedBytes
                 traces.queued.set(Int64(traceCounters.queuedExports))
                 traces.bytes.set(Int64(traceCounters.queuedBytes))
                 let oldestTrace = try? state.store.oldestTraceReceivedAt()
@@ -113,15 +116,22 @@ public final class Monitor: @unchecked Sendable {
             } else {
                 state.retryingSince = nil
             }
+            if traceStatus?.state == .retrying {
+                state.traceRetryingSince = state.traceRetryingSince ?? now
+            } else {
+                state.traceRetryingSince = nil
+            }
             state.cpuSeconds = process.sample(previousCPU: state.cpuSeconds)
             let inputs = HealthReport.Inputs(
                 delivery: status,
                 retryingForSeconds: state.retryingSince.map { now - $0 },
                 queuedEvents: counters.queuedEvents,
-                queuedBytes: counters.queuedBytes,
+                queuedBytes: counters.queuedBytes + traceBytes,
                 maxQueueBytes: config.queue.maxBytes,
                 whenFull: config.queue.whenFull,
-                lastCommitFailed: lastCommitFailed
+                lastCommitFailed: lastCommitFailed,
+                traceDelivery: traceStatus,
+                traceRetryingForSeconds: state.traceRetryingSince.map { now - $0 }
             )
             state.report = inputs
             return inputs
