@@ -117,6 +117,39 @@ struct MemoryBudgetTests {
         #expect(connections.takeResumed() == ["a"])
     }
 
+    @Test("partial lines alone over the budget: one still finishes, so memory comes back (no deadlock)")
+    func partialLinesOverTheBudgetStillFinish() {
+        let (budget, connections) = Self.make()
+        let (a, b, c) = (connections.ticket("a"), connections.ticket("b"), connections.ticket("c"))
+        // Reads under way when the budget filled left the partial lines over it, none finishing.
+        budget.account(Self.limit + 50 * Self.kib, partial: Self.limit + 50 * Self.kib)
+        #expect(budget.mayContinue(a, partialBytes: Self.big, completedLine: false), "the first partial holder finishes")
+        #expect(a.finishing)
+        #expect(!budget.mayContinue(b, partialBytes: Self.big, completedLine: false), "only one while over the budget")
+        #expect(!budget.mayContinue(c, partialBytes: Self.big, completedLine: false))
+        // a's line is done (committed, its bytes returned later): the slot passes on at once.
+        #expect(budget.mayContinue(a, partialBytes: 0, completedLine: true) == false)
+        #expect(b.finishing && connections.takeResumed() == ["b"])
+        // b's connection goes mid-line, what it held comes back though still over: c finishes next.
+        budget.leave(b, held: 10 * Self.kib, partial: 10 * Self.kib)
+        #expect(c.finishing && connections.takeResumed() == ["c"])
+    }
+
+    @Test("over the budget with lines in flight, no finisher starts: their commits make the room")
+    func inFlightLinesHoldBackFinishers() {
+        let (budget, connections) = Self.make()
+        let (a, b) = (connections.ticket("a"), connections.ticket("b"))
+        // 50 KiB over, 300 KiB of it lines being committed.
+        budget.account(Self.limit + 50 * Self.kib, partial: Self.limit - 250 * Self.kib)
+        #expect(!budget.mayContinue(a, partialBytes: Self.big, completedLine: false))
+        #expect(!budget.mayContinue(b, partialBytes: Self.big, completedLine: false))
+        #expect(!a.finishing && connections.takeResumed().isEmpty)
+        budget.account(-30 * Self.kib)
+        #expect(!a.finishing && connections.takeResumed().isEmpty, "still over, still something to come back")
+        budget.account(-40 * Self.kib)
+        #expect(a.finishing && connections.takeResumed() == ["a"], "back within the budget: the first in line finishes")
+    }
+
     @Test("open connections count against the budget, never more than a quarter of it")
     func connectionsCost() {
         let budget = MemoryBudget(limit: Self.limit, maxLineBytes: 256 * Self.kib, connectionBytes: 100 * Self.kib)

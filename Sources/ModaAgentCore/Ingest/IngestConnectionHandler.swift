@@ -67,6 +67,8 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var replyBytes = 0
     /// What the budget has on this connection's account.
     private var accounted = 0
+    /// The part of `accounted` that is this connection's unfinished line.
+    private var accountedPartial = 0
     private var budgetPaused = false
     private var lineNumberAtBurstStart = 0
     /// The connection is gone and its account closed; later completions change nothing.
@@ -135,9 +137,11 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Brings the budget up to date with what this connection holds: one atomic add per call.
     private func settleBudget() {
         guard !leftBudget else { return }
-        let held = framer.stashedBytes + burstBytes + inFlightBytes + replyBytes
-        budget.account(held - accounted)
+        let partial = framer.stashedBytes
+        let held = partial + burstBytes + inFlightBytes + replyBytes
+        budget.account(held - accounted, partial: partial - accountedPartial)
         accounted = held
+        accountedPartial = partial
     }
 
     /// Once the peer is gone and every burst is answered, nothing more is held for it.
@@ -148,8 +152,9 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func leaveBudget() {
         guard !leftBudget else { return }
         leftBudget = true
-        budget.leave(ticket, held: accounted)
+        budget.leave(ticket, held: accounted, partial: accountedPartial)
         accounted = 0
+        accountedPartial = 0
     }
 
     private func budgetResumed(context: ChannelHandlerContext) {

@@ -91,6 +91,8 @@ public final class MemoryBudget: Sendable {
     let maxFinishers: Int
     private let connections = ManagedAtomic<Int>(0)
     private let used = ManagedAtomic<Int>(0)
+    /// The part of `used` that is partial lines: memory only finishing them gives back.
+    private let partial = ManagedAtomic<Int>(0)
     private let waiting = ManagedAtomic<Int>(0)
     private let pauses = ManagedAtomic<Int>(0)
     private let state = NIOLockedValueBox(State())
@@ -133,8 +135,10 @@ public final class MemoryBudget: Sendable {
         taken <= partialLimit || ticket.finishing
     }
 
-    /// Adds (or, negative, returns) what a holder holds; a return wakes waiters it makes room for.
-    func account(_ delta: Int) {
+    /// Adds (or, negative, returns) what a holder holds, `partialDelta` of it unfinished lines; a return
+    /// wakes waiters it makes room for.
+    func account(_ delta: Int, partial partialDelta: Int = 0) {
+        if partialDelta != 0 { partial.wrappingIncrement(by: partialDelta, ordering: .sequentiallyConsistent) }
         guard delta != 0 else { return }
         used.wrappingIncrement(by: delta, ordering: .sequentiallyConsistent)
         if delta < 0, waiting.load(ordering: .sequentiallyConsistent) > 0 {
@@ -205,9 +209,10 @@ public final class MemoryBudget: Sendable {
     }
 
     /// A connection has gone: what it held is returned, its place in line and any finisher slot freed.
-    func leave(_ ticket: Ticket, held: Int) {
+    func leave(_ ticket: Ticket, held: Int, partial heldPartial: Int = 0) {
         ticket.forgetResume()
         connections.wrappingDecrement(ordering: .relaxed)
+        partial.wrappingDecrement(by: heldPartial, ordering: .sequentiallyConsistent)
         used.wrappingDecrement(by: held, ordering: .sequentiallyConsistent)
         let wakes = state.withLockedValue { state -> [@Sendable () -> Void] in
             state.waiters.removeAll {
@@ -255,11 +260,17 @@ public final class MemoryBudget: Sendable {
 
     /// A new finisher needs room for a whole line beside those the finishers already at work may
     /// still take (each reads on until its line ends, whatever the budget), so finishing lines cannot
-    /// take the budget past its limit; the first needs only the budget not to be exceeded, so that
-    /// partial lines always make progress (what holds the rest, lines in flight and replies, frees itself).
+    /// take the budget past its limit. With none at work and nothing held but partial lines, one always
+    /// may: finishing a line is then the only way memory comes back, and reads already under way when
+    /// the budget filled (each may double its buffer) can leave partial lines alone over the limit,
+    /// where waiting for room would wait forever (seen under load: 1,000 clients each stuck mid-line).
+    /// That one line, at most `lineLimit`, is what the budget may be overrun by. While lines are in
+    /// flight or replies unwritten, their commits bring room back and wake the waiters instead.
     private func mayFinish(_ state: State, now: Int) -> Bool {
         guard state.finishers < maxFinishers else { return false }
-        return now + state.finishers * lineLimit <= limit
+        if now + state.finishers * lineLimit <= limit { return true }
+        return state.finishers == 0
+            && used.load(ordering: .sequentiallyConsistent) <= partial.load(ordering: .sequentiallyConsistent)
     }
 
     /// Whom the room left lets go, in order of waiting: free finisher slots first (so partial lines
