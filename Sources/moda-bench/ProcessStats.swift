@@ -1,4 +1,5 @@
 import Foundation
+import ModaAgentTestSupport
 
 /// A process's memory and CPU from /proc, the figures `ps` and `top` show: VmRSS (resident
 /// now), VmHWM (peak resident since start), and user + system CPU time. RssAnon (heap, stacks,
@@ -19,19 +20,14 @@ enum ProcessStats {
     }
 
     static func memory(pid: Int32) -> Memory? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        func kibibytes(_ name: String) -> Double? {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else {
-                return nil
-            }
-            return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Double($0) }
+        guard let kib = ProcessMemory.kibibytes(pid: pid), let resident = kib["VmRSS"], let peak = kib["VmHWM"] else {
+            return nil
         }
-        guard let resident = kibibytes("VmRSS"), let peak = kibibytes("VmHWM") else { return nil }
         return Memory(
-            residentMiB: resident / 1024,
-            peakMiB: peak / 1024,
-            anonymousMiB: (kibibytes("RssAnon") ?? 0) / 1024,
-            fileMiB: (kibibytes("RssFile") ?? 0) / 1024
+            residentMiB: Double(resident) / 1024,
+            peakMiB: Double(peak) / 1024,
+            anonymousMiB: Double(kib["RssAnon"] ?? 0) / 1024,
+            fileMiB: Double(kib["RssFile"] ?? 0) / 1024
         )
     }
 

@@ -17,6 +17,11 @@ struct FootprintTests {
         .deletingLastPathComponent()  // package root
     static let releaseDirectory = packageRoot.appendingPathComponent(".build-release/release").path
     static let shipped = ["moda-agent", "modactl"]
+    /// The release build's tests run once `make test` has made it.
+    static let releaseBuilt = ConditionTrait.enabled(
+        if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
+        "no release build in .build-release (make test builds one)"
+    )
 
     /// Byte strings each found only when Foundation proper is linked: its module's name as Swift
     /// metadata stores it, its shared library, FoundationInternationalization and the ICU data.
@@ -43,10 +48,7 @@ struct FootprintTests {
 
     @Test(
         "the static release programs contain no Foundation, CoreFoundation or ICU",
-        .enabled(
-            if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
-            "no release build in .build-release (make test builds one)"
-        )
+        FootprintTests.releaseBuilt
     )
     func releaseBinaries() throws {
         for name in Self.shipped {
@@ -61,10 +63,7 @@ struct FootprintTests {
     /// linker ignores patterns that match nothing, so a renamed object or scratch folder would silently undo it.
     @Test(
         "the release program runs its start-up from the gathered hot code section",
-        .enabled(
-            if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
-            "no release build in .build-release (make test builds one)"
-        )
+        FootprintTests.releaseBuilt
     )
     func hotTextGathered() async throws {
         let path = "\(Self.releaseDirectory)/moda-agent"
@@ -95,10 +94,7 @@ struct FootprintTests {
     /// is part of the measure, as in moda-bench's memory scenario). Median of 3 fresh starts.
     @Test(
         "the idle release daemon stays within 15 MiB resident",
-        .enabled(
-            if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
-            "no release build in .build-release (make test builds one)"
-        )
+        FootprintTests.releaseBuilt
     )
     func idleResidentMemory() async throws {
         var samples: [(rss: Int, anonymous: Int, file: Int)] = []
@@ -111,12 +107,8 @@ struct FootprintTests {
                 try await agent.start()
                 let client = try agent.client()
                 try await Task.sleep(for: .seconds(2))
-                let status = try String(contentsOfFile: "/proc/\(agent.pid)/status", encoding: .utf8)
-                func kib(_ name: String) -> Int {
-                    let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
-                    return line.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") } ?? -1
-                }
-                samples.append((kib("VmRSS"), kib("RssAnon"), kib("RssFile")))
+                let kib = try #require(ProcessMemory.kibibytes(pid: agent.pid), "no /proc status for the daemon")
+                samples.append((kib["VmRSS"] ?? -1, kib["RssAnon"] ?? -1, kib["RssFile"] ?? -1))
                 withExtendedLifetime(client) {}
                 #expect(await agent.stop() == 0, "\(agent.log())")
             } catch {
@@ -136,10 +128,7 @@ struct FootprintTests {
     /// The package's size limits: each shipped program at most 40 MB stripped, the package at most 20 MB.
     @Test(
         "the stripped release program is at most 40 MB and the package at most 20 MB",
-        .enabled(
-            if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
-            "no release build in .build-release (make test builds one)"
-        )
+        FootprintTests.releaseBuilt
     )
     func packageSizes() async throws {
         let directory = TemporaryDirectory()
@@ -172,10 +161,7 @@ struct FootprintTests {
     /// libsystemd not at all; libz is asked for by swift-nio-extras, which bundles its own zlib (unused, 84 KiB).
     @Test(
         "the release program loads only libc, libm, libgcc_s, zlib and SQLite",
-        .enabled(
-            if: FileManager.default.fileExists(atPath: "\(releaseDirectory)/moda-agent"),
-            "no release build in .build-release (make test builds one)"
-        )
+        FootprintTests.releaseBuilt
     )
     func releaseSharedLibraries() async throws {
         let dynamic = try await CommandRunner.run("/usr/bin/readelf", ["-d", "\(Self.releaseDirectory)/moda-agent"])

@@ -53,7 +53,12 @@ public struct HealthReport: Sendable, Equatable {
             deliveryState: inputs.delivery.state,
             queuedEvents: inputs.queuedEvents
         )
-        report.reason = failure(of: inputs.delivery, retryingFor: inputs.retryingForSeconds, name: "delivery", key: "endpoint")
+        report.reason = failure(
+            of: inputs.delivery,
+            retryingFor: inputs.retryingForSeconds,
+            name: "delivery",
+            key: "endpoint"
+        )
         if report.reason == nil, let traces = inputs.traceDelivery {
             report.reason = failure(
                 of: traces,

@@ -111,16 +111,8 @@ public final class Monitor: @unchecked Sendable {
             readPauses.increment(by: Int64(max(0, budget.readPauses - state.readPauses)))
             state.readPauses = max(state.readPauses, budget.readPauses)
             for (word, gauge) in stateGauges { gauge.set(word == status.state ? 1 : 0) }
-            if status.state == .retrying {
-                state.retryingSince = state.retryingSince ?? now
-            } else {
-                state.retryingSince = nil
-            }
-            if traceStatus?.state == .retrying {
-                state.traceRetryingSince = state.traceRetryingSince ?? now
-            } else {
-                state.traceRetryingSince = nil
-            }
+            state.retryingSince = Self.retryingSince(state.retryingSince, status.state, now: now)
+            state.traceRetryingSince = Self.retryingSince(state.traceRetryingSince, traceStatus?.state, now: now)
             state.cpuSeconds = process.sample(previousCPU: state.cpuSeconds)
             let inputs = HealthReport.Inputs(
                 delivery: status,
@@ -136,6 +128,11 @@ public final class Monitor: @unchecked Sendable {
             state.report = inputs
             return inputs
         }
+    }
+
+    /// When delivery started retrying without a success since: kept while it still retries, cleared otherwise.
+    private static func retryingSince(_ since: Double?, _ state: DeliveryStatus.State?, now: Double) -> Double? {
+        state == .retrying ? since ?? now : nil
     }
 
     /// The Prometheus text exposition, freshly sampled.

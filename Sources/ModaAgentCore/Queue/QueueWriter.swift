@@ -363,7 +363,8 @@ public final class QueueWriter: @unchecked Sendable {
                 var bytes = readCounters.int64(1)
                 var dropped = readCounters.int64(2)
                 // Exports are never dropped for events: what they hold is room events cannot take.
-                let room = Int64(maxBytes) - readCounters.int64(3)
+                let traceBytes = readCounters.int64(3)
+                let room = Int64(maxBytes) - traceBytes
                 readCounters.reset()
                 for submission in group {
                     var lineOutcomes: [Outcome] = []
@@ -372,7 +373,7 @@ public final class QueueWriter: @unchecked Sendable {
                         let lineBytes = Int64(line.reduce(0) { $0 + $1.body.count })
                         if bytes + lineBytes > room {
                             guard whenFull == .dropOldest, lineBytes <= room else {
-                                let queued = bytes + Int64(maxBytes) - room
+                                let queued = bytes + traceBytes
                                 lineOutcomes.append(.queueFull(Self.fullMessage(bytes: queued, limit: maxBytes)))
                                 continue
                             }

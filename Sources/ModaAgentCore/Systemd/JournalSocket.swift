@@ -24,12 +24,15 @@ final class JournalSocket: Sendable {
 
     /// Where the entries go; tests bind a stand-in journal elsewhere.
     let path: String
+    /// `path` as a socket address, checked once (a path too long for `sun_path` fails every send).
+    private let address: Result<UnixSocketAddress, SystemdSocketError>
     /// One unbound datagram socket for every entry (sendmsg on one descriptor is safe from any thread); -1 when it
     /// could not be opened, in which case each entry opens its own.
     private let fd: CInt
 
     init(path: String) {
         self.path = path
+        self.address = Result { () throws(SystemdSocketError) in try UnixSocketAddress(path, source: "journal socket") }
         self.fd = Self.makeSocket()
     }
 
@@ -41,13 +44,11 @@ final class JournalSocket: Sendable {
     @discardableResult
     func send(_ fields: [String]) throws(SystemdSocketError) -> Delivery {
         let payload = try JournalEntry.encode(fields)
-        let address = try UnixSocketAddress(self.path, source: "journal socket")
+        let address = try self.address.get()
         let fd = self.fd >= 0 ? self.fd : Self.makeSocket()
         guard fd >= 0 else { throw .systemCall("socket(AF_UNIX, SOCK_DGRAM)", errno: errno) }
         defer { if fd != self.fd { close(fd) } }
-        let sent = payload.withUnsafeBytes { bytes in
-            address.withSockaddr { sendto(fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL), $0, $1) }
-        }
+        let sent = address.sendDatagram(payload, over: fd)
         if sent >= 0 {
             guard sent == payload.count else { throw .incompleteSend(sent: sent, expected: payload.count) }
             return .datagram

@@ -28,9 +28,7 @@ enum NotifySocket {
         guard fd >= 0 else { throw .systemCall("socket(AF_UNIX, SOCK_DGRAM)", errno: errno) }
         defer { close(fd) }
         let payload = Array(state.utf8)
-        let sent = payload.withUnsafeBytes { bytes in
-            address.withSockaddr { sendto(fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL), $0, $1) }
-        }
+        let sent = address.sendDatagram(payload, over: fd)
         guard sent >= 0 else { throw .systemCall("sendto(\(address.text))", errno: errno) }
         guard sent == payload.count else { throw .incompleteSend(sent: sent, expected: payload.count) }
     }

@@ -40,6 +40,13 @@ struct UnixSocketAddress: Sendable {
         self.length = socklen_t(header + bytes.count + (isAbstract ? 0 : 1))
     }
 
+    /// Sends `payload` as one datagram over `fd` to this address: what `sendto` returns (-1 with `errno` set).
+    func sendDatagram(_ payload: [UInt8], over fd: CInt) -> Int {
+        payload.withUnsafeBytes { bytes in
+            self.withSockaddr { sendto(fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL), $0, $1) }
+        }
+    }
+
     /// Calls `body` with the address as `sendto`/`sendmsg` take it.
     func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
         withUnsafePointer(to: self.storage) { address in
