@@ -61,6 +61,8 @@ run: deps
 # minutes cold on 2 cores).
 test: deps test-packages
 	$(SWIFT) build --build-tests
+	@# The README's quick start, run as written (make run without a key, then its two commands).
+	Tests/readme-quickstart.sh
 	MODA_TEST_DEB=$(CURDIR)/$(DEB_FILE) MODA_TEST_DEB_NEXT=$(CURDIR)/$(TEST_DIST)/moda-agent_$(DEB_NEXT_VERSION)_$(DEB_ARCH).deb \
 		$(SWIFT) test --skip-build
 
