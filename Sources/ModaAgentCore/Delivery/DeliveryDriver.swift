@@ -52,7 +52,7 @@ public final class DeliveryDriver: @unchecked Sendable {
             source: TraceSource(reader: reader, logger: logger, maxBatchBytes: settings.batch.maxBytes),
             writer: writer,
             uploader: uploader,
-            settings: settings.forTraces,
+            settings: settings,
             logger: logger
         )
     }
@@ -68,9 +68,9 @@ public final class DeliveryDriver: @unchecked Sendable {
         self.writer = writer
         self.uploader = uploader
         self.logger = logger
-        queue = DispatchQueue(label: "moda-agent.delivery.\(source.queueName)")
-        metrics = DeliveryMetrics(queue: source.queueName)
-        machine = DeliveryStateMachine(settings: settings, stored: try source.readStatus())
+        queue = DispatchQueue(label: "moda-agent.delivery.\(source.kind.rawValue)")
+        metrics = DeliveryMetrics(queue: source.kind.rawValue)
+        machine = DeliveryStateMachine(settings: source.kind.fitted(settings), stored: try source.readStatus())
     }
 
     public func start() {
@@ -101,7 +101,7 @@ public final class DeliveryDriver: @unchecked Sendable {
 
     /// SIGHUP: new endpoint, key and delivery settings; a paused delivery tries again at once.
     public func reload(_ settings: DeliverySettings) {
-        let fitted = source is TraceSource ? settings.forTraces : settings
+        let fitted = source.kind.fitted(settings)
         queue.async { self.apply(.reload(fitted)) }
     }
 
@@ -126,8 +126,13 @@ public final class DeliveryDriver: @unchecked Sendable {
         }
     }
 
-    /// Whether this driver delivers trace exports (its logs and metrics say so).
-    public var isTraces: Bool { source is TraceSource }
+    /// Closes delivery's queue connection, once stopped.
+    public func close() {
+        queue.sync { source.close() }
+    }
+
+    /// The queue this driver delivers (its logs and metrics say which).
+    public var queueKind: DeliveryQueue { source.kind }
 
     /// The drain budget of the settings in force (SIGHUP may have changed it).
     public var drainTimeoutSeconds: Double {
@@ -190,8 +195,7 @@ public final class DeliveryDriver: @unchecked Sendable {
                     )
                 }
             }
-            let key = source.queueName == "events" ? "event_count" : "export_count"
-            logger.debug("delivered", metadata: [key: "\(count)"])
+            logger.debug("delivered", metadata: [source.kind.countKey: "\(count)"])
         case .deadLetter(let id, let eventID, let fault, let time, let status):
             let write: QueueWrite
             do {
@@ -201,12 +205,12 @@ public final class DeliveryDriver: @unchecked Sendable {
                 write = read
             } catch {
                 logger.error(
-                    "cannot read a \(source.itemName) to dead-letter it; trying again in 1 s",
+                    "cannot read a \(source.kind.itemName) to dead-letter it; trying again in 1 s",
                     metadata: ["error": "\(error)"]
                 )
                 return .writeFailed(id)
             }
-            let item = source.itemName
+            let item = source.kind.itemName
             writer.perform(write) { result in
                 if case .success = result {
                     self.metrics.eventDeadLettered()
@@ -231,7 +235,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         case .retryScheduled(let fault, let attempt, let delay, let state):
             metrics.retryScheduled()
             logger.warning(
-                "\(source.queueName == "events" ? "delivery" : "trace delivery") failed; will try again",
+                "\(source.kind.deliveryName) failed; will try again",
                 metadata: [
                     "delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
                     "attempt": "\(attempt)", "retry_in_seconds": "\(delay)", "state": "\(state.rawValue)",

@@ -2,10 +2,8 @@
 /// serve both queues: events (`EventSource`) and trace exports (`TraceSource`). Called only on
 /// the driver's serial queue.
 protocol DeliverySource {
-    /// `events` or `traces`: the `queue` label of the delivery metrics, and the logs' word.
-    var queueName: String { get }
-    /// What one queued item is called in logs: "event", "trace export".
-    var itemName: String { get }
+    /// Which queue: the `queue` label of the delivery metrics, and the logs' words.
+    var kind: DeliveryQueue { get }
 
     func lastID() throws(QueueError) -> Int64
     func scan(after: Int64, limit: Int) throws(QueueError) -> [ScannedEvent]
@@ -28,6 +26,8 @@ protocol DeliverySource {
     func statusWrite(_ status: DeliveryStatus) -> QueueWrite
     func readStatus() throws(QueueError) -> DeliveryStatus
     func queuedCount() -> Int
+    /// Closes the queue connection; called once, after the driver has stopped.
+    func close()
 }
 
 /// One request's body and its `Content-Type`.
@@ -40,8 +40,7 @@ struct OutgoingRequest {
 struct EventSource: DeliverySource {
     let reader: QueueStore
 
-    var queueName: String { "events" }
-    var itemName: String { "event" }
+    var kind: DeliveryQueue { .events }
 
     func lastID() throws(QueueError) -> Int64 { try reader.lastEventID() }
 
@@ -81,4 +80,6 @@ struct EventSource: DeliverySource {
     func readStatus() throws(QueueError) -> DeliveryStatus { try reader.readStatus() }
 
     func queuedCount() -> Int { (try? reader.counters().queuedEvents) ?? 0 }
+
+    func close() { reader.close() }
 }

@@ -11,8 +11,7 @@ struct TraceSource: DeliverySource {
     /// puts anything beside it.
     let maxBatchBytes: Int
 
-    var queueName: String { "traces" }
-    var itemName: String { "trace export" }
+    var kind: DeliveryQueue { .traces }
 
     func lastID() throws(QueueError) -> Int64 { try reader.lastTraceID() }
 
@@ -68,4 +67,6 @@ struct TraceSource: DeliverySource {
     func readStatus() throws(QueueError) -> DeliveryStatus { try reader.readTraceStatus() }
 
     func queuedCount() -> Int { (try? reader.traceCounters().queuedExports) ?? 0 }
+
+    func close() { reader.close() }
 }

@@ -4,7 +4,6 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPCompression
 import NIOPosix
-import ServiceLifecycle
 
 /// The HTTP receivers' listener (`http.listen`, SPEC 10): TCP or a Unix socket. Requests are read
 /// with NIO's HTTP/1.1 codec (pipelined requests answered in order), gzip bodies decoded within
@@ -130,16 +129,5 @@ private final class IdleCloser: ChannelInboundHandler {
         } else {
             context.fireUserInboundEventTriggered(event)
         }
-    }
-}
-
-/// The receivers in the service group: started after the socket, stopped before it.
-struct HTTPIngestService: Service {
-    let server: HTTPIngestServer
-    let writer: QueueWriter
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await server.stop(writer: writer)
     }
 }
