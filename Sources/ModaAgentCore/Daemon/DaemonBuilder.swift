@@ -206,7 +206,13 @@ private struct Deliveries {
         ]
         if let traces {
             services.append(
-                DeliveryService(driver: traces, commits: writer.traceCommits, uploader: nil, budget: budget, logger: logger)
+                DeliveryService(
+                    driver: traces,
+                    commits: writer.traceCommits,
+                    uploader: nil,
+                    budget: budget,
+                    logger: logger
+                )
             )
         }
         return services

@@ -3,13 +3,11 @@ import Logging
 /// The trace exports' queue (SPEC 10.2): exports relayed as received to `tracesEndpoint`, with
 /// their own `Content-Type`. Protobuf exports of one batch are concatenated (concatenated
 /// messages of one type merge their repeated fields, so N exports make one valid
-/// `ExportTraceServiceRequest`); a JSON export always goes alone.
+/// `ExportTraceServiceRequest`); a JSON export travels alone (`ScannedEvent.travelsAlone`): JSON
+/// documents cannot be concatenated into one.
 struct TraceSource: DeliverySource {
     let reader: QueueStore
     let logger: Logger
-    /// `batch.maxBytes`: a JSON export is scanned as at least this size, so the batcher never
-    /// puts anything beside it.
-    let maxBatchBytes: Int
 
     var kind: DeliveryQueue { .traces }
 
@@ -18,7 +16,7 @@ struct TraceSource: DeliverySource {
     func scan(after: Int64, limit: Int) throws(QueueError) -> [ScannedEvent] {
         try reader.scanTraces(after: after, limit: limit).map { scanned, encoding in
             var event = scanned
-            if encoding != .protobuf { event.bytes = max(event.bytes, maxBatchBytes) }
+            event.travelsAlone = encoding != .protobuf
             return event
         }
     }
