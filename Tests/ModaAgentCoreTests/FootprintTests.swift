@@ -168,7 +168,7 @@ struct FootprintTests {
         // Everything loaded at start, as the dynamic loader resolves it.
         let loaded = try await CommandRunner.run("/usr/bin/ldd", [program])
         let names = loaded.stdout.split(separator: "\n").compactMap { line in
-            line.split(separator: " ").first.map { String($0.split(separator: "/").last ?? $0) }
+            line.split(whereSeparator: \.isWhitespace).first.map { String($0.split(separator: "/").last ?? $0) }
         }
         let pulled: Set = [
             "libcap.so.2", "libgcrypt.so.20", "libgpg-error.so.0", "liblzma.so.5", "libzstd.so.1", "liblz4.so.1",

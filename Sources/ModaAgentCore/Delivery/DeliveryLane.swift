@@ -26,7 +26,8 @@ struct DeliveryLane: Sendable, Equatable {
 
     /// Whether the waiting events fill a batch (by count, by body size, or an item that travels alone).
     func isFull(maxEvents: Int, maxBytes: Int) -> Bool {
-        waitingAlone > 0 || waiting.count >= maxEvents || RequestBody.size(eventCount: waiting.count, eventBytes: waitingBytes) > maxBytes
+        waitingAlone > 0 || waiting.count >= maxEvents
+            || RequestBody.size(eventCount: waiting.count, eventBytes: waitingBytes) > maxBytes
     }
 
     /// Keeps `resend` in queue order, so retried and split batches leave oldest first.
