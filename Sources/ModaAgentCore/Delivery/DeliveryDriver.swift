@@ -199,7 +199,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         case .deadLetter(let id, let eventID, let fault, let time, let status):
             let write: QueueWrite
             do {
-                guard let read = try source.deadLetter(id: eventID, fault: fault, at: time, status: status) else {
+                guard let read = try source.deadLetter(id: eventID, .init(fault: fault, time: time, status: status)) else {
                     return .written(id)
                 }
                 write = read

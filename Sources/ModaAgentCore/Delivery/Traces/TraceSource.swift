@@ -49,22 +49,9 @@ struct TraceSource: DeliverySource {
         .markTracesDelivered(ids: ids, status: status)
     }
 
-    func deadLetter(
-        id: Int64,
-        fault: DeliveryFault,
-        at time: Double,
-        status: DeliveryStatus
-    ) throws(QueueError)
-        -> QueueWrite?
-    {
-        try reader.traces(ids: [id]).first.map { .deadLetterTrace($0, fault: fault, at: time, status: status) }
+    /// The export as received, with the verdict beside it.
+    func deadLetter(id: Int64, _ verdict: DeadLetterVerdict) throws(QueueError) -> QueueWrite? {
+        guard let trace = try reader.traces(ids: [id]).first else { return nil }
+        return .deadLetterTrace(trace, fault: verdict.fault, at: verdict.time, status: verdict.status)
     }
-
-    func statusWrite(_ status: DeliveryStatus) -> QueueWrite { .traceStatus(status) }
-
-    func readStatus() throws(QueueError) -> DeliveryStatus { try reader.readTraceStatus() }
-
-    func queuedCount() -> Int { (try? reader.traceCounters().queuedExports) ?? 0 }
-
-    func close() { reader.close() }
 }
