@@ -16,7 +16,8 @@ public final class DeliveryDriver: @unchecked Sendable {
     private var machine: DeliveryStateMachine
     private let source: any DeliverySource
     private let writer: QueueWriter
-    private let uploader: Uploader
+    private let uploader: any BatchUploader
+    private let clock: any DeliveryClock
     private let logger: Logger
     private let metrics: DeliveryMetrics
     private var timer: DispatchWorkItem?
@@ -57,16 +58,20 @@ public final class DeliveryDriver: @unchecked Sendable {
         )
     }
 
+    /// `clock` and `uploader`: the system's and the HTTP client in the daemon, a test's stand-ins in
+    /// DeliveryDriverTests.
     init(
         source: any DeliverySource,
         writer: QueueWriter,
-        uploader: Uploader,
+        uploader: any BatchUploader,
         settings: DeliverySettings,
-        logger: Logger
+        logger: Logger,
+        clock: any DeliveryClock = SystemDeliveryClock()
     ) throws(QueueError) {
         self.source = source
         self.writer = writer
         self.uploader = uploader
+        self.clock = clock
         self.logger = logger
         queue = DispatchQueue(label: "moda-agent.delivery.\(source.kind.rawValue)")
         metrics = DeliveryMetrics(queue: source.kind.rawValue)
@@ -157,15 +162,11 @@ public final class DeliveryDriver: @unchecked Sendable {
 
     // MARK: - On the queue
 
-    private static func now() -> DeliveryStateMachine.Now {
-        .init(instant: .now, wall: Timestamp.now())
-    }
-
     private func apply(_ event: DeliveryStateMachine.Event) {
-        var actions = machine.handle(event, at: Self.now())
+        var actions = machine.handle(event, at: clock.now())
         var index = 0
         while index < actions.count {
-            if let next = execute(actions[index]) { actions += machine.handle(next, at: Self.now()) }
+            if let next = execute(actions[index]) { actions += machine.handle(next, at: clock.now()) }
             index += 1
         }
     }
@@ -199,9 +200,8 @@ public final class DeliveryDriver: @unchecked Sendable {
         case .deadLetter(let id, let eventID, let fault, let time, let status):
             let write: QueueWrite
             do {
-                guard let read = try source.deadLetter(id: eventID, .init(fault: fault, time: time, status: status)) else {
-                    return .written(id)
-                }
+                let verdict = DeadLetterVerdict(fault: fault, time: time, status: status)
+                guard let read = try source.deadLetter(id: eventID, verdict) else { return .written(id) }
                 write = read
             } catch {
                 logger.error(
@@ -313,10 +313,7 @@ public final class DeliveryDriver: @unchecked Sendable {
             self.apply(.timerFired)
         }
         timer = item
-        // DispatchTime is monotonic too; only the distance is carried over.
-        let delay = max(.zero, instant - .now)
-        let nanoseconds = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
-        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds)), execute: item)
+        clock.wake(at: instant, on: queue, item)
     }
 
     private func finishDrain(drained: Bool) {
