@@ -61,6 +61,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The development modactl (`swift run modactl`, the tests): the same ModactlCommands the shipped
+        // moda-agent runs under that name. The package installs no separate modactl program.
         .executableTarget(
             name: "modactl",
             dependencies: ["ModactlCommands"]
