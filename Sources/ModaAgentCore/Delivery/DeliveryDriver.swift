@@ -10,8 +10,9 @@ import Logging
 /// their results come back as events. A batch's rows are read and its body built here, while
 /// the other requests are in flight; the body lives only as long as its request.
 public final class DeliveryDriver: @unchecked Sendable {
-    // @unchecked: `machine`, `timer`, `random`, `drainWaiters` and `source` (its connection) are
-    // touched only on `queue`.
+    // @unchecked: the mutable state (`machine`, `timer`, `random`, `drainWaiters`) and `source` (with
+    // its SQLite connection, not Sendable) are touched only on `queue`, a serial queue; the other
+    // properties are constants of Sendable types (the writer, uploader, clock, logger and metrics).
     private let queue: DispatchQueue
     private var machine: DeliveryStateMachine
     private let source: any DeliverySource
