@@ -30,10 +30,9 @@ UNITS := systemd/moda-agent.socket systemd/moda-agent.service systemd/moda-agent
 
 all: build
 
-# The Debian package the build links against, and pkg-config, which finds it; installed only when missing.
-# (systemd's notify, socket-activation and journal protocols are spoken directly: no libsystemd-dev.)
+# The Debian packages the build links against, and pkg-config, which finds them; installed only when missing.
 deps:
-	@missing=""; for p in libsqlite3-dev pkg-config; do \
+	@missing=""; for p in libsqlite3-dev libsystemd-dev pkg-config; do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
@@ -153,7 +152,7 @@ install-files:
 	fi
 
 # The Debian package: dist/moda-agent_VERSION_ARCH.deb from the release build (static Swift runtime: it needs only
-# libc and libsqlite3), with man pages, completions, the units under /usr/lib/systemd/system, the config
+# libc, libsqlite3 and libsystemd), with man pages, completions, the units under /usr/lib/systemd/system, the config
 # as a conffile and maintainer scripts (packaging/deb). DEB_VERSION overrides the package's version only, e.g.
 # `make deb DEB_VERSION=0.1.1`; the programs keep theirs. `make lint-deb` runs lintian on it.
 AGENT_VERSION := $(shell sed -n 's/.*current = "\(.*\)".*/\1/p' Sources/ModaAgentCore/Daemon/AgentVersion.swift)

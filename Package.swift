@@ -28,10 +28,17 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
         .systemLibrary(name: "CMalloc"),
+        // sd_notify, sd_listen_fds_with_names, sd_journal_sendv: systemd keeps its own protocols correct.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
         .target(
             name: "ModaAgentCore",
             dependencies: [
                 "CSQLite",
+                "CSystemd",
                 "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -54,6 +61,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The development modactl (`swift run modactl`, the tests): the same ModactlCommands the shipped
+        // moda-agent runs under that name. The package installs no separate modactl program.
         .executableTarget(
             name: "modactl",
             dependencies: ["ModactlCommands"]

@@ -27,9 +27,9 @@ public struct Modactl: ParsableCommand {
         // Files modactl makes in the queue folder (SQLite's WAL and shared memory) stay private, as the
         // daemon's are, whatever umask the operator's shell has.
         umask(0o077)
-        var arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments: [String]
         do {
-            GlobalOptions.configFlag = try GlobalOptions.extractConfig(&arguments)
+            arguments = try GlobalOptions.commandLine.get().rest
         } catch {
             StandardError.line("modactl: \(error)")
             Glibc.exit(ExitStatus.usage)
@@ -44,13 +44,21 @@ public struct Modactl: ParsableCommand {
 }
 
 enum GlobalOptions {
-    nonisolated(unsafe) static var configFlag: String?
+    /// The command line split once, on first use: `--config`'s value and the arguments left for
+    /// ArgumentParser. A constant, so every subcommand reads it without shared mutable state.
+    static let commandLine: Result<(config: String?, rest: [String]), MissingValue> = {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        return Result { () throws(MissingValue) in (try extractConfig(&arguments), arguments) }
+    }()
+
+    /// `--config PATH`, wherever it stood on the command line.
+    static var configFlag: String? { try? commandLine.get().config }
 
     struct MissingValue: Error, CustomStringConvertible {
         var description: String { "--config needs a path; see modactl --help" }
     }
 
-    static func extractConfig(_ arguments: inout [String]) throws -> String? {
+    static func extractConfig(_ arguments: inout [String]) throws(MissingValue) -> String? {
         var found: String?
         var index = 0
         while index < arguments.count {

@@ -1,4 +1,5 @@
 import ModactlCommands
 
-// The development build's modactl; the package installs modactl as a second name of moda-agent.
+// `swift run modactl` and the tests' modactl: the same CLI the shipped binary runs when called by the
+// name modactl (Sources/moda-agent/main.swift); the package installs no separate modactl program.
 Modactl.main()

@@ -19,6 +19,22 @@ struct DeliveryLaneTests {
         h.commit(count) { "conv-\($0 % conversations)" }
     }
 
+    @Test("an item that travels alone is a full batch by itself and never shares one")
+    func travelsAlone() {
+        var lane = DeliveryLane()
+        let small = { (id: Int64) in ScannedEvent(id: id, bytes: 10, conversation: 0) }
+        lane.append(small(1))
+        lane.append(small(2))
+        #expect(!lane.isFull(maxEvents: 10, maxBytes: 1_000))
+        lane.append(ScannedEvent(id: 3, bytes: 10, conversation: 0, travelsAlone: true))
+        lane.append(small(4))
+        #expect(lane.isFull(maxEvents: 10, maxBytes: 1_000), "waiting for more would only delay it")
+        #expect(lane.takeBatch(maxEvents: 10, maxBytes: 1_000) == [1, 2])
+        #expect(lane.takeBatch(maxEvents: 10, maxBytes: 1_000) == [3])
+        #expect(!lane.isFull(maxEvents: 10, maxBytes: 1_000))
+        #expect(lane.takeBatch(maxEvents: 10, maxBytes: 1_000) == [4])
+    }
+
     @Test("concurrency starts at 1 and adds one per round trip while latency is steady, up to maxInFlight")
     func rampUp() {
         var h = DeliveryHarness(maxEvents: 10, flushIntervalMs: 0, maxInFlight: 8)

@@ -153,114 +153,11 @@ struct SocketActivationTests {
         #expect(getenv("LISTEN_FDS") == nil && getenv("LISTEN_PID") == nil && getenv("LISTEN_FDNAMES") == nil)
     }
 
-    /// Without `LISTEN_FDNAMES` every descriptor is `unknown` (so none is taken for the `http` one), and each
-    /// passed descriptor is made close-on-exec.
-    @Test func missingNamesAreUnknownAndDescriptorsBecomeCloseOnExec() throws {
-        let first = try passedRange(count: 2)
-        defer { for fd in first..<first + 2 { close(fd) } }
-        for fd in first..<first + 2 {
-            try #require(fcntl(fd, F_GETFD) & FD_CLOEXEC == 0)
-        }
-        let environment = ListenEnvironment(fds: "2", pid: String(getpid()), names: nil)
-        defer { environment.restore() }
-        #expect(try ListenFDs.names(firstFD: first) == ["unknown", "unknown"])
-        for fd in first..<first + 2 {
-            #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0, "fd \(fd)")
-        }
-        #expect(getenv("LISTEN_FDS") == nil && getenv("LISTEN_PID") == nil)
-    }
-
-    @Test(arguments: [
-        ("moda-agent.socket:http", ["moda-agent.socket", "http"] as [String]?),
-        ("a:", ["a", ""]),
-        (":", ["", ""]),
-        // The count must match LISTEN_FDS exactly.
-        ("a:b:c", nil),
-        ("only-one", nil),
-        ("", nil),
-    ])
-    func namesAreTakenAsListed(names: String, expected: [String]?) throws {
-        let first = try passedRange(count: 2)
-        defer { for fd in first..<first + 2 { close(fd) } }
-        let environment = ListenEnvironment(fds: "2", pid: String(getpid()), names: names)
-        defer { environment.restore() }
-        if let expected {
-            #expect(try ListenFDs.names(firstFD: first) == expected)
-        } else {
-            #expect(throws: SocketActivationError.listenFDsFailed(errno: EINVAL)) {
-                try ListenFDs.names(firstFD: first)
-            }
-        }
-        #expect(getenv("LISTEN_FDNAMES") == nil)
-    }
-
-    @Test func aClosedDescriptorInThePassedRangeIsAnError() throws {
-        // Two free descriptors, only the first of them passed.
-        let first = try quietDescriptors(count: 2)
-        let socket = try TestSocket(type: SOCK_STREAM, bindPath: true, listen: true)
-        try #require(dup2(socket.fd, first) == first)
-        defer { close(first) }
-        let environment = ListenEnvironment(fds: "2", pid: String(getpid()), names: nil)
-        defer { environment.restore() }
-        #expect(throws: SocketActivationError.listenFDsFailed(errno: EBADF)) {
-            try ListenFDs.count(firstFD: first)
-        }
-    }
-
-    @Test func unixSocketInspectionMatchesPathsAsLibsystemdDoes() throws {
-        let bound = try TestSocket(type: SOCK_STREAM, bindPath: true, listen: true)
-        let stream = CInt(SOCK_STREAM.rawValue)
-        #expect(try SocketInspection.isUnixSocket(bound.fd, type: stream, listening: true, path: bound.path))
-        #expect(try SocketInspection.isUnixSocket(bound.fd, type: 0, listening: nil, path: bound.path))
-        #expect(try !SocketInspection.isUnixSocket(bound.fd, type: stream, listening: true, path: bound.path + "x"))
-        #expect(try !SocketInspection.isUnixSocket(bound.fd, type: stream, listening: true, path: "/tmp"))
-        #expect(try !SocketInspection.isUnixSocket(bound.fd, type: stream, listening: false))
-        #expect(try !SocketInspection.isUnixSocket(bound.fd, type: stream, listening: true, path: ""))
-        #expect(try SocketInspection.isSocket(bound.fd, family: AF_UNIX, type: stream, listening: true))
-        #expect(try !SocketInspection.isSocket(bound.fd, family: AF_INET, type: stream, listening: true))
-
-        let unnamed = Glibc.socket(AF_UNIX, CInt(SOCK_DGRAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        try #require(unnamed >= 0)
-        defer { close(unnamed) }
-        let dgram = CInt(SOCK_DGRAM.rawValue)
-        #expect(try SocketInspection.isUnixSocket(unnamed, type: dgram, listening: nil, path: ""))
-        #expect(try !SocketInspection.isUnixSocket(unnamed, type: dgram, listening: nil, path: "@x"))
-
-        let named = Glibc.socket(AF_UNIX, CInt(SOCK_DGRAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        try #require(named >= 0)
-        defer { close(named) }
-        let name = "moda-sa-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: [0] + Array(name.utf8)) }
-        let bound2 = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(named, $0, socklen_t(MemoryLayout<sa_family_t>.size + 1 + name.utf8.count))
-            }
-        }
-        try #require(bound2 == 0)
-        #expect(try SocketInspection.isUnixSocket(named, type: dgram, listening: false, path: "@" + name))
-        #expect(try !SocketInspection.isUnixSocket(named, type: dgram, listening: false, path: "@" + name.dropLast()))
-        #expect(try !SocketInspection.isUnixSocket(named, type: dgram, listening: false, path: "/" + name))
-    }
-
     @Test func inspectingAClosedDescriptorThrows() throws {
         let fd = try quietDescriptors(count: 1)
         #expect(throws: SocketActivationError.inspectionFailed(fd: fd, errno: EBADF)) {
             try SocketActivation.adopt(count: 1, firstFD: fd)
         }
-    }
-
-    /// `count` listening Unix stream sockets on consecutive descriptors where nothing else is open, as systemd
-    /// passes them (without close-on-exec, which ListenFDs sets); the caller closes them.
-    private func passedRange(count: Int) throws -> CInt {
-        let first = try quietDescriptors(count: CInt(count))
-        for index in 0..<count {
-            let socket = try TestSocket(type: SOCK_STREAM, bindPath: true, listen: true)
-            let fd = first + CInt(index)
-            try #require(dup2(socket.fd, fd) == fd)
-        }
-        return first
     }
 
     @Test func rejectsNonSocket() throws {

@@ -11,7 +11,7 @@ import Musl
 
 /// Notifications against a real datagram socket named by `NOTIFY_SOCKET`, the way systemd receives it.
 ///
-/// Serialized because the tests set process-wide environment variables, which every send reads.
+/// Serialized because the tests set process-wide environment variables, which libsystemd reads on every send.
 @Suite(.serialized)
 struct SystemdNotifierTests {
     @Test(arguments: [
@@ -94,44 +94,19 @@ struct SystemdNotifierTests {
         #expect(try listener.receive() == "STATUS=abstract")
     }
 
-    @Test func unsetNotifySocketMeansNotUnderSystemd() throws {
-        let environment = EnvironmentOverride(["NOTIFY_SOCKET": nil])
-        defer { environment.restore() }
-        #expect(try NotifySocket.send("READY=1") == .notUnderSystemd)
-    }
-
-    /// sun_path holds 108 bytes with the terminating NUL: 107 is the longest address, one more is an error (and
-    /// the notifier, which ignores errors, just sends nothing).
-    @Test func notifyAddressLongerThanSunPathIsAnErrorNotACrash() throws {
-        let longest = "/tmp/moda-" + String(repeating: "x", count: 107 - "/tmp/moda-".count)
-        let tooLong = longest + "x"
-        let abstractTooLong = "@" + String(repeating: "y", count: 107)
-        #expect(longest.utf8.count == 107)
-        for address in [tooLong, abstractTooLong, tooLong + String(repeating: "z", count: 4_000)] {
-            let environment = EnvironmentOverride(["NOTIFY_SOCKET": address])
-            defer { environment.restore() }
-            #expect(throws: SystemdSocketError.addressTooLong(address, source: "NOTIFY_SOCKET", limit: 107)) {
-                try NotifySocket.send("READY=1")
-            }
-            SystemdNotifier().ready()
-        }
-        // The longest address that fits is sent; nothing is bound there, which only the kernel can say.
-        let environment = EnvironmentOverride(["NOTIFY_SOCKET": longest])
-        defer { environment.restore() }
-        #expect(throws: SystemdSocketError.systemCall("sendto(\(longest))", errno: ENOENT)) {
-            try NotifySocket.send("READY=1")
-        }
-        let text = SystemdSocketError.addressTooLong(tooLong, source: "NOTIFY_SOCKET", limit: 107).description
-        #expect(text.contains("108 bytes") && text.contains("shorter path"))
-    }
-
-    @Test(arguments: ["relative.sock", "./notify", "@", "/", "", "vsock:2:1234"])
-    func notifyAddressMustBeAbsoluteOrAbstract(address: String) {
+    /// A bad `NOTIFY_SOCKET` (too long for `sun_path`, relative, empty) sends nothing and never takes the
+    /// daemon down: notifications are best effort.
+    @Test(arguments: [
+        "/tmp/moda-" + String(repeating: "x", count: 200), "@" + String(repeating: "y", count: 4_000),
+        "relative.sock", "@", "/", "vsock:2:1234",
+    ])
+    func badNotifyAddressIsIgnored(address: String) throws {
         let environment = EnvironmentOverride(["NOTIFY_SOCKET": address])
         defer { environment.restore() }
-        #expect(throws: SystemdSocketError.invalidAddress(address, source: "NOTIFY_SOCKET")) {
-            try NotifySocket.send("READY=1")
-        }
+        let notifier = SystemdNotifier()
+        notifier.ready()
+        notifier.status("still here")
+        notifier.stopping()
     }
 
     @Test("watchdog() sends nothing unless WATCHDOG_USEC asks, for this process")

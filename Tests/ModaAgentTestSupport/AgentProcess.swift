@@ -3,7 +3,8 @@ import Foundation
 /// A `moda-agent` daemon run from the built binary, with its own config, queue and socket in a
 /// temporary folder. Tests drive it like an operator would: signals, kill -9, restarts.
 public final class AgentProcess: @unchecked Sendable {
-    // @unchecked: `process` is replaced only by start(), which tests call from one task.
+    // @unchecked: `process` is replaced only by start(), and the settings `apiKeyInEnvironment`, `umask`
+    // and `executable` are set before it; a test drives its daemon from one task at a time.
     public let directory: TemporaryDirectory
     public let configPath: String
     public let socketPath: String

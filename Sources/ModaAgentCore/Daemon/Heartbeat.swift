@@ -11,7 +11,9 @@ import Glibc
 /// stops the pings and systemd restarts the daemon), STOPPING=1 first thing on shutdown. Each beat
 /// also records the memory budget's numbers in the queue for `modactl status`, when they changed.
 final class Heartbeat: Service, @unchecked Sendable {
-    // @unchecked: `timer` is set once in start() before the source runs and cancelled in stop().
+    // @unchecked: `timer` is set in start() before the source first fires and cancelled in stop();
+    // `lastStatus`, `lastActivity`, `trimmedAt` and `recordedMemory` are touched only by beat(), which
+    // runs on `queue` (serial); the rest are constants of Sendable types.
     private let delivery: DeliveryDriver
     private let writer: QueueWriter
     private let notifier: SystemdNotifier

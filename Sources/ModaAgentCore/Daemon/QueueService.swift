@@ -8,7 +8,7 @@ import Glibc
 /// The queue: its lock and its writer, the one owner of the write connection. Up first, down
 /// last, so every line acknowledged and every removal of a delivered batch is committed before
 /// the process ends.
-struct QueueService: Service {
+struct QueueService: DaemonService {
     /// Held for the daemon's lifetime: a second daemon on the same queue refuses to start.
     let lock: QueueLock
     let writer: QueueWriter
@@ -33,7 +33,8 @@ struct QueueService: Service {
         )
     }
 
-    func run() async throws {
+    func run(up: @escaping @Sendable () -> Void) async throws {
+        up()
         try? await gracefulShutdown()
         await writer.idle()
         writer.finish()

@@ -10,13 +10,15 @@ import Logging
 /// their results come back as events. A batch's rows are read and its body built here, while
 /// the other requests are in flight; the body lives only as long as its request.
 public final class DeliveryDriver: @unchecked Sendable {
-    // @unchecked: `machine`, `timer`, `random`, `drainWaiters` and `source` (its connection) are
-    // touched only on `queue`.
+    // @unchecked: the mutable state (`machine`, `timer`, `random`, `drainWaiters`) and `source` (with
+    // its SQLite connection, not Sendable) are touched only on `queue`, a serial queue; the other
+    // properties are constants of Sendable types (the writer, uploader, clock, logger and metrics).
     private let queue: DispatchQueue
     private var machine: DeliveryStateMachine
     private let source: any DeliverySource
     private let writer: QueueWriter
-    private let uploader: Uploader
+    private let uploader: any BatchUploader
+    private let clock: any DeliveryClock
     private let logger: Logger
     private let metrics: DeliveryMetrics
     private var timer: DispatchWorkItem?
@@ -49,28 +51,32 @@ public final class DeliveryDriver: @unchecked Sendable {
         logger: Logger
     ) throws(QueueError) -> DeliveryDriver {
         try DeliveryDriver(
-            source: TraceSource(reader: reader, logger: logger, maxBatchBytes: settings.batch.maxBytes),
+            source: TraceSource(reader: reader, logger: logger),
             writer: writer,
             uploader: uploader,
-            settings: settings.forTraces,
+            settings: settings,
             logger: logger
         )
     }
 
+    /// `clock` and `uploader`: the system's and the HTTP client in the daemon, a test's stand-ins in
+    /// DeliveryDriverTests.
     init(
         source: any DeliverySource,
         writer: QueueWriter,
-        uploader: Uploader,
+        uploader: any BatchUploader,
         settings: DeliverySettings,
-        logger: Logger
+        logger: Logger,
+        clock: any DeliveryClock = SystemDeliveryClock()
     ) throws(QueueError) {
         self.source = source
         self.writer = writer
         self.uploader = uploader
+        self.clock = clock
         self.logger = logger
-        queue = DispatchQueue(label: "moda-agent.delivery.\(source.queueName)")
-        metrics = DeliveryMetrics(queue: source.queueName)
-        machine = DeliveryStateMachine(settings: settings, stored: try source.readStatus())
+        queue = DispatchQueue(label: "moda-agent.delivery.\(source.kind.rawValue)")
+        metrics = DeliveryMetrics(queue: source.kind.rawValue)
+        machine = DeliveryStateMachine(settings: source.kind.fitted(settings), stored: try source.readStatus())
     }
 
     public func start() {
@@ -101,7 +107,7 @@ public final class DeliveryDriver: @unchecked Sendable {
 
     /// SIGHUP: new endpoint, key and delivery settings; a paused delivery tries again at once.
     public func reload(_ settings: DeliverySettings) {
-        let fitted = source is TraceSource ? settings.forTraces : settings
+        let fitted = source.kind.fitted(settings)
         queue.async { self.apply(.reload(fitted)) }
     }
 
@@ -126,8 +132,13 @@ public final class DeliveryDriver: @unchecked Sendable {
         }
     }
 
-    /// Whether this driver delivers trace exports (its logs and metrics say so).
-    public var isTraces: Bool { source is TraceSource }
+    /// Closes delivery's queue connection, once stopped.
+    public func close() {
+        queue.sync { source.close() }
+    }
+
+    /// The queue this driver delivers (its logs and metrics say which).
+    public var queueKind: DeliveryQueue { source.kind }
 
     /// The drain budget of the settings in force (SIGHUP may have changed it).
     public var drainTimeoutSeconds: Double {
@@ -152,15 +163,11 @@ public final class DeliveryDriver: @unchecked Sendable {
 
     // MARK: - On the queue
 
-    private static func now() -> DeliveryStateMachine.Now {
-        .init(instant: .now, wall: Timestamp.now())
-    }
-
     private func apply(_ event: DeliveryStateMachine.Event) {
-        var actions = machine.handle(event, at: Self.now())
+        var actions = machine.handle(event, at: clock.now())
         var index = 0
         while index < actions.count {
-            if let next = execute(actions[index]) { actions += machine.handle(next, at: Self.now()) }
+            if let next = execute(actions[index]) { actions += machine.handle(next, at: clock.now()) }
             index += 1
         }
     }
@@ -190,23 +197,21 @@ public final class DeliveryDriver: @unchecked Sendable {
                     )
                 }
             }
-            let key = source.queueName == "events" ? "event_count" : "export_count"
-            logger.debug("delivered", metadata: [key: "\(count)"])
+            logger.debug("delivered", metadata: [source.kind.countKey: "\(count)"])
         case .deadLetter(let id, let eventID, let fault, let time, let status):
             let write: QueueWrite
             do {
-                guard let read = try source.deadLetter(id: eventID, fault: fault, at: time, status: status) else {
-                    return .written(id)
-                }
+                let verdict = DeadLetterVerdict(fault: fault, time: time, status: status)
+                guard let read = try source.deadLetter(id: eventID, verdict) else { return .written(id) }
                 write = read
             } catch {
                 logger.error(
-                    "cannot read a \(source.itemName) to dead-letter it; trying again in 1 s",
+                    "cannot read a \(source.kind.itemName) to dead-letter it; trying again in 1 s",
                     metadata: ["error": "\(error)"]
                 )
                 return .writeFailed(id)
             }
-            let item = source.itemName
+            let item = source.kind.itemName
             writer.perform(write) { result in
                 if case .success = result {
                     self.metrics.eventDeadLettered()
@@ -231,7 +236,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         case .retryScheduled(let fault, let attempt, let delay, let state):
             metrics.retryScheduled()
             logger.warning(
-                "\(source.queueName == "events" ? "delivery" : "trace delivery") failed; will try again",
+                "\(source.kind.deliveryName) failed; will try again",
                 metadata: [
                     "delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
                     "attempt": "\(attempt)", "retry_in_seconds": "\(delay)", "state": "\(state.rawValue)",
@@ -309,10 +314,7 @@ public final class DeliveryDriver: @unchecked Sendable {
             self.apply(.timerFired)
         }
         timer = item
-        // DispatchTime is monotonic too; only the distance is carried over.
-        let delay = max(.zero, instant - .now)
-        let nanoseconds = delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000
-        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds)), execute: item)
+        clock.wake(at: instant, on: queue, item)
     }
 
     private func finishDrain(drained: Bool) {

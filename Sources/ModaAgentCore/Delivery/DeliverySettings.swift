@@ -15,13 +15,5 @@ public struct DeliverySettings: Sendable {
         delivery = config.delivery
     }
 
-    /// Trace exports go one request at a time, in one lane: they have no order to keep across
-    /// lanes, and merging fills each request instead.
-    var forTraces: DeliverySettings {
-        var settings = self
-        settings.delivery.maxInFlight = 1
-        return settings
-    }
-
     var backoff: Backoff { Backoff(initial: delivery.retryInitialSeconds, maximum: delivery.retryMaxSeconds) }
 }

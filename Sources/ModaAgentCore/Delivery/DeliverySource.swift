@@ -1,11 +1,12 @@
 /// What a `DeliveryDriver` needs of the queue it delivers, so one driver and one state machine
 /// serve both queues: events (`EventSource`) and trace exports (`TraceSource`). Called only on
-/// the driver's serial queue.
+/// the driver's serial queue. What differs only by the queue's kind (its status row, its count)
+/// is said once, in the extension below.
 protocol DeliverySource {
-    /// `events` or `traces`: the `queue` label of the delivery metrics, and the logs' word.
-    var queueName: String { get }
-    /// What one queued item is called in logs: "event", "trace export".
-    var itemName: String { get }
+    /// Which queue: the `queue` label of the delivery metrics, and the logs' words.
+    var kind: DeliveryQueue { get }
+    /// Delivery's own connection to the queue.
+    var reader: QueueStore { get }
 
     func lastID() throws(QueueError) -> Int64
     func scan(after: Int64, limit: Int) throws(QueueError) -> [ScannedEvent]
@@ -18,16 +19,32 @@ protocol DeliverySource {
     /// queue may be cut there (events are; trace exports are removed by id, `through` unused).
     func removal(ids: [Int64], through: Int64, status: DeliveryStatus) -> QueueWrite
     /// The write moving item `id` to the dead letters, or nil when it is no longer queued.
-    func deadLetter(
-        id: Int64,
-        fault: DeliveryFault,
-        at time: Double,
-        status: DeliveryStatus
-    ) throws(QueueError)
-        -> QueueWrite?
-    func statusWrite(_ status: DeliveryStatus) -> QueueWrite
-    func readStatus() throws(QueueError) -> DeliveryStatus
-    func queuedCount() -> Int
+    func deadLetter(id: Int64, _ verdict: DeadLetterVerdict) throws(QueueError) -> QueueWrite?
+}
+
+extension DeliverySource {
+    func statusWrite(_ status: DeliveryStatus) -> QueueWrite {
+        kind == .events ? .status(status) : .traceStatus(status)
+    }
+
+    func readStatus() throws(QueueError) -> DeliveryStatus {
+        kind == .events ? try reader.readStatus() : try reader.readTraceStatus()
+    }
+
+    func queuedCount() -> Int {
+        kind == .events
+            ? (try? reader.counters().queuedEvents) ?? 0 : (try? reader.traceCounters().queuedExports) ?? 0
+    }
+
+    /// Closes the queue connection; called once, after the driver has stopped.
+    func close() { reader.close() }
+}
+
+/// Why and when an item is dead-lettered, and the status recorded with it.
+struct DeadLetterVerdict {
+    var fault: DeliveryFault
+    var time: Double
+    var status: DeliveryStatus
 }
 
 /// One request's body and its `Content-Type`.
@@ -40,8 +57,7 @@ struct OutgoingRequest {
 struct EventSource: DeliverySource {
     let reader: QueueStore
 
-    var queueName: String { "events" }
-    var itemName: String { "event" }
+    var kind: DeliveryQueue { .events }
 
     func lastID() throws(QueueError) -> Int64 { try reader.lastEventID() }
 
@@ -65,20 +81,9 @@ struct EventSource: DeliverySource {
         .markDelivered(ids: ids, through: through, status: status)
     }
 
-    func deadLetter(
-        id: Int64,
-        fault: DeliveryFault,
-        at time: Double,
-        status: DeliveryStatus
-    ) throws(QueueError)
-        -> QueueWrite?
-    {
-        try reader.events(ids: [id]).first.map { .deadLetter($0, fault: fault, at: time, status: status) }
+    func deadLetter(id: Int64, _ verdict: DeadLetterVerdict) throws(QueueError) -> QueueWrite? {
+        try reader.events(ids: [id]).first.map {
+            .deadLetter($0, fault: verdict.fault, at: verdict.time, status: verdict.status)
+        }
     }
-
-    func statusWrite(_ status: DeliveryStatus) -> QueueWrite { .status(status) }
-
-    func readStatus() throws(QueueError) -> DeliveryStatus { try reader.readStatus() }
-
-    func queuedCount() -> Int { (try? reader.counters().queuedEvents) ?? 0 }
 }

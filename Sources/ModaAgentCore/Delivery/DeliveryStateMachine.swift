@@ -48,31 +48,33 @@ public struct DeliveryStateMachine: Sendable {
         var sentAt: Instant
     }
 
+    // The state below is internal, not private, only so that the machine's own extensions
+    // (+Scan, +Responses) can write it; nothing outside the machine does.
     public private(set) var settings: DeliverySettings
-    public private(set) var status: DeliveryStatus
-    private(set) var lanes: [DeliveryLane]
-    private(set) var scan = Scan.unknown
-    private(set) var inFlight: [BatchID: Flight] = [:]
-    private(set) var writes: [BatchID: PendingWrite] = [:]
-    private(set) var concurrency: AdaptiveConcurrency
+    public internal(set) var status: DeliveryStatus
+    var lanes: [DeliveryLane]
+    var scan = Scan.unknown
+    var inFlight: [BatchID: Flight] = [:]
+    var writes: [BatchID: PendingWrite] = [:]
+    var concurrency: AdaptiveConcurrency
     /// The last queue id sorted into a lane; scans continue after it.
-    private(set) var scanned: Int64 = 0
+    var scanned: Int64 = 0
     /// The queue is asked to cut its head through this id (`QueueWrite.markDelivered`).
-    private var prunedThrough: Int64 = 0
+    var prunedThrough: Int64 = 0
     /// The newest id known to be queued (start-up, commits, scans).
-    private var newest: Int64 = 0
+    var newest: Int64 = 0
     /// When the machine learned of each stretch of ids (monotonic), for the flush interval.
-    private var arrivals = ArrivalMarks()
+    var arrivals = ArrivalMarks()
     /// No send before this instant: a backoff or a pause, for every lane (the upstream is one).
-    private(set) var retryAt: Instant?
+    var retryAt: Instant?
     /// When the current run of failures began: failures of batches sent before it are the same
     /// outage seen again and do not lengthen the backoff.
-    private var failingSince: Instant?
+    var failingSince: Instant?
     /// No activity before this instant: the queue could not be read or written.
     private var stallUntil: Instant?
     /// `flush` or a drain: send partial batches at once, until the queue is empty.
-    private var force = false
-    private(set) var drainDeadline: Instant?
+    var force = false
+    var drainDeadline: Instant?
     private var running = false
     public private(set) var isStopped = false
     private var lastWake: Instant?
@@ -175,18 +177,18 @@ public struct DeliveryStateMachine: Sendable {
 
     // MARK: - Deciding
 
-    private var flushInterval: Duration { .milliseconds(settings.batch.flushIntervalMs) }
-    private var maxEvents: Int { settings.batch.maxEvents }
+    var flushInterval: Duration { .milliseconds(settings.batch.flushIntervalMs) }
+    var maxEvents: Int { settings.batch.maxEvents }
     private var maxBytes: Int { settings.batch.maxBytes }
 
     /// Nothing handed out, waiting or being written: the queue holds only what was never scanned.
-    private var nothingOut: Bool {
+    var nothingOut: Bool {
         inFlight.isEmpty && writes.isEmpty && lanes.allSatisfy(\.isEmpty)
     }
 
     /// Scanned ids held at most, so memory does not grow with the backlog: every lane a full
     /// batch ready and one more on the way.
-    private var window: Int { 2 * maxEvents * lanes.count }
+    var window: Int { 2 * maxEvents * lanes.count }
 
     /// Scans when needed, then sends what may be sent now, and says when to wake next.
     private mutating func evaluate(_ now: Now, into actions: inout [Action]) {
@@ -246,12 +248,12 @@ public struct DeliveryStateMachine: Sendable {
         forgetArrivals()
     }
 
-    private var waitingCount: Int { lanes.reduce(0) { $0 + $1.waiting.count } }
+    var waitingCount: Int { lanes.reduce(0) { $0 + $1.waiting.count } }
 
     /// Every id up to this one is delivered, dead-lettered or gone, so the queue may be cut there:
     /// below the oldest event still waiting, to be resent, in flight or being dead-lettered, and
     /// never past what was scanned.
-    private var finishedThrough: Int64 {
+    var finishedThrough: Int64 {
         var oldest = scanned + 1
         for lane in lanes {
             if let id = lane.waiting.first?.id { oldest = min(oldest, id) }
@@ -268,28 +270,6 @@ public struct DeliveryStateMachine: Sendable {
         prunedThrough = through
         writes[batch.id] = .removal(batch, through: through, .submitted)
         actions.append(.remove(batch.id, ids: [], through: through, status: status))
-    }
-
-    private func scanWanted(_ now: Now) -> Bool {
-        guard lanes.count == laneTarget, waitingCount + maxEvents <= window else { return false }
-        switch scan {
-        case .scanning:
-            return false
-        case .unknown:
-            return true
-        case .caughtUp(let pollAt):
-            if now.instant >= pollAt { return true }
-            if (force || drainDeadline != nil) && nothingOut && scanned > 0 { return true }
-            guard newest > scanned else { return false }
-            if force || drainDeadline != nil || newest - scanned >= Int64(maxEvents) { return true }
-            // What came since may complete a lane's waiting batch: the fullest lane plus everything
-            // unscanned could make a full batch, so look.
-            let fullest = lanes.reduce(0) { max($0, $1.busy == nil ? $1.waiting.count : 0) }
-            if fullest > 0, Int64(fullest) + newest - scanned >= Int64(maxEvents) { return true }
-            if let known = arrivals.knownAt(scanned + 1), known + flushInterval <= now.instant { return true }
-            // A lane's partial batch is due: fill it with what came since.
-            return lanes.indices.contains { isDue($0, now) }
-        }
     }
 
     /// The free lane to send from next: one with a batch to resend, a full batch, or a partial
@@ -309,7 +289,7 @@ public struct DeliveryStateMachine: Sendable {
         return best?.lane
     }
 
-    private func isDue(_ lane: Int, _ now: Now) -> Bool {
+    func isDue(_ lane: Int, _ now: Now) -> Bool {
         guard lanes[lane].busy == nil, let first = lanes[lane].waiting.first else { return false }
         return (arrivals.knownAt(first.id) ?? now.instant) + flushInterval <= now.instant
     }
@@ -319,135 +299,7 @@ public struct DeliveryStateMachine: Sendable {
         return arrivals.knownAt(first.id).map { $0 + flushInterval }
     }
 
-    private mutating func received(
-        _ events: [ScannedEvent],
-        after: Int64,
-        limit: Int,
-        now: Now,
-        into actions: inout [Action]
-    ) {
-        guard let last = events.last else {
-            newest = scanned
-            if nothingOut && after != 0 {
-                // The last batch out has just gone: look from the true head.
-                scan = .unknown
-                return
-            }
-            scan = .caughtUp(pollAt: now.instant + max(.seconds(1), flushInterval))
-            if nothingOut {
-                // The queue is empty and nothing is out.
-                force = false
-                if drainDeadline != nil { finishDrain(drained: true, into: &actions) }
-            }
-            return
-        }
-        let count = UInt64(lanes.count)
-        for event in events {
-            lanes[Int(event.conversation % count)].append(event)
-        }
-        scanned = last.id
-        newest = max(newest, scanned)
-        // Rows another process added are known from now.
-        arrivals.record(through: last.id, at: now.instant, interval: flushInterval)
-        scan = events.count < limit ? .caughtUp(pollAt: now.instant + max(.seconds(1), flushInterval)) : .unknown
-    }
-
-    /// Sorts a commit's events into the lanes as a scan would, sparing the read, when they are
-    /// exactly what the next scan would return: delivery has caught up, they follow the last id
-    /// sorted (nothing another process added in between), and the window has room for them all.
-    /// Otherwise a scan picks them up later, as without them.
-    private mutating func take(_ added: [ScannedEvent]) {
-        guard case .caughtUp = scan, let first = added.first, let last = added.last,
-            first.id == scanned + 1, last.id - first.id == Int64(added.count - 1),
-            lanes.count == laneTarget, waitingCount + added.count <= window
-        else { return }
-        let count = UInt64(lanes.count)
-        for event in added {
-            lanes[Int(event.conversation % count)].append(event)
-        }
-        scanned = last.id
-    }
-
-    private mutating func answered(
-        _ flight: Flight,
-        _ decision: DeliveryDecision,
-        jitter: Double,
-        now: Now,
-        into actions: inout [Action]
-    ) {
-        let batch = flight.batch
-        switch decision {
-        case .delivered:
-            status.state = .ok
-            status.lastSuccessAt = now.wall
-            status.attempts = 0
-            status.nextAttemptAt = nil
-            failingSince = nil
-            _ = concurrency.delivered(sentAt: flight.sentAt, now: now.instant, stillInFlight: inFlight.count)
-            status.concurrency = concurrency.limit
-            let through = finishedThrough
-            prunedThrough = max(prunedThrough, through)
-            writes[batch.id] = .removal(batch, through: through, .submitted)
-            actions.append(.remove(batch.id, ids: batch.ids, through: through, status: status))
-        case .retry(let after, let fault):
-            if AdaptiveConcurrency.isBackPressure(fault) {
-                _ = concurrency.congested(now: now.instant)
-                status.concurrency = concurrency.limit
-            }
-            let backoff = settings.backoff
-            scheduleRetry(flight, fault: fault, state: .retrying, now: now, into: &actions) { attempt in
-                backoff.delay(attempt: attempt, retryAfter: after, unit: jitter)
-            }
-        case .pause(let reason, let fault):
-            let state: DeliveryStatus.State = reason == .unauthorized ? .unauthorized : .misconfigured
-            let delay = settings.delivery.retryMaxSeconds
-            scheduleRetry(flight, fault: fault, state: state, now: now, into: &actions) { _ in delay }
-        case .split(let fault):
-            actions.append(.splitting(fault: fault, eventCount: batch.ids.count))
-            let middle = batch.ids.count / 2
-            lanes[batch.lane].queueForResend(makeBatch(lane: batch.lane, Array(batch.ids[..<middle])))
-            lanes[batch.lane].queueForResend(makeBatch(lane: batch.lane, Array(batch.ids[middle...])))
-        case .deadLetter(let fault):
-            guard let event = batch.ids.first else { return }
-            status.lastError = .init(status: fault.status, message: fault.message, at: now.wall)
-            // The lane stays busy until the dead letter is written: if that fails, the event is
-            // sent again before anything newer of its conversation.
-            lanes[batch.lane].busy = batch.id
-            writes[batch.id] = .deadLetter(batch)
-            actions.append(.deadLetter(batch.id, eventID: event, fault, at: now.wall, status: status))
-        }
-    }
-
-    /// The batch goes back to the front of its lane, and every lane waits: the upstream is one.
-    /// Failures of batches sent before the current run of failures began are that same outage
-    /// seen again by other lanes: they keep the attempt count, so the backoff grows per round.
-    private mutating func scheduleRetry(
-        _ flight: Flight,
-        fault: DeliveryFault,
-        state: DeliveryStatus.State,
-        now: Now,
-        into actions: inout [Action],
-        delay: (Int) -> Double
-    ) {
-        var batch = flight.batch
-        batch.attempts += 1
-        lanes[batch.lane].queueForResend(batch)
-        if failingSince.map({ flight.sentAt > $0 }) ?? true {
-            status.attempts += 1
-            failingSince = now.instant
-        }
-        let seconds = delay(max(1, status.attempts))
-        let until = now.instant + .seconds(seconds)
-        if retryAt.map({ until > $0 }) ?? true { retryAt = until }
-        let wait = retryAt.map { $0 - now.instant } ?? .zero
-        status.state = state
-        status.lastError = .init(status: fault.status, message: fault.message, at: now.wall)
-        status.nextAttemptAt = now.wall + Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
-        actions.append(.persist(status))
-        actions.append(.retryScheduled(fault: fault, attempt: status.attempts, delay: seconds, state: state))
-    }
-
-    private mutating func makeBatch(lane: Int, _ ids: [Int64]) -> Batch {
+    mutating func makeBatch(lane: Int, _ ids: [Int64]) -> Batch {
         nextBatchID += 1
         return Batch(id: BatchID(raw: nextBatchID), lane: lane, ids: ids)
     }
@@ -455,7 +307,7 @@ public struct DeliveryStateMachine: Sendable {
     /// The lane count follows `delivery.maxInFlight`, but changes only when every lane is empty:
     /// moving a conversation to another lane while its batch is out could reorder it. Until
     /// then nothing new is scanned, so the lanes empty.
-    private var laneTarget: Int { max(1, settings.delivery.maxInFlight) }
+    var laneTarget: Int { max(1, settings.delivery.maxInFlight) }
 
     private mutating func adoptLaneCount() {
         guard lanes.count != laneTarget, inFlight.isEmpty, lanes.allSatisfy(\.isEmpty) else { return }
@@ -474,7 +326,7 @@ public struct DeliveryStateMachine: Sendable {
         if case .caughtUp = scan { scan = .unknown }
     }
 
-    private mutating func finishDrain(drained: Bool, into actions: inout [Action]) {
+    mutating func finishDrain(drained: Bool, into actions: inout [Action]) {
         drainDeadline = nil
         isStopped = true
         lastWake = nil

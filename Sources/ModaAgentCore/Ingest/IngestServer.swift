@@ -10,23 +10,11 @@ import Glibc
 /// The listening Unix socket: accepts connections up to `socket.maxConnections` and gives each its
 /// own `IngestConnectionHandler`. Shutdown is two steps: stop accepting, then let every connection
 /// finish the lines it has read.
-public final class IngestServer: Sendable {
+public struct IngestServer: Sendable {
     private let serverChannel: any Channel
-    private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    private let connections: ConnectionRegistry
     public let path: String
     private let ownsSocketFile: Bool
-
-    private init(
-        serverChannel: any Channel,
-        connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>,
-        path: String,
-        ownsSocketFile: Bool
-    ) {
-        self.serverChannel = serverChannel
-        self.connections = connections
-        self.path = path
-        self.ownsSocketFile = ownsSocketFile
-    }
 
     /// Binds `config.socket.path` (clearing a stale file first) or adopts `activatedSocket`, the
     /// listening fd systemd passed; an adopted socket is never unlinked or re-created.
@@ -40,7 +28,7 @@ public final class IngestServer: Sendable {
         group: any EventLoopGroup,
         logger: Logger
     ) async throws -> IngestServer {
-        let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+        let connections = ConnectionRegistry(limit: config.socket.maxConnections)
         let maxConnections = config.socket.maxConnections
         let maxLineBytes = config.socket.maxLineBytes
         let bootstrap = ServerBootstrap(group: group)
@@ -51,21 +39,12 @@ public final class IngestServer: Sendable {
             // them small, and asks the budget before every read.
             .childChannelOption(.maxMessagesPerRead, value: UInt(IngestRecvAllocator.readsPerBurst))
             .childChannelInitializer { channel in
-                let admitted = connections.withLockedValue { open -> Bool in
-                    guard open.count < maxConnections else { return false }
-                    open[ObjectIdentifier(channel)] = channel
-                    return true
-                }
-                guard admitted else {
+                guard connections.admit(channel, closed: metrics.connectionClosed) else {
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(OverLimitHandler(maxConnections: maxConnections))
                     }
                 }
                 metrics.connectionOpened()
-                channel.closeFuture.whenComplete { _ in
-                    metrics.connectionClosed()
-                    _ = connections.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
-                }
                 return channel.eventLoop.makeCompletedFuture {
                     let handler = IngestConnectionHandler(
                         maxLineBytes: maxLineBytes,
@@ -116,7 +95,7 @@ public final class IngestServer: Sendable {
     /// Asks every connection to finish the lines it has read (commit, reply, close) and waits up to
     /// `timeout` for them; the caller then stops the writer.
     public func drain(timeout: Duration) async {
-        let open = connections.withLockedValue { Array($0.values) }
+        let open = connections.channels
         for channel in open {
             channel.pipeline.fireUserInboundEventTriggered(IngestConnectionHandler.DrainEvent())
         }
@@ -142,10 +121,8 @@ public final class IngestServer: Sendable {
             try? await done.futureResult.get()
             timer.cancel()
         }
-        for channel in connections.withLockedValue({ Array($0.values) }) {
-            try? await channel.close()
-        }
+        await connections.closeAll()
     }
 
-    public var openConnections: Int { connections.withLockedValue { $0.count } }
+    public var openConnections: Int { connections.count }
 }

@@ -1,13 +1,30 @@
+import Logging
+import NIOPosix
 import ServiceLifecycle
 
-/// Keeps the monitor's sample fresh (once a second: `/health` counts how long delivery has been
-/// retrying from it) while the daemon runs; closes the listener on shutdown. Started last and so
-/// stopped first: a scrape during shutdown finds nothing rather than a half-stopped daemon.
-struct MonitoringService: Service {
-    let server: MonitoringServer
+/// `monitoring.listen`: binds it in its own run, then keeps the monitor's sample fresh (once a second:
+/// `/health` counts how long delivery has been retrying from it) until shutdown, and closes the
+/// listener. Stopped before the listeners it reports on: a scrape during shutdown finds nothing
+/// rather than a half-stopped daemon.
+struct MonitoringService: DaemonService {
+    let address: ListenAddress
     let monitor: Monitor
+    let logger: Logger
 
-    func run() async throws {
+    func run(up: @escaping @Sendable () -> Void) async throws {
+        let server: MonitoringServer
+        do {
+            server = try await MonitoringServer.start(
+                address: address,
+                monitor: monitor,
+                group: MultiThreadedEventLoopGroup.singleton
+            )
+        } catch {
+            monitor.close()
+            throw DaemonStartError.listen(setting: "monitoring.listen", address: "\(address)", error)
+        }
+        logger.info("monitoring", metadata: ["listen": "\(server.address)"])
+        up()
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 monitor.sample()

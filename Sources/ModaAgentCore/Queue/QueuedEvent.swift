@@ -11,10 +11,13 @@ public struct ScannedEvent: Sendable, Equatable {
     public var id: Int64
     public var bytes: Int
     public var conversation: UInt64
+    /// Never batched with another item: a JSON trace export, which cannot be merged with others.
+    public var travelsAlone: Bool
 
-    public init(id: Int64, bytes: Int, conversation: UInt64) {
+    public init(id: Int64, bytes: Int, conversation: UInt64, travelsAlone: Bool = false) {
         self.id = id
         self.bytes = bytes
         self.conversation = conversation
+        self.travelsAlone = travelsAlone
     }
 }

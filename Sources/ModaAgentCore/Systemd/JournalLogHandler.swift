@@ -1,3 +1,4 @@
+import CSystemd
 import Logging
 
 #if canImport(Glibc)
@@ -6,12 +7,12 @@ import Glibc
 import Musl
 #endif
 
-/// A swift-log handler that writes each record to journald natively (``JournalSocket``), so metadata becomes
+/// A swift-log handler that writes each record to journald natively (`sd_journal_sendv`), so metadata becomes
 /// structured, queryable fields: `journalctl -u moda-agent DELIVERY_STATUS=503`.
 ///
 /// Metadata keys become journald field names (`eventCount` → `EVENT_COUNT`, `delivery.status` →
-/// `DELIVERY_STATUS`); see ``fieldName(forMetadataKey:)``. Without a journald (e.g. in a container) the record
-/// is dropped silently, which is why ``LoggingSetup`` only picks this handler when stderr is the journal.
+/// `DELIVERY_STATUS`); see ``fieldName(forMetadataKey:)``. Without a journald (e.g. in a container) libsystemd
+/// drops the record silently, which is why ``LoggingSetup`` only picks this handler when stderr is the journal.
 public struct JournalLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
@@ -21,7 +22,6 @@ public struct JournalLogHandler: LogHandler {
     public let label: String
     /// `SYSLOG_IDENTIFIER=`, what `journalctl -t` and the log prefix show.
     public let identifier: String
-    private let journal: JournalSocket
 
     public init(
         label: String,
@@ -29,28 +29,10 @@ public struct JournalLogHandler: LogHandler {
         identifier: String = "moda-agent",
         metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider
     ) {
-        self.init(
-            label: label,
-            logLevel: logLevel,
-            identifier: identifier,
-            metadataProvider: metadataProvider,
-            journal: .shared
-        )
-    }
-
-    /// `journal`: where records go; tests pass a stand-in's.
-    init(
-        label: String,
-        logLevel: Logger.Level,
-        identifier: String,
-        metadataProvider: Logger.MetadataProvider?,
-        journal: JournalSocket
-    ) {
         self.label = label
         self.logLevel = logLevel
         self.identifier = identifier
         self.metadataProvider = metadataProvider
-        self.journal = journal
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -59,8 +41,7 @@ public struct JournalLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        // Errors are deliberately dropped: there is nowhere left to report a failed log write.
-        _ = try? self.journal.send(self.fields(for: event))
+        Self.send(self.fields(for: event))
     }
 
     /// The `NAME=value` fields for one record: handler metadata, then the provider's, then the call site's, later
@@ -140,5 +121,24 @@ public struct JournalLogHandler: LogHandler {
             name = name.isEmpty ? "META" : "META_" + name
         }
         return String(name.prefix(64))
+    }
+
+    /// One `sd_journal_sendv` call with one iovec per field, all pointing into a single buffer.
+    private static func send(_ fields: [String]) {
+        var buffer: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(fields.count)
+        for field in fields {
+            let start = buffer.count
+            buffer.append(contentsOf: field.utf8)
+            ranges.append(start..<buffer.count)
+        }
+        buffer.withUnsafeMutableBytes { bytes in
+            guard let base = bytes.baseAddress else { return }
+            var vectors = ranges.map { iovec(iov_base: base + $0.lowerBound, iov_len: $0.count) }
+            // The result is deliberately ignored: there is nowhere left to report a failed log write, and without
+            // a journald the call "succeeds" anyway.
+            _ = sd_journal_sendv(&vectors, CInt(vectors.count))
+        }
     }
 }

@@ -1,10 +1,12 @@
+import CSystemd
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// Adopts the sockets that systemd created and passed in (`LISTEN_FDS`, see ``ListenFDs``): the ingest socket of
+/// Adopts the sockets that systemd created and passed in (`LISTEN_FDS`, sd_listen_fds(3)): the ingest socket of
 /// `moda-agent.socket`, and the HTTP receivers' socket of a second socket unit with `FileDescriptorName=http`
 /// (SPEC 10).
 ///
@@ -23,18 +25,27 @@ public enum SocketActivation {
     /// descriptor too; call this (or `listeningSockets`) once, early. The descriptor is close-on-exec and owned by
     /// the caller.
     public static func listeningUnixStreamSocket() throws(SocketActivationError) -> CInt? {
-        // No sockets when LISTEN_PID names another process: the variables were inherited from a socket-activated
-        // parent and are not meant for us.
-        try self.adopt(count: CInt(ListenFDs.count()), firstFD: ListenFDs.start)
+        // sd_listen_fds ignores the variables (returns 0) when LISTEN_PID names another process: they were
+        // inherited from a socket-activated parent and are not meant for us.
+        try self.adopt(count: sd_listen_fds(1), firstFD: SD_LISTEN_FDS_START)
     }
 
     /// The passed sockets by name: the one named `http` is the HTTP receivers', any other the ingest socket.
     public static func listeningSockets() throws(SocketActivationError) -> Sockets {
-        let names = try ListenFDs.names()
-        return try adopt(count: CInt(names.count), firstFD: ListenFDs.start, names: names)
+        var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        let count = sd_listen_fds_with_names(1, &names)
+        var named: [String] = []
+        if let names {
+            for index in 0..<Int(max(0, count)) {
+                named.append(names[index].map { String(cString: $0) } ?? "")
+                free(names[index])
+            }
+            free(names)
+        }
+        return try adopt(count: count, firstFD: SD_LISTEN_FDS_START, names: named)
     }
 
-    /// Checks what ListenFDs reported; separate from the environment so tests can hand in their own sockets.
+    /// Checks what sd_listen_fds reported; separate from the environment so tests can hand in their own sockets.
     static func adopt(count: CInt, firstFD: CInt) throws(SocketActivationError) -> CInt? {
         try adopt(count: count, firstFD: firstFD, names: []).ingest
     }
@@ -55,14 +66,22 @@ public enum SocketActivation {
         var sockets = Sockets()
         if let fd = ingest.first {
             // listening = 1 also rules out an Accept=yes socket unit, whose per-connection sockets are not listening.
-            guard try SocketInspection.isUnixSocket(fd, type: CInt(SOCK_STREAM.rawValue), listening: true) else {
+            let isUnixStream = sd_is_socket_unix(fd, CInt(SOCK_STREAM.rawValue), 1, nil, 0)
+            if isUnixStream < 0 {
+                throw .inspectionFailed(fd: fd, errno: -isUnixStream)
+            }
+            if isUnixStream == 0 {
                 throw .notAListeningUnixStreamSocket(fd: fd)
             }
             sockets.ingest = fd
         }
         if let fd = http.first {
             // TCP (IPv4 or IPv6) or a Unix socket, as http.listen allows.
-            guard try SocketInspection.isSocket(fd, type: CInt(SOCK_STREAM.rawValue), listening: true) else {
+            let isStream = sd_is_socket(fd, AF_UNSPEC, CInt(SOCK_STREAM.rawValue), 1)
+            if isStream < 0 {
+                throw .inspectionFailed(fd: fd, errno: -isStream)
+            }
+            if isStream == 0 {
                 throw .notAListeningHTTPSocket(fd: fd)
             }
             sockets.http = fd

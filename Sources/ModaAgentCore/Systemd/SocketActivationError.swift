@@ -8,7 +8,7 @@ import Musl
 ///
 /// Each case's text says what is wrong and what to change, since the usual cause is an edited socket unit.
 public enum SocketActivationError: Error, Equatable, CustomStringConvertible {
-    /// The `LISTEN_*` variables could not be used (e.g. `LISTEN_FDS` is malformed or a passed descriptor is closed).
+    /// `sd_listen_fds` failed (e.g. `LISTEN_FDS` is malformed or a passed descriptor is closed).
     case listenFDsFailed(errno: CInt)
     /// More than one descriptor was passed; moda-agent serves exactly one ingest socket.
     case unexpectedSocketCount(Int)

@@ -1,3 +1,5 @@
+import CSystemd
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,7 @@ import Musl
 #endif
 
 /// Tells systemd about the daemon's lifecycle (`Type=notify`): readiness, status line, reloads, shutdown and
-/// watchdog pings, over the notify socket (``NotifySocket``).
+/// watchdog pings, through libsystemd's `sd_notify`.
 ///
 /// Outside systemd (`NOTIFY_SOCKET` unset) every send is a cheap no-op, so callers never need to check.
 /// Notifications are best effort: a lost datagram must never take the daemon down, so failures are ignored.
@@ -20,10 +22,10 @@ public struct SystemdNotifier: Sendable {
     /// `WATCHDOG_PID`, if set, naming us (SPEC 6). Pings nobody asked for are noise in the manager's log.
     public let isWatchdogEnabled: Bool
 
-    /// Reads `NOTIFY_SOCKET` and the watchdog variables. They are left in place because every send reads
-    /// `NOTIFY_SOCKET` again, as sd_notify(3) does.
+    /// Reads `NOTIFY_SOCKET` and the watchdog variables. They are left in place because libsystemd reads
+    /// `NOTIFY_SOCKET` on every send.
     public init() {
-        self.isEnabled = SystemdEnvironment.value("NOTIFY_SOCKET").map { !$0.isEmpty } ?? false
+        self.isEnabled = Self.environmentValue("NOTIFY_SOCKET").map { !$0.isEmpty } ?? false
         self.isWatchdogEnabled = self.isEnabled && Self.watchdogInterval() != nil
     }
 
@@ -67,8 +69,8 @@ public struct SystemdNotifier: Sendable {
     /// Sends raw notify assignments (newline separated), e.g. `EXTEND_TIMEOUT_USEC=…`. A no-op when disabled.
     public func send(_ state: String) {
         guard self.isEnabled else { return }
-        // A failed send (e.g. the manager went away, or a bad NOTIFY_SOCKET) has nowhere useful to go.
-        _ = try? NotifySocket.send(state)
+        // sd_notify returns < 0 on failure (e.g. the manager went away); nothing useful to do about it here.
+        _ = sd_notify(0, state)
     }
 
     /// How often to ping the watchdog: half of `WATCHDOG_USEC`, as sd_watchdog_enabled(3) recommends.
@@ -76,7 +78,9 @@ public struct SystemdNotifier: Sendable {
     /// `nil` when no watchdog is configured, when `WATCHDOG_PID` names another process (the variables were
     /// inherited, not meant for us) or when the variables are malformed.
     public static func watchdogInterval() -> Duration? {
-        SystemdEnvironment.watchdogMicroseconds().map { .microseconds(Int64(clamping: $0 / 2)) }
+        var usec: UInt64 = 0
+        guard sd_watchdog_enabled(0, &usec) > 0, usec > 0 else { return nil }
+        return .microseconds(Int64(clamping: usec / 2))
     }
 
     /// The `STATUS=` text, e.g. `queued 5 events, delivery retrying`.
@@ -90,6 +94,10 @@ public struct SystemdNotifier: Sendable {
 
     static func singleLine(_ text: String) -> String {
         String(text.map { $0.isNewline ? " " : $0 })
+    }
+
+    private static func environmentValue(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
     }
 
     private static func monotonicMicroseconds() -> UInt64 {

@@ -3,23 +3,20 @@ import Logging
 /// The trace exports' queue (SPEC 10.2): exports relayed as received to `tracesEndpoint`, with
 /// their own `Content-Type`. Protobuf exports of one batch are concatenated (concatenated
 /// messages of one type merge their repeated fields, so N exports make one valid
-/// `ExportTraceServiceRequest`); a JSON export always goes alone.
+/// `ExportTraceServiceRequest`); a JSON export travels alone (`ScannedEvent.travelsAlone`): JSON
+/// documents cannot be concatenated into one.
 struct TraceSource: DeliverySource {
     let reader: QueueStore
     let logger: Logger
-    /// `batch.maxBytes`: a JSON export is scanned as at least this size, so the batcher never
-    /// puts anything beside it.
-    let maxBatchBytes: Int
 
-    var queueName: String { "traces" }
-    var itemName: String { "trace export" }
+    var kind: DeliveryQueue { .traces }
 
     func lastID() throws(QueueError) -> Int64 { try reader.lastTraceID() }
 
     func scan(after: Int64, limit: Int) throws(QueueError) -> [ScannedEvent] {
         try reader.scanTraces(after: after, limit: limit).map { scanned, encoding in
             var event = scanned
-            if encoding != .protobuf { event.bytes = max(event.bytes, maxBatchBytes) }
+            event.travelsAlone = encoding != .protobuf
             return event
         }
     }
@@ -52,20 +49,9 @@ struct TraceSource: DeliverySource {
         .markTracesDelivered(ids: ids, status: status)
     }
 
-    func deadLetter(
-        id: Int64,
-        fault: DeliveryFault,
-        at time: Double,
-        status: DeliveryStatus
-    ) throws(QueueError)
-        -> QueueWrite?
-    {
-        try reader.traces(ids: [id]).first.map { .deadLetterTrace($0, fault: fault, at: time, status: status) }
+    /// The export as received, with the verdict beside it.
+    func deadLetter(id: Int64, _ verdict: DeadLetterVerdict) throws(QueueError) -> QueueWrite? {
+        guard let trace = try reader.traces(ids: [id]).first else { return nil }
+        return .deadLetterTrace(trace, fault: verdict.fault, at: verdict.time, status: verdict.status)
     }
-
-    func statusWrite(_ status: DeliveryStatus) -> QueueWrite { .traceStatus(status) }
-
-    func readStatus() throws(QueueError) -> DeliveryStatus { try reader.readTraceStatus() }
-
-    func queuedCount() -> Int { (try? reader.traceCounters().queuedExports) ?? 0 }
 }

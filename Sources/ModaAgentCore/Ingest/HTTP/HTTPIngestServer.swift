@@ -1,33 +1,19 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOHTTPCompression
 import NIOPosix
-import ServiceLifecycle
 
 /// The HTTP receivers' listener (`http.listen`, SPEC 10): TCP or a Unix socket. Requests are read
 /// with NIO's HTTP/1.1 codec (pipelined requests answered in order), gzip bodies decoded within
 /// `http.maxBodyBytes`, and each connection idle for 60 s closed, so a slow or silent client holds
 /// only its own connection.
-public final class HTTPIngestServer: Sendable {
+public struct HTTPIngestServer: Sendable {
     private let channel: any Channel
-    private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    private let connections: ConnectionRegistry
     public let listen: AgentConfig.HTTP.Listen
     /// False for a socket systemd passed: its file is systemd's, never unlinked here.
     private let ownsSocketFile: Bool
-
-    private init(
-        channel: any Channel,
-        connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>,
-        listen: AgentConfig.HTTP.Listen,
-        ownsSocketFile: Bool
-    ) {
-        self.channel = channel
-        self.connections = connections
-        self.listen = listen
-        self.ownsSocketFile = ownsSocketFile
-    }
 
     /// `activatedSocket`: the listening fd systemd passed as `http` (SPEC 10), used instead of
     /// `http.listen`. `socketMode`: the permissions of a `unix:` listener's socket file, as
@@ -45,22 +31,13 @@ public final class HTTPIngestServer: Sendable {
         logger: Logger = Logger(label: "moda-agent")
     ) async throws -> HTTPIngestServer? {
         let discards = OTLPDiscards(logger: logger)
-        let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+        let connections = ConnectionRegistry(limit: maxConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                let admitted = connections.withLockedValue { open -> Bool in
-                    guard open.count < maxConnections else { return false }
-                    open[ObjectIdentifier(channel)] = channel
-                    return true
-                }
-                guard admitted else { return channel.close() }
+                guard connections.admit(channel, closed: metrics.connectionClosed) else { return channel.close() }
                 metrics.connectionOpened()
-                channel.closeFuture.whenComplete { _ in
-                    metrics.connectionClosed()
-                    _ = connections.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) }
-                }
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(IdleStateHandler(allTimeout: .seconds(60)))
@@ -114,9 +91,7 @@ public final class HTTPIngestServer: Sendable {
         try? await channel.close()
         if ownsSocketFile, case .unix(let path) = listen { unlink(path) }
         await writer.idle()
-        for open in connections.withLockedValue({ Array($0.values) }) {
-            try? await open.close()
-        }
+        await connections.closeAll()
     }
 }
 
@@ -130,16 +105,5 @@ private final class IdleCloser: ChannelInboundHandler {
         } else {
             context.fireUserInboundEventTriggered(event)
         }
-    }
-}
-
-/// The receivers in the service group: started after the socket, stopped before it.
-struct HTTPIngestService: Service {
-    let server: HTTPIngestServer
-    let writer: QueueWriter
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await server.stop(writer: writer)
     }
 }

@@ -1,0 +1,3 @@
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
