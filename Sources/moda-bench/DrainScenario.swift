@@ -64,16 +64,17 @@ enum DrainScenario {
             firstSeq: backlog,
             stallSeconds: plan.stallSeconds
         )
-        context.setUpstream(down: false)
-        context.mock.resetTally(target: backlog)
         let cpuBefore = agent.cpuSeconds() ?? 0
         let results = Collector<Result<PacedResult, BenchFailure>>()
         let threads = ThreadGroup()
         threads.spawn("bench-drain-paced") {
             do throws(BenchFailure) { results.add(.success(try load.run())) } catch { results.add(.failure(error)) }
         }
-        // The paced connection is steady before the drain starts; delivery is in backoff until told.
+        // The paced connection is steady before the drain starts; the upstream stays down until then,
+        // so a retry falling due meanwhile cannot start the drain early.
         Monotonic.sleep(seconds: plan.drainLeadSeconds)
+        context.mock.resetTally(target: backlog)
+        context.setUpstream(down: false)
         let flushed = Monotonic.now()
         guard kill(agent.pid, SIGUSR1) == 0 else { throw BenchFailure("cannot signal the daemon to flush") }
         let drained = try context.mock.waitForTarget(stallSeconds: plan.stallSeconds) { agent.isRunning }

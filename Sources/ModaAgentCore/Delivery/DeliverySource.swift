@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What a `DeliveryDriver` needs of the queue it delivers, so one driver and one state machine
 /// serve both queues: events (`EventSource`) and trace exports (`TraceSource`). Called only on
 /// the driver's serial queue.
@@ -32,7 +34,7 @@ protocol DeliverySource {
 
 /// One request's body and its `Content-Type`.
 struct OutgoingRequest {
-    var body: [UInt8]
+    var body: ByteBuffer
     var contentType: String
 }
 
@@ -50,9 +52,8 @@ struct EventSource: DeliverySource {
     }
 
     func request(ids: [Int64]) throws(QueueError) -> OutgoingRequest? {
-        let events = try reader.events(ids: ids)
-        if events.isEmpty { return nil }
-        return OutgoingRequest(body: RequestBody.encode(events.lazy.map(\.body)), contentType: "application/json")
+        guard let body = try reader.requestBody(ids: ids) else { return nil }
+        return OutgoingRequest(body: body, contentType: "application/json")
     }
 
     func endpoint(_ settings: DeliverySettings) -> String { settings.endpoint }

@@ -13,30 +13,26 @@ final class HeadCutter {
     private let unsynced: SQLiteStatement
     private let synced: SQLiteStatement
 
-    init(db: SQLiteConnection, counters: QueueCounters, chunkRows: Int64, durability: AgentConfig.Durability)
-        throws(QueueError)
-    {
+    init(db: SQLiteConnection, counters: QueueCounters, durability: AgentConfig.Durability) throws(QueueError) {
         self.db = db
         self.counters = counters
         chunk = try db.prepare(
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT \(chunkRows)) "
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?) "
                 + "RETURNING id, \(QueueWrite.storedSize)"
         )
         forget = try db.prepare("DELETE FROM delivered WHERE first <= ?1 AND last <= ?1")
         unsynced = try db.prepare("PRAGMA synchronous = OFF")
         synced = try db.prepare("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
-        self.chunkRows = chunkRows
     }
 
-    private let chunkRows: Int64
-
-    /// Deletes up to `chunkRows` events with ids up to `target`; returns the id through which
-    /// the head is now cut (`target` once fewer rows than a chunk were left).
-    func cut(through target: Int64, after done: Int64) throws(QueueError) -> Int64 {
+    /// Deletes up to `rows` events with ids up to `target`; returns the id through which the head
+    /// is now cut (`target` once fewer rows than that were left).
+    func cut(through target: Int64, rows: Int64, after done: Int64) throws(QueueError) -> Int64 {
         try unsynced.run()
         defer { try? synced.run() }
         return try db.transaction { () throws(QueueError) -> Int64 in
             chunk.bind(1, target)
+            chunk.bind(2, rows)
             defer { chunk.reset() }
             var events: Int64 = 0
             var bytes: Int64 = 0
@@ -46,7 +42,7 @@ final class HeadCutter {
                 last = max(last, chunk.int64(0))
                 bytes += chunk.int64(1)
             }
-            let through = events < chunkRows ? target : last
+            let through = events < rows ? target : last
             forget.bind(1, through)
             try forget.run()
             try counters.add(.delivered(events, bytes: bytes))

@@ -78,6 +78,7 @@ public final class QueueWriter: @unchecked Sendable {
     private let cutter: HeadCutter
     private var schedule = HeadCutSchedule<@Sendable (Result<Void, QueueError>) -> Void>(
         chunkRows: QueueWriter.cutChunkRows,
+        interleavedRows: QueueWriter.interleavedCutRows,
         backlog: QueueWriter.cutBacklog
     )
     /// The writer's last step was a commit (a chunk may follow it when far behind).
@@ -122,7 +123,7 @@ public final class QueueWriter: @unchecked Sendable {
             counters: counters,
             room: RoomPolicy(maxBytes: Int64(config.maxBytes), whenFull: config.whenFull)
         )
-        cutter = try HeadCutter(db: db, counters: counters, chunkRows: Self.cutChunkRows, durability: config.durability)
+        cutter = try HeadCutter(db: db, counters: counters, durability: config.durability)
     }
 
     /// Hands over the lines of one read; `completion` gets one outcome per line, in order, on the
@@ -188,15 +189,15 @@ public final class QueueWriter: @unchecked Sendable {
     private func drain() {
         enum Step {
             case commit(Inbox)
-            case cut
+            case cut(rows: Int64)
         }
         let step = lock.withLock { () -> Step? in
             switch schedule.next(inboxEmpty: inbox.isEmpty, justCommitted: justCommitted) {
             case .idle:
                 inbox.scheduled = false
                 return nil
-            case .cut:
-                return .cut
+            case .cut(_, let rows):
+                return .cut(rows: rows)
             case .commit:
                 defer { inbox = Inbox(scheduled: true) }
                 return .commit(inbox)
@@ -204,8 +205,8 @@ public final class QueueWriter: @unchecked Sendable {
         }
         switch step {
         case nil: return
-        case .cut:
-            cut()
+        case .cut(let rows):
+            cut(rows: rows)
             justCommitted = false
         case .commit(let taken):
             commit(taken)
@@ -247,9 +248,9 @@ public final class QueueWriter: @unchecked Sendable {
 
     /// Deletes the next chunk of delivered events; on failure delivery sees its removals fail and
     /// asks again (sending nothing meanwhile); the rows stay, recorded in `delivered`.
-    private func cut() {
+    private func cut(rows: Int64) {
         do {
-            let through = try cutter.cut(through: schedule.target, after: schedule.done)
+            let through = try cutter.cut(through: schedule.target, rows: rows, after: schedule.done)
             for waiter in schedule.cut(through: through) { waiter(.success(())) }
         } catch {
             for waiter in schedule.cutFailed() { waiter(.failure(error)) }
@@ -287,8 +288,11 @@ public final class QueueWriter: @unchecked Sendable {
         duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
-    /// Rows deleted per cut transaction: about a millisecond of the writer's time.
+    /// Rows deleted per cut transaction while nothing else waits: about a millisecond of the writer's time.
     static let cutChunkRows: Int64 = 500
+    /// Rows deleted after a commit while lines keep coming and the cut is far behind: a fraction
+    /// of a millisecond, so an acknowledgement waits for little more than its own commit.
+    static let interleavedCutRows: Int64 = 100
     /// Delivered ids not yet cut past which the writer cuts after every commit.
     static let cutBacklog: Int64 = 20_000
 
