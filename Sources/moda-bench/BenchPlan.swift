@@ -11,6 +11,13 @@ struct BenchPlan {
     /// The replay backlog (50 % of `events`, the 500k).
     var replayEvents: Int
     var latencyRate = 10_000.0
+    /// The backlog the drain scenario queues before the upstream comes back (the ingest runs' 30 %).
+    var drainEvents: Int
+    /// The one paced connection written while the backlog drains.
+    var drainRate = 2_000.0
+    /// Paced lines flow this long before delivery is told to drain, and `drainSeconds` after.
+    var drainLeadSeconds = 0.5
+    var drainSeconds: Double
     var latencySeconds: Double
     var outageSeconds: Double
     /// Load flows this long before the outage starts, and on through it.
@@ -33,6 +40,8 @@ struct BenchPlan {
             events: total,
             ingestEvents: max(1, total * 3 / 10),
             replayEvents: max(1, total / 2),
+            drainEvents: max(1, total * 3 / 10),
+            drainSeconds: quick ? 1 : 4,
             latencySeconds: quick ? 1 : 5,
             outageSeconds: quick ? 2 : 10,
             outageLeadSeconds: quick ? 0.5 : 1,

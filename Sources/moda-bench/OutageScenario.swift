@@ -9,12 +9,22 @@ enum OutageScenario {
     static func run(_ context: BenchContext) {
         let plan = context.plan
         let label = "outage: \(Unit.seconds.format(plan.outageSeconds)) s of 503s, first 503 → all delivered"
+        var cpu: [Double] = []
         let samples = context.samples(label) { run throws(BenchFailure) in
-            let seconds = try context.withAgent { agent throws(BenchFailure) in try once(context, agent: agent) }
-            context.say("  run \(run): all delivered \(Unit.seconds.format(seconds)) s after the first 503")
+            let (seconds, microseconds) = try context.withAgent { agent throws(BenchFailure) in
+                let seconds = try once(context, agent: agent)
+                let events = Int(plan.outageRate * (plan.outageLeadSeconds + plan.outageSeconds))
+                return (seconds, (agent.cpuSeconds() ?? 0) / Double(events) * 1e6)
+            }
+            cpu.append(microseconds)
+            context.say(
+                "  run \(run): all delivered \(Unit.seconds.format(seconds)) s after the first 503, "
+                    + "\(Unit.microseconds.format(microseconds)) µs CPU/event"
+            )
             return seconds
         }
         context.record(ResultRow(scenario: label, unit: .seconds, samples: samples, target: .atMost(20)))
+        context.record(ResultRow(scenario: "outage: agent CPU per event", unit: .microseconds, samples: cpu))
         context.recordPeaks("outage at \(Unit.eventsPerSecond.format(plan.outageRate)) events/s")
         runDuringLoad(context)
     }
@@ -26,18 +36,23 @@ enum OutageScenario {
         let plan = context.plan
         let count = Unit.count(plan.events)
         let label = "outage: \(Unit.seconds.format(plan.outageSeconds)) s of 503s during the \(count) run, first 503 → all delivered"
+        var cpu: [Double] = []
         let samples = context.samples(label) { run throws(BenchFailure) in
-            let (seconds, peak) = try context.withAgent { agent throws(BenchFailure) in
+            let (seconds, peak, microseconds) = try context.withAgent { agent throws(BenchFailure) in
                 let seconds = try duringLoad(context, agent: agent)
-                return (seconds, agent.peakMiB() ?? 0)
+                return (seconds, agent.peakMiB() ?? 0, (agent.cpuSeconds() ?? 0) / Double(plan.events) * 1e6)
             }
+            cpu.append(microseconds)
             context.say(
                 "  run \(run): all delivered \(Unit.seconds.format(seconds)) s after the first 503, peak RSS "
-                    + "\(Unit.mebibytes.format(peak)) MiB"
+                    + "\(Unit.mebibytes.format(peak)) MiB, \(Unit.microseconds.format(microseconds)) µs CPU/event"
             )
             return seconds
         }
         context.record(ResultRow(scenario: label, unit: .seconds, samples: samples))
+        context.record(
+            ResultRow(scenario: "outage during the \(count) run: agent CPU per event", unit: .microseconds, samples: cpu)
+        )
         context.recordPeaks("\(Unit.seconds.format(plan.outageSeconds)) s outage during the \(count) run")
     }
 

@@ -46,14 +46,14 @@ struct PacedLoad: Sendable {
         for (sentAt, repliedAt) in zip(sent, received) {
             latencies.append(Double(repliedAt &- sentAt) / 1e6)
         }
-        latencies.sort()
         return PacedResult(
             sent: sent.count,
             replies: counter.lines,
             refused: counter.refused,
             firstRefusal: counter.firstRefusal,
             error: errors.all.first,
-            latenciesMs: latencies
+            sentAt: Array(sent.prefix(latencies.count)),
+            inOrder: latencies
         )
     }
 

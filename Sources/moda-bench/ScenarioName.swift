@@ -5,6 +5,7 @@ enum ScenarioName: String, CaseIterable, ExpressibleByArgument {
     case ceilings
     case ingest
     case latency
+    case drain
     case e2e
     case wan
     case replay

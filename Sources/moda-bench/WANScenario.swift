@@ -13,23 +13,28 @@ enum WANScenario {
         let events = max(100, plan.events)
         let label = "end to end, 50 ms upstream: first write → all at mock, \(Unit.count(events))"
         var peak: [Double] = []
+        var cpu: [Double] = []
         let samples = context.samples(label) { run throws(BenchFailure) in
-            let (rate, memory) = try context.withAgent { agent throws(BenchFailure) in
+            let (rate, memory, microseconds) = try context.withAgent { agent throws(BenchFailure) in
                 context.mock.respond(.always(.delay(latency, then: .success)))
                 context.mock.resetTally(target: events)
+                let cpuBefore = agent.cpuSeconds() ?? 0
                 let result = try context.load(agent, events: events, label)
                 let reached = try context.mock.waitForTarget(stallSeconds: plan.stallSeconds) { agent.isRunning }
+                let microseconds = ((agent.cpuSeconds() ?? 0) - cpuBefore) / Double(events) * 1e6
                 guard let memory = agent.memory() else { throw BenchFailure("cannot read the daemon's memory") }
-                return (Double(events) / Monotonic.seconds(from: result.startedAt, to: reached), memory)
+                return (Double(events) / Monotonic.seconds(from: result.startedAt, to: reached), memory, microseconds)
             }
             peak.append(memory.peakMiB)
+            cpu.append(microseconds)
             context.say(
                 "  run \(run): \(Unit.eventsPerSecond.format(rate)) events/s delivered, peak RSS "
-                    + "\(Unit.mebibytes.format(memory.peakMiB)) MiB"
+                    + "\(Unit.mebibytes.format(memory.peakMiB)) MiB, \(Unit.microseconds.format(microseconds)) µs CPU/event"
             )
             return rate
         }
         context.record(ResultRow(scenario: label, unit: .eventsPerSecond, samples: samples, target: .atLeast(100_000)))
+        context.record(ResultRow(scenario: "end to end, 50 ms upstream: agent CPU per event", unit: .microseconds, samples: cpu))
         context.record(
             ResultRow(scenario: "memory: peak RSS, 50 ms upstream", unit: .mebibytes, samples: peak, target: .atMost(60))
         )

@@ -74,7 +74,10 @@ public final class DeliveryDriver: @unchecked Sendable {
         self.uploader = uploader
         self.clock = clock
         self.logger = logger
-        queue = DispatchQueue(label: "moda-agent.delivery.\(source.kind.rawValue)")
+        // Utility QoS: Dispatch on Linux runs it at nice 2. While a backlog drains on a busy machine,
+        // the writer and the connections (nice 0) then get the CPU before batch building does, which
+        // kept acknowledgements fast: ack p99 8.0 → 4.3 ms in the drain scenario (docs/performance.md).
+        queue = DispatchQueue(label: "moda-agent.delivery.\(source.kind.rawValue)", qos: .utility)
         metrics = DeliveryMetrics(queue: source.kind.rawValue)
         machine = DeliveryStateMachine(settings: source.kind.fitted(settings), stored: try source.readStatus())
     }

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What a `DeliveryDriver` needs of the queue it delivers, so one driver and one state machine
 /// serve both queues: events (`EventSource`) and trace exports (`TraceSource`). Called only on
 /// the driver's serial queue. What differs only by the queue's kind (its status row, its count)
@@ -49,7 +51,7 @@ struct DeadLetterVerdict {
 
 /// One request's body and its `Content-Type`.
 struct OutgoingRequest {
-    var body: [UInt8]
+    var body: ByteBuffer
     var contentType: String
 }
 
@@ -66,9 +68,8 @@ struct EventSource: DeliverySource {
     }
 
     func request(ids: [Int64]) throws(QueueError) -> OutgoingRequest? {
-        let events = try reader.events(ids: ids)
-        if events.isEmpty { return nil }
-        return OutgoingRequest(body: RequestBody.encode(events.lazy.map(\.body)), contentType: "application/json")
+        guard let body = try reader.requestBody(ids: ids) else { return nil }
+        return OutgoingRequest(body: body, contentType: "application/json")
     }
 
     func endpoint(_ settings: DeliverySettings) -> String { settings.endpoint }

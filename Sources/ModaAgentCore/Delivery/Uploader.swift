@@ -26,7 +26,7 @@ public final class Uploader: Sendable {
     /// `timeoutSeconds` (SPEC 5): the client's own deadline stops at the response head, so an
     /// upstream that sends headers and then stalls or trickles the body would hold a batch forever.
     public func post(
-        body: [UInt8],
+        body: ByteBuffer,
         contentType: String = "application/json",
         endpoint: String,
         apiKey: String,
@@ -37,7 +37,7 @@ public final class Uploader: Sendable {
         request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
         request.headers.add(name: "Content-Type", value: contentType)
         request.headers.add(name: "User-Agent", value: "moda-agent/\(AgentVersion.current)")
-        request.body = .bytes(ByteBuffer(bytes: body))
+        request.body = .bytes(body)
         let timeout = Duration.milliseconds(Int64((timeoutSeconds * 1000).rounded(.up)))
         let client = self.client
         let prepared = request

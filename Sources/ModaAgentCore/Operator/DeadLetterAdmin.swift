@@ -58,9 +58,8 @@ public final class DeadLetterAdmin {
                     "SELECT total(length(CAST(body AS BLOB))) FROM dead_letters \(events)"
                 ) ?? 0
             try store.db.execute("DELETE FROM dead_letters \(events)")
-            try store.db.execute(
-                "UPDATE counters SET queued_events = queued_events + \(moved), queued_bytes = queued_bytes + \(bytes) WHERE id = 1"
-            )
+            let counters = try QueueCounters(store.db)
+            try counters.add(QueueCounters.Events(queued: Int64(moved), bytes: bytes))
             guard hasTraces else { return (moved, 0) }
             let traces = "\(filter.isEmpty ? "WHERE" : filter + " AND") kind = 'traces'"
             try store.db.execute(
@@ -72,10 +71,7 @@ public final class DeadLetterAdmin {
             let traceBytes =
                 try store.db.scalarInt("SELECT total(length(CAST(body AS BLOB))) FROM dead_letters \(traces)") ?? 0
             try store.db.execute("DELETE FROM dead_letters \(traces)")
-            try store.db.execute(
-                "UPDATE trace_counters SET queued_exports = queued_exports + \(movedTraces), "
-                    + "queued_bytes = queued_bytes + \(traceBytes) WHERE id = 1"
-            )
+            try counters.add(QueueCounters.Traces(queued: Int64(movedTraces), bytes: traceBytes))
             return (moved, movedTraces)
         }
     }

@@ -21,7 +21,9 @@ final class Checkpointer: @unchecked Sendable {
     static let passes = 8
 
     private let db: SQLiteConnection
-    private let queue = DispatchQueue(label: "moda-agent.checkpoint")
+    /// Utility: on Linux, Dispatch runs it at nice 2, so on a busy machine the writer and the
+    /// connections (nice 0) get the CPU first (docs/performance.md).
+    private let queue = DispatchQueue(label: "moda-agent.checkpoint", qos: .utility)
     private let scheduled = ManagedAtomic<Bool>(false)
 
     init(path: String) throws(QueueError) {

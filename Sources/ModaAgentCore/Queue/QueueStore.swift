@@ -1,3 +1,5 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,6 +20,7 @@ public final class QueueStore {
     /// operator's command reads (never migrates) may lack.
     private var scanQuery: SQLiteStatement?
     private let runQuery: SQLiteStatement
+    private let bodyQuery: SQLiteStatement
     private let countersQuery: SQLiteStatement
 
     public convenience init(path: String, durability: AgentConfig.Durability, create: Bool) throws(QueueError) {
@@ -40,6 +43,7 @@ public final class QueueStore {
     init(connection: SQLiteConnection) throws(QueueError) {
         db = connection
         runQuery = try db.prepare("SELECT id, received_at, body FROM events WHERE id BETWEEN ? AND ? ORDER BY id")
+        bodyQuery = try db.prepare("SELECT body FROM events WHERE id BETWEEN ? AND ? ORDER BY id")
         countersQuery = try db.prepare(
             "SELECT queued_events, queued_bytes, dropped_events, delivered_events FROM counters WHERE id = 1"
         )
@@ -97,6 +101,39 @@ public final class QueueStore {
             runQuery.reset()
         }
         return events
+    }
+
+    /// The request body of the events with these ids (ascending) still queued,
+    /// `{"events":[e1,e2,...]}` (`RequestBody`), written from SQLite's row buffers straight into the
+    /// buffer the HTTP client sends: no array per event, no second copy of the body. Nil when none
+    /// is queued any more.
+    func requestBody(ids: [Int64]) throws(QueueError) -> ByteBuffer? {
+        var body = ByteBuffer()
+        var count = 0
+        defer { bodyQuery.reset() }
+        for run in IDRuns(ids) {
+            bodyQuery.bind(1, run.lowerBound)
+            bodyQuery.bind(2, run.upperBound)
+            while try bodyQuery.step() {
+                if count == 0 {
+                    body.reserveCapacity(Self.bodyCapacity(ids.count))
+                    body.writeStaticString("{\"events\":[")
+                } else {
+                    body.writeInteger(UInt8(ascii: ","))
+                }
+                bodyQuery.withBytes(0) { _ = body.writeBytes($0) }
+                count += 1
+            }
+            bodyQuery.reset()
+        }
+        guard count > 0 else { return nil }
+        body.writeStaticString("]}")
+        return body
+    }
+
+    /// A first guess at a body's size (events are a few hundred bytes); the buffer grows past it.
+    private static func bodyCapacity(_ events: Int) -> Int {
+        RequestBody.size(eventCount: events, eventBytes: events * 512)
     }
 
     public func counters() throws(QueueError) -> Counters {

@@ -29,7 +29,9 @@ public enum QueueWrite: Sendable {
         }
     }
 
-    func apply(to db: SQLiteConnection) throws(QueueError) {
+    /// Carries out the write in a savepoint of the writer's transaction; what it adds to or
+    /// removes from the queue goes to `counters`, the one place they change.
+    func apply(to db: SQLiteConnection, counters: QueueCounters) throws(QueueError) {
         try db.transaction { () throws(QueueError) in
             switch self {
             case .markDelivered(let ids, _, let status):
@@ -44,28 +46,18 @@ public enum QueueWrite: Sendable {
             case .deadLetter(let event, let fault, let time, let status):
                 try Self.insertDeadLetter(event, fault: fault, at: time, into: db)
                 let (events, bytes) = try Self.delete(ids: [event.id], in: db)
-                try db.execute(
-                    "UPDATE counters SET queued_events = max(0, queued_events - \(events)), "
-                        + "queued_bytes = max(0, queued_bytes - \(bytes)) WHERE id = 1"
-                )
+                try counters.add(QueueCounters.Events(queued: -events, bytes: -bytes))
                 try Self.write(status, to: db)
             case .status(let status):
                 try Self.write(status, to: db)
             case .markTracesDelivered(let ids, let status):
                 let (exports, bytes) = try Self.deleteTraces(ids: ids, in: db)
-                try db.execute(
-                    "UPDATE trace_counters SET queued_exports = max(0, queued_exports - \(exports)), "
-                        + "queued_bytes = max(0, queued_bytes - \(bytes)), "
-                        + "delivered_exports = delivered_exports + \(exports) WHERE id = 1"
-                )
+                try counters.add(QueueCounters.Traces(queued: -exports, bytes: -bytes, delivered: exports))
                 try Self.write(status, to: db, table: "trace_delivery_state")
             case .deadLetterTrace(let trace, let fault, let time, let status):
                 try Self.insertDeadLetter(trace, fault: fault, at: time, into: db)
                 let (exports, bytes) = try Self.deleteTraces(ids: [trace.id], in: db)
-                try db.execute(
-                    "UPDATE trace_counters SET queued_exports = max(0, queued_exports - \(exports)), "
-                        + "queued_bytes = max(0, queued_bytes - \(bytes)) WHERE id = 1"
-                )
+                try counters.add(QueueCounters.Traces(queued: -exports, bytes: -bytes))
                 try Self.write(status, to: db, table: "trace_delivery_state")
             case .traceStatus(let status):
                 try Self.write(status, to: db, table: "trace_delivery_state")

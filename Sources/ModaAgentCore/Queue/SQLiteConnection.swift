@@ -19,6 +19,7 @@ final class SQLiteConnection {
     }
 
     private init(name: String, path: String, flags: Int32) throws(QueueError) {
+        _ = Self.configured
         self.path = path
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(name, &db, flags, nil)
@@ -34,6 +35,15 @@ final class SQLiteConnection {
     deinit {
         close()
     }
+
+    /// SQLite's process-wide settings, applied once before the first connection opens. Memory
+    /// statistics off: with them on, every allocation SQLite makes takes a global mutex to count
+    /// it, which all of the daemon's connections (writer, delivery, checkpointer) contend for;
+    /// nothing reads the statistics. Measured end to end: 7.5 → 6.7 µs CPU per event
+    /// (docs/performance.md).
+    private static let configured: Void = {
+        _ = csqlite_config_memstatus(0)
+    }()
 
     func close() {
         guard let handle else { return }

@@ -35,8 +35,10 @@ final class SQLiteStatement {
         sqlite3_bind_text(statement, index, value, -1, csqlite_transient())
     }
 
-    /// Binds UTF-8 bytes as TEXT without an intermediate String.
-    func bindText(_ index: Int32, _ bytes: UnsafeRawBufferPointer) {
+    /// Binds UTF-8 bytes as TEXT without an intermediate String. `copy: false` binds them in place
+    /// (no malloc and copy inside SQLite): the bytes must then stay valid until the statement has
+    /// run and been reset.
+    func bindText(_ index: Int32, _ bytes: UnsafeRawBufferPointer, copy: Bool = true) {
         guard let base = bytes.baseAddress else {
             sqlite3_bind_text(statement, index, "", 0, csqlite_transient())
             return
@@ -46,7 +48,7 @@ final class SQLiteStatement {
             index,
             base.assumingMemoryBound(to: CChar.self),
             Int32(bytes.count),
-            csqlite_transient()
+            copy ? csqlite_transient() : nil
         )
     }
 

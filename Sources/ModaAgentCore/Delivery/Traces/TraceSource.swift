@@ -1,3 +1,4 @@
+import NIOCore
 import Logging
 
 /// The trace exports' queue (SPEC 10.2): exports relayed as received to `tracesEndpoint`, with
@@ -24,10 +25,9 @@ struct TraceSource: DeliverySource {
     func request(ids: [Int64]) throws(QueueError) -> OutgoingRequest? {
         let traces = try reader.traces(ids: ids)
         guard let first = traces.first else { return nil }
-        if traces.count == 1 { return OutgoingRequest(body: first.export.body, contentType: first.export.contentType) }
-        var body: [UInt8] = []
+        var body = ByteBuffer()
         body.reserveCapacity(traces.reduce(0) { $0 + $1.export.body.count })
-        for trace in traces { body += trace.export.body }
+        for trace in traces { body.writeBytes(trace.export.body) }
         return OutgoingRequest(body: body, contentType: first.export.contentType)
     }
 
