@@ -2,6 +2,7 @@ import Dispatch
 import Logging
 import ModaAgentTestSupport
 import NIOConcurrencyHelpers
+import NIOCore
 import Testing
 
 @testable import ModaAgentCore
@@ -212,14 +213,14 @@ final class ScriptedUploader: BatchUploader, Sendable {
     var requests: [Request] { state.withLockedValue { $0.requests } }
 
     func post(
-        body: [UInt8],
+        body: ByteBuffer,
         contentType: String,
         endpoint: String,
         apiKey: String,
         timeoutSeconds: Double
     ) async -> UploadResult {
         let status = state.withLockedValue { state in
-            state.requests.append(Request(body: body, contentType: contentType, endpoint: endpoint))
+            state.requests.append(Request(body: Array(body.readableBytesView), contentType: contentType, endpoint: endpoint))
             return state.answers.isEmpty ? 200 : state.answers.removeFirst()
         }
         let confirms = status == 200 && endpoint.hasSuffix("/v1/ingest")

@@ -1,4 +1,5 @@
 import Dispatch
+import NIOCore
 
 /// The driver's clock: what time it is, and the one wake the machine asks for. The system clock in
 /// the daemon; a test's manual clock moves only when the test says (DeliveryDriverTests).
@@ -24,7 +25,7 @@ struct SystemDeliveryClock: DeliveryClock {
 /// What the driver posts batches with: the `Uploader`, or a test's stand-in.
 protocol BatchUploader: Sendable {
     func post(
-        body: [UInt8],
+        body: ByteBuffer,
         contentType: String,
         endpoint: String,
         apiKey: String,
