@@ -234,7 +234,7 @@ public final class DeliveryDriver: @unchecked Sendable {
                 "\(source.queueName == "events" ? "delivery" : "trace delivery") failed; will try again",
                 metadata: [
                     "delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
-                    "attempt": "\(attempt)", "retry_in_seconds": "\(delay)", "state": "\(state.rawValue)",
+                    "attempt": "\(attempt)", "retry_in_seconds": "\(Durations.seconds(delay))", "state": "\(state.rawValue)",
                 ]
             )
         case .splitting(let fault, let eventCount):
