@@ -58,12 +58,13 @@ public enum AgentDaemon {
         }
         defer { reader.close() }
         let writer = queue.writer
-        // Trace exports' own connection, when the receivers are on or exports wait from an earlier run.
+        // Trace exports' own connection, when the receivers are on, exports wait from an earlier run, or
+        // dead letters could be replayed into their queue while this one runs.
         let traceReader: QueueStore?
         do {
             let reader = try QueueStore(path: config.queue.path, durability: config.queue.durability, create: true)
             let waiting = try reader.traceCounters().queuedExports
-            if receiversOn || waiting > 0 {
+            if try receiversOn || waiting > 0 || reader.deadTraceCount() > 0 {
                 traceReader = reader
             } else {
                 reader.close()
@@ -201,7 +202,13 @@ public enum AgentDaemon {
         let notifier = SystemdNotifier()
         // The group's limit ends the process with a failure when reached; the drain stays inside it.
         let budget = ShutdownBudget(limit: .seconds(max(1, config.delivery.drainTimeoutSeconds) + 10))
-        let heartbeat = Heartbeat(delivery: delivery, writer: writer, notifier: notifier, budget: memoryBudget) {
+        let heartbeat = Heartbeat(
+            delivery: delivery,
+            writer: writer,
+            notifier: notifier,
+            budget: memoryBudget,
+            traceDelivery: traceDelivery
+        ) {
             metrics.acceptedEvents.current
         }
         let delivering = DeliveryService(

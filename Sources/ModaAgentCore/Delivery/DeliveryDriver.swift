@@ -49,7 +49,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         logger: Logger
     ) throws(QueueError) -> DeliveryDriver {
         try DeliveryDriver(
-            source: TraceSource(reader: reader, logger: logger, maxBatchBytes: settings.batch.maxBytes),
+            source: TraceSource(reader: reader, logger: logger),
             writer: writer,
             uploader: uploader,
             settings: settings.forTraces,

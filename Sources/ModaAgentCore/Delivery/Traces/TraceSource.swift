@@ -7,9 +7,9 @@ import Logging
 struct TraceSource: DeliverySource {
     let reader: QueueStore
     let logger: Logger
-    /// `batch.maxBytes`: a JSON export is scanned as at least this size, so the batcher never
-    /// puts anything beside it.
-    let maxBatchBytes: Int
+    /// A JSON export is scanned as at least this size, the largest `batch.maxBytes` the config
+    /// takes, so the batcher never puts anything beside it, whatever a SIGHUP sets the limit to.
+    static let aloneBytes = AgentConfig.Batch.apiMaxBytes
 
     var queueName: String { "traces" }
     var itemName: String { "trace export" }
@@ -19,7 +19,7 @@ struct TraceSource: DeliverySource {
     func scan(after: Int64, limit: Int) throws(QueueError) -> [ScannedEvent] {
         try reader.scanTraces(after: after, limit: limit).map { scanned, encoding in
             var event = scanned
-            if encoding != .protobuf { event.bytes = max(event.bytes, maxBatchBytes) }
+            if encoding != .protobuf { event.bytes = max(event.bytes, Self.aloneBytes) }
             return event
         }
     }
