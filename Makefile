@@ -87,14 +87,17 @@ test: test-deps test-packages
 # Less for start-up to read, each measured idle (README, "Where idle memory goes"): the toolchain's static link
 # exports every symbol (-export-dynamic), 2.7 MB of symbol tables nothing looks up, -1.3 MiB with
 # --no-export-dynamic; lld's packed relative relocations (DT_RELR: glibc 2.36, Debian 12) replace 1.8 MB of
-# relocations read at every start with 15 KB, -1.4 MiB more. Still position-independent (ASLR).
+# relocations read at every start with 15 KB, -1.4 MiB more. Still position-independent (ASLR). lld runs through
+# packaging/link/ld.lld-as-needed: no DT_NEEDED for a library the program never calls (libz, asked for by
+# swift-nio-extras, which uses its own copy).
 # Every function in its own section, and the sections start-up and idle run gathered ahead of the rest
 # (packaging/link/hot-text.ld, `make hot-text`): each fault on code maps the 64 KiB around it, and that code
 # was spread over 18 MB; gathered, an idle daemon's resident code fell from 10.4 to about 4 MiB. libstdc++ linked
 # statically (packaging/link/static-libstdc++): -1.1 MiB.
 HOT_TEXT := packaging/link/hot-text.ld
 RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now \
-	-Xswiftc -use-ld=lld -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs \
+	-Xswiftc -use-ld=$(CURDIR)/packaging/link/ld.lld-as-needed \
+	-Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs \
 	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections -Xlinker --script=$(CURDIR)/$(HOT_TEXT) \
 	-Xlinker -L$(CURDIR)/packaging/link/static-libstdc++
 RELEASE_SCRATCH := .build-release
