@@ -64,6 +64,7 @@ run: deps
 		config.example.json > $(RUN_DIR)/config.json
 	@echo "config: $(RUN_DIR)/config.json   socket: $(RUN_DIR)/ingest.sock"
 	@echo "try:    echo '{\"conversation_id\":\"c1\",\"role\":\"user\",\"message\":\"hi\"}' | $$($(SWIFT) build --show-bin-path)/modactl --config $(RUN_DIR)/config.json send"
+	@echo "then:   $$($(SWIFT) build --show-bin-path)/modactl --config $(RUN_DIR)/config.json status"
 	@[ -n "$$MODA_API_KEY" ] || { \
 		echo "note:   MODA_API_KEY is not set: the daemon runs with the key 'not-set', so events are queued but not"; \
 		echo "        delivered. \`modactl status\` shows delivery unauthorized (Moda refuses the key), or retrying with"; \

@@ -89,6 +89,26 @@ struct DeliveryFaultCauseTests {
         #expect(blamesModa == (row.status != nil), "\(lines)")
     }
 
+    @Test("trace delivery retrying gets its own hint, by the same causes")
+    func traceHint() {
+        var report = StatusTextTests.report(memory: .init(bufferedBytes: 0, maxBufferedBytes: 1 << 20, readPauses: 0))
+        report.traces.shown = true
+        report.traces.delivery.state = .retrying
+        report.traces.delivery.lastError = .init(
+            status: nil,
+            message: TransportFailure.unresolvedHost(host: "otel.example", reason: "Name or service not known").message,
+            at: 95
+        )
+        let lines = report.text(color: false, now: 100).split(separator: "\n").map(String.init)
+        #expect(
+            lines.contains(
+                "  Trace exports: The endpoint's host name does not resolve: check the network, DNS and `endpoint` in the config."
+            ),
+            "\(lines)"
+        )
+        #expect(lines.contains("              last error: no response: cannot resolve the host otel.example: Name or service not known (5.0s ago)"))
+    }
+
     @Test(
         "Next attempt: when it is while the backoff runs, due once it has passed",
         arguments: [
