@@ -30,15 +30,28 @@ UNITS := systemd/moda-agent.socket systemd/moda-agent.service systemd/moda-agent
 
 all: build
 
-# The Debian packages the build links against, and pkg-config, which finds them; installed only when missing.
-deps:
-	@missing=""; for p in libsqlite3-dev libsystemd-dev pkg-config; do \
+# Debian packages, one a line in packaging/build-deps (the build) and packaging/test-deps (the tests, beside
+# the build's), installed only when missing: `make deps`, `make test-deps`. Extend the lists, not the targets.
+# Roots install directly, others through sudo; --no-install-recommends keeps a CI machine lean.
+BUILD_DEPS := packaging/build-deps
+TEST_DEPS := packaging/test-deps
+define install-missing
+	@missing=""; for p in $$(sed 's/#.*//' $(1)); do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+.PHONY: test-deps
+deps:
+	$(call install-missing,$(BUILD_DEPS))
+
+test-deps:
+	$(call install-missing,$(BUILD_DEPS) $(TEST_DEPS))
 
 # Quick start: build and run the daemon in the foreground with config.example.json's settings, its socket and
 # queue under ./.run (embedded SQLite, nothing else to set up). MODA_API_KEY=... to deliver for real.
@@ -51,14 +64,19 @@ run: deps
 		config.example.json > $(RUN_DIR)/config.json
 	@echo "config: $(RUN_DIR)/config.json   socket: $(RUN_DIR)/ingest.sock"
 	@echo "try:    echo '{\"conversation_id\":\"c1\",\"role\":\"user\",\"message\":\"hi\"}' | $$($(SWIFT) build --show-bin-path)/modactl --config $(RUN_DIR)/config.json send"
-	@[ -n "$$MODA_API_KEY" ] || echo "note:   MODA_API_KEY is not set; events queue up and delivery reports unauthorized until it is"
+	@echo "then:   $$($(SWIFT) build --show-bin-path)/modactl --config $(RUN_DIR)/config.json status"
+	@[ -n "$$MODA_API_KEY" ] || { \
+		echo "note:   MODA_API_KEY is not set: the daemon runs with the key 'not-set', so events are queued but not"; \
+		echo "        delivered. \`modactl status\` shows delivery unauthorized (Moda refuses the key), or retrying with"; \
+		echo "        'cannot resolve the host' when this machine has no network. Stop with Ctrl-C, then run again"; \
+		echo "        with MODA_API_KEY=... to deliver what is queued."; }
 	MODA_API_KEY="$${MODA_API_KEY:-not-set}" $$($(SWIFT) build --show-bin-path)/moda-agent --config $(RUN_DIR)/config.json
 
 # The whole test suite (unit, end-to-end against the built binaries, systemd units, the Debian package installed
 # under a real systemd, fuzz and crash loops). Delivery's timing is tested on the state machine with a manual clock,
 # so nothing needs to run apart from the load of the rest. The package needs the release build first (about 10
 # minutes cold on 2 cores).
-test: deps test-packages
+test: test-deps test-packages
 	$(SWIFT) build --build-tests
 	@# The README's quick start, run as written (make run without a key, then its two commands).
 	Tests/readme-quickstart.sh
@@ -72,14 +90,17 @@ test: deps test-packages
 # Less for start-up to read, each measured idle (README, "Where idle memory goes"): the toolchain's static link
 # exports every symbol (-export-dynamic), 2.7 MB of symbol tables nothing looks up, -1.3 MiB with
 # --no-export-dynamic; lld's packed relative relocations (DT_RELR: glibc 2.36, Debian 12) replace 1.8 MB of
-# relocations read at every start with 15 KB, -1.4 MiB more. Still position-independent (ASLR).
+# relocations read at every start with 15 KB, -1.4 MiB more. Still position-independent (ASLR). lld runs through
+# packaging/link/ld.lld-as-needed: no DT_NEEDED for a library the program never calls (libz, asked for by
+# swift-nio-extras, which uses its own copy).
 # Every function in its own section, and the sections start-up and idle run gathered ahead of the rest
 # (packaging/link/hot-text.ld, `make hot-text`): each fault on code maps the 64 KiB around it, and that code
 # was spread over 18 MB; gathered, an idle daemon's resident code fell from 10.4 to about 4 MiB. libstdc++ linked
 # statically (packaging/link/static-libstdc++): -1.1 MiB.
 HOT_TEXT := packaging/link/hot-text.ld
 RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath -Xlinker -z -Xlinker now \
-	-Xswiftc -use-ld=lld -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs \
+	-Xswiftc -use-ld=$(CURDIR)/packaging/link/ld.lld-as-needed \
+	-Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs \
 	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections -Xlinker --script=$(CURDIR)/$(HOT_TEXT) \
 	-Xlinker -L$(CURDIR)/packaging/link/static-libstdc++
 RELEASE_SCRATCH := .build-release
@@ -170,7 +191,7 @@ deb: docs
 	packaging/deb/build.sh $(DEB_STAGE) $(DEB_VERSION) $(DIST)
 
 # Fails on any error or warning not explained in packaging/deb/lintian-overrides.
-lint-deb: deb
+lint-deb: test-deps deb
 	lintian --fail-on error,warning --display-info $(DEB_FILE)
 
 # The two packages SystemdContainerTests installs under a real systemd: this version, and the same one as the
@@ -225,6 +246,6 @@ hot-text:
 	rm -f $(RELEASE_BIN)/moda-agent
 	$(RELEASE_BUILD) --product moda-agent
 
-bench-quick:
+bench-quick: deps
 	$(SWIFT) build
 	.build/debug/moda-bench --quick

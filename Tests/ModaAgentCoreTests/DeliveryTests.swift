@@ -174,6 +174,17 @@ struct DeliveryTests {
             _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...10))
             #expect(await waitForAsync { (try? await agent.deliveryState()) == "retrying" })
             #expect(try QueueSnapshot(path: agent.queuePath).events.count == 10)
+            // What the operator reads: the cause, not "Moda is not accepting batches".
+            let status = try await agent.modactl("status").stdout
+            #expect(status.contains("Last error: no response: cannot connect to the endpoint: Connection refused"))
+            #expect(status.contains("Nothing accepts connections at the endpoint"), "\(status)")
+            #expect(!status.contains("Moda is not") && !status.contains("Moda answered"), "\(status)")
+            // Log durations to the millisecond at most.
+            let delays = agent.log().split(separator: "retry_in_seconds=").dropFirst().map {
+                String($0.prefix { !$0.isWhitespace })
+            }
+            #expect(!delays.isEmpty)
+            #expect(delays.allSatisfy { ($0.split(separator: ".").dropFirst().first?.count ?? 0) <= 3 }, "\(delays)")
             let mock = try await MockModaServer.start(port: port)
             #expect(await mock.waitForDeliveredCount(10, timeout: .seconds(15)))
             try await mock.shutdown()

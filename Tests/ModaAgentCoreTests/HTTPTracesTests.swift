@@ -246,6 +246,9 @@ struct HTTPTracesTests {
             var text = try await MonitoringTests.get("http://\(monitoring)/metrics").body
             #expect(text.contains(#"moda_agent_queue_events{queue="traces"} 1"#), "\(text)")
             #expect(text.contains(#"moda_agent_delivery_requests_total{queue="traces",code="503"}"#))
+            // The state gauge by queue: trace delivery's own, beside the events'.
+            #expect(text.contains(#"moda_agent_delivery_state{queue="traces",state="retrying"} 1"#), "\(text)")
+            #expect(text.contains(#"moda_agent_delivery_state{queue="events",state="retrying"} 0"#))
             upstream.up()
             #expect(await waitFor(timeout: .seconds(10)) { Self.queuedExports(agent) == 0 })
             for _ in 0..<3 {
@@ -262,6 +265,7 @@ struct HTTPTracesTests {
             #expect(text.contains(#"moda_agent_queue_events{queue="traces"} 0"#))
             #expect(text.contains(#"moda_agent_delivered_events_total{queue="traces"} 1"#))
             #expect(text.contains(#"moda_agent_delivery_last_success_timestamp_seconds{queue="traces"}"#))
+            #expect(text.contains(#"moda_agent_delivery_state{queue="traces",state="ok"} 1"#), "\(text)")
         }
     }
 

@@ -219,4 +219,32 @@ struct MemoryBudgetTests {
         budget.release(granted)
         #expect(budget.bufferedBytes == 0)
     }
+
+    @Test("a waiting body whose task is cancelled leaves the line at once, taking nothing; the room goes to the next")
+    func cancelledBodyLeaves() async throws {
+        let budget = MemoryBudget(limit: Self.limit, maxLineBytes: 256 * Self.kib)
+        let first = try await budget.reserve(800 * Self.kib)
+        let gone = Task { try await budget.reserve(400 * Self.kib) }
+        #expect(await waitFor(timeout: .seconds(5), every: .milliseconds(5)) { budget.waitingCount == 1 })
+        let next = Task { try await budget.reserve(300 * Self.kib) }
+        #expect(await waitFor(timeout: .seconds(5), every: .milliseconds(5)) { budget.waitingCount == 2 })
+        gone.cancel()
+        await #expect(throws: MemoryBudget.ReserveError.cancelled) { try await gone.value }
+        #expect(budget.waitingCount == 1, "the cancelled body's place is given back at once")
+        #expect(budget.bufferedBytes == 800 * Self.kib)
+        budget.release(first)
+        let granted = try await next.value
+        #expect(budget.bufferedBytes == 300 * Self.kib, "nothing granted to the cancelled body")
+        budget.release(granted)
+        #expect(budget.bufferedBytes == 0)
+        // Cancelled before it ever waited: refused without joining the line.
+        let held = try await budget.reserve(800 * Self.kib)
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await budget.reserve(400 * Self.kib)
+        }
+        await #expect(throws: MemoryBudget.ReserveError.cancelled) { try await early.value }
+        #expect(budget.waitingCount == 0)
+        budget.release(held)
+    }
 }

@@ -251,7 +251,7 @@ struct MonitoringTests {
                 ("moda_agent_dead_lettered_total{queue=\"events\"}", 1),
                 ("moda_agent_delivery_requests_total{queue=\"events\",code=\"503\"}", 1),
                 ("moda_agent_queue_events{queue=\"events\"}", 0),
-                ("moda_agent_delivery_state{state=\"ok\"}", 1),
+                ("moda_agent_delivery_state{queue=\"events\",state=\"ok\"}", 1),
                 ("moda_agent_delivery_retries_total{queue=\"events\"}", 1),
                 ("moda_agent_memory_buffered_bytes", 0),
                 ("moda_agent_memory_max_buffered_bytes", 67_108_864),

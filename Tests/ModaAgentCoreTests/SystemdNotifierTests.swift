@@ -24,6 +24,19 @@ struct SystemdNotifierTests {
         #expect(SystemdNotifier.statusLine(queuedEvents: queued, deliveryState: state) == expected)
     }
 
+    @Test(
+        "with trace delivery running, STATUS= carries its queue and state after the events'",
+        arguments: [
+            (1, "retrying", "queued 0 events, delivery ok; queued 1 trace export, trace delivery retrying"),
+            (0, "idle", "queued 0 events, delivery ok; queued 0 trace exports, trace delivery idle"),
+        ]
+    )
+    func statusLineWithTraces(queued: Int, state: String, expected: String) {
+        #expect(
+            SystemdNotifier.statusLine(queuedEvents: 0, deliveryState: "ok", traces: (queued, state)) == expected
+        )
+    }
+
     @Test func disabledWithoutNotifySocket() {
         let unset = EnvironmentOverride(["NOTIFY_SOCKET": nil])
         defer { unset.restore() }

@@ -134,7 +134,8 @@ struct DaemonBuilder {
             delivery: parts.deliveries.events,
             writer: parts.writer,
             notifier: parts.notifier,
-            budget: parts.memoryBudget
+            budget: parts.memoryBudget,
+            traceDelivery: parts.deliveries.traces
         ) { metrics.acceptedEvents.current }
     }
 
@@ -165,7 +166,10 @@ struct DaemonBuilder {
                 logger: logger
             )
             let traceReader = try QueueStore(path: path, durability: config.queue.durability, create: true)
-            guard try receiversOn || traceReader.traceCounters().queuedExports > 0 else {
+            // Trace delivery runs when the receivers are on, exports wait from an earlier run, or dead letters
+            // could be replayed into its queue while this daemon runs.
+            guard try receiversOn || traceReader.traceCounters().queuedExports > 0 || traceReader.deadTraceCount() > 0
+            else {
                 traceReader.close()
                 return Deliveries(events: events, traces: nil, uploader: uploader, writer: writer)
             }

@@ -15,6 +15,8 @@ final class Heartbeat: Service, @unchecked Sendable {
     // `lastStatus`, `lastActivity`, `trimmedAt` and `recordedMemory` are touched only by beat(), which
     // runs on `queue` (serial); the rest are constants of Sendable types.
     private let delivery: DeliveryDriver
+    /// Trace exports' delivery, when it runs: STATUS= shows its queue and state too.
+    private let traceDelivery: DeliveryDriver?
     private let writer: QueueWriter
     private let notifier: SystemdNotifier
     private let queue = DispatchQueue(label: "moda-agent.heartbeat")
@@ -32,8 +34,10 @@ final class Heartbeat: Service, @unchecked Sendable {
         writer: QueueWriter,
         notifier: SystemdNotifier,
         budget: MemoryBudget,
+        traceDelivery: DeliveryDriver? = nil,
         activity: @escaping @Sendable () -> Int
     ) {
+        self.traceDelivery = traceDelivery
         self.budget = budget
         // Nothing buffered yet is what status shows without a record: an idle daemon writes nothing.
         self.recordedMemory = budget.snapshot()
@@ -74,7 +78,8 @@ final class Heartbeat: Service, @unchecked Sendable {
         let snapshot = delivery.snapshot()
         let line = SystemdNotifier.statusLine(
             queuedEvents: snapshot.queuedEvents,
-            deliveryState: snapshot.state.rawValue
+            deliveryState: snapshot.state.rawValue,
+            traces: traceDelivery.map { $0.snapshot() }.map { ($0.queuedEvents, $0.state.rawValue) }
         )
         if line != lastStatus {
             notifier.status(line)

@@ -242,7 +242,7 @@ public final class DeliveryDriver: @unchecked Sendable {
                 "\(source.kind.deliveryName) failed; will try again",
                 metadata: [
                     "delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
-                    "attempt": "\(attempt)", "retry_in_seconds": "\(delay)", "state": "\(state.rawValue)",
+                    "attempt": "\(attempt)", "retry_in_seconds": "\(Durations.seconds(delay))", "state": "\(state.rawValue)",
                 ]
             )
         case .splitting(let fault, let eventCount):

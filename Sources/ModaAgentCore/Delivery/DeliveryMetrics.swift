@@ -50,7 +50,8 @@ struct DeliveryMetrics: Sendable {
     static func code(_ result: UploadResult) -> String {
         switch result {
         case .response(let response): return String(response.status)
-        case .transportFailure(let reason): return reason.hasPrefix("timeout") ? "timeout" : "connection"
+        case .transportFailure(let reason):
+            return DeliveryFault.cause(status: nil, message: reason) == .timedOut ? "timeout" : "connection"
         }
     }
 }

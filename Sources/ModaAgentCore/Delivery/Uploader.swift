@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -77,8 +78,7 @@ public final class Uploader: Sendable {
 
     /// "timeout after 2 s": what `modactl status` shows as the last error.
     static func timeoutMessage(_ seconds: Double) -> String {
-        let shown = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
-        return "timeout after \(shown) s (delivery.timeoutSeconds)"
+        TransportFailure.timedOut(seconds: seconds).message
     }
 
     public func shutdown() async {
@@ -86,15 +86,30 @@ public final class Uploader: Sendable {
     }
 
     /// Transport errors as an operator reads them; the API key is never part of them.
-    private static func describe(_ error: any Error, timeoutSeconds: Double) -> String {
+    static func describe(_ error: any Error, timeoutSeconds: Double) -> String {
+        failure(error, timeoutSeconds: timeoutSeconds).message
+    }
+
+    static func failure(_ error: any Error, timeoutSeconds: Double) -> TransportFailure {
         if let clientError = error as? HTTPClientError {
             switch clientError {
             case .deadlineExceeded, .readTimeout, .connectTimeout:
-                return timeoutMessage(timeoutSeconds)
+                return .timedOut(seconds: timeoutSeconds)
             case .remoteConnectionClosed:
-                return "the server closed the connection before answering"
+                return .closedEarly
             default:
-                return "HTTP client error: \(clientError)"
+                return .other(reason: "HTTP client error: \(clientError)")
+            }
+        }
+        // NIO names the host it could not resolve; its own text ("DNS error: SocketAddressError…")
+        // reads as a fault of Moda's to someone without network.
+        if let connection = error as? NIOConnectionError {
+            if let unknown = (connection.dnsAError ?? connection.dnsAAAAError) as? SocketAddressError.UnknownHost {
+                return .unresolvedHost(host: unknown.host, reason: unknown.errorDescription)
+            }
+            if connection.dnsAError != nil || connection.dnsAAAAError != nil {
+                let reason = "\((connection.dnsAError ?? connection.dnsAAAAError).map { "\($0)" } ?? "")"
+                return .unresolvedHost(host: connection.host, reason: reason)
             }
         }
         let text = "\(error)"
@@ -102,8 +117,8 @@ public final class Uploader: Sendable {
         if let marker = text.firstRange(of: "(errno: "),
             let code = Int32(String(text[marker.upperBound...].prefix(while: \.isNumber)))
         {
-            return "cannot connect to the endpoint: \(String(cString: strerror(code)))"
+            return .cannotConnect(reason: String(cString: strerror(code)))
         }
-        return "connection failed: \(text)"
+        return .other(reason: text)
     }
 }

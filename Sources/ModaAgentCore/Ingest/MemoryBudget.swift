@@ -52,6 +52,8 @@ public final class MemoryBudget: Sendable {
     public enum ReserveError: Error, Sendable, Equatable {
         /// Larger than the whole budget: it could never fit.
         case largerThanBudget(bytes: Int, limit: Int)
+        /// The waiting task was cancelled (its client closed the connection): nothing was taken.
+        case cancelled
     }
 
     /// The numbers `modactl status` shows (and metrics may read).
@@ -63,12 +65,14 @@ public final class MemoryBudget: Sendable {
 
     private enum Waiter {
         case connection(Ticket, partial: Bool)
-        case body(Int, CheckedContinuation<Void, Never>)
+        /// `id` finds it again when its task is cancelled; resumed with whether it got its bytes.
+        case body(Int, id: UInt64, CheckedContinuation<Bool, Never>)
     }
 
     private struct State {
         var waiters: [Waiter] = []
         var finishers = 0
+        var nextBodyID: UInt64 = 0
     }
 
     /// What one read takes at most (NIO's largest adaptive receive buffer); a woken connection is
@@ -229,8 +233,13 @@ public final class MemoryBudget: Sendable {
         for body in wakes { body() }
     }
 
+    /// Bodies waiting for room, for tests.
+    var waitingCount: Int { state.withLockedValue { $0.waiters.count } }
+
     /// Takes `bytes` for a request body, waiting for room if need be; one larger than the whole
     /// budget is refused at once. The caller returns it with `release` once the body is committed.
+    /// Cancelling the waiting task (its client went away) leaves the line at once, taking nothing,
+    /// so a closed connection never holds a place that room would later be granted to.
     public func reserve(_ bytes: Int) async throws(ReserveError) -> Reservation {
         guard bytes <= limit else { throw .largerThanBudget(bytes: bytes, limit: limit) }
         let admitted = state.withLockedValue { state -> Bool in
@@ -241,17 +250,46 @@ public final class MemoryBudget: Sendable {
             return true
         }
         if !admitted {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let wakes = state.withLockedValue { state -> [@Sendable () -> Void] in
-                    state.waiters.append(.body(bytes, continuation))
-                    waiting.store(state.waiters.count, ordering: .sequentiallyConsistent)
-                    pauses.wrappingIncrement(ordering: .relaxed)
-                    return wake(&state)
-                }
-                for body in wakes { body() }
+            let id = state.withLockedValue { state -> UInt64 in
+                state.nextBodyID &+= 1
+                return state.nextBodyID
             }
+            let granted = await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                    let wakes = state.withLockedValue { state -> [@Sendable () -> Void] in
+                        // Checked under the lock `cancelBody` takes: a cancellation either comes first
+                        // and is seen here, or finds the waiter in line.
+                        if Task.isCancelled { return [{ continuation.resume(returning: false) }] }
+                        state.waiters.append(.body(bytes, id: id, continuation))
+                        waiting.store(state.waiters.count, ordering: .sequentiallyConsistent)
+                        pauses.wrappingIncrement(ordering: .relaxed)
+                        return wake(&state)
+                    }
+                    for body in wakes { body() }
+                }
+            } onCancel: {
+                cancelBody(id)
+            }
+            guard granted else { throw .cancelled }
         }
         return Reservation(bytes: bytes)
+    }
+
+    /// Takes a cancelled body out of line; one already granted keeps its bytes for its caller to release.
+    private func cancelBody(_ id: UInt64) {
+        let wakes = state.withLockedValue { state -> [@Sendable () -> Void] in
+            guard
+                let index = state.waiters.firstIndex(where: {
+                    if case .body(_, let waiter, _) = $0 { return waiter == id }
+                    return false
+                }), case .body(_, _, let continuation) = state.waiters[index]
+            else { return [] }
+            state.waiters.remove(at: index)
+            waiting.store(state.waiters.count, ordering: .sequentiallyConsistent)
+            // Those it kept waiting (partial lines behind it) may go now.
+            return [{ continuation.resume(returning: false) }] + wake(&state)
+        }
+        for body in wakes { body() }
     }
 
     public func release(_ reservation: Reservation) {
@@ -300,11 +338,11 @@ public final class MemoryBudget: Sendable {
                 } else {
                     kept.append(waiter)
                 }
-            case .body(let bytes, let continuation):
+            case .body(let bytes, _, let continuation):
                 if bodyFits(bytes, room: room) {
                     room += bytes
                     used.wrappingIncrement(by: bytes, ordering: .sequentiallyConsistent)
-                    wakes.append { continuation.resume() }
+                    wakes.append { continuation.resume(returning: true) }
                 } else {
                     kept.append(waiter)
                 }

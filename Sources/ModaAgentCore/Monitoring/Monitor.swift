@@ -46,8 +46,17 @@ public final class Monitor: @unchecked Sendable {
         dimensions: [("queue", "events")]
     )
     private let traces = QueueGauges(queue: "traces")
-    private let stateGauges: [(DeliveryStatus.State, Meter)] = [DeliveryStatus.State.idle, .ok, .retrying, .unauthorized, .misconfigured]
-        .map { ($0, Meter(label: "moda_agent_delivery_state", dimensions: [("state", $0.rawValue)])) }
+    private let stateGauges = Monitor.deliveryStateGauges(queue: "events")
+    /// Trace delivery's, only when it runs: a series for a queue nobody delivers would read as idle.
+    private let traceStateGauges: [(DeliveryStatus.State, Meter)]
+
+    /// `moda_agent_delivery_state`: one series per state word, labelled by queue like every other
+    /// delivery metric.
+    private static func deliveryStateGauges(queue: String) -> [(DeliveryStatus.State, Meter)] {
+        DeliveryStatus.State.allCases.map {
+            ($0, Meter(label: "moda_agent_delivery_state", dimensions: [("queue", queue), ("state", $0.rawValue)]))
+        }
+    }
 
     /// `registry` is the one the daemon bootstrapped swift-metrics with; `store` a connection of the
     /// monitor's own.
@@ -61,6 +70,7 @@ public final class Monitor: @unchecked Sendable {
         config: AgentConfig
     ) {
         self.traceDelivery = traceDelivery
+        traceStateGauges = traceDelivery == nil ? [] : Self.deliveryStateGauges(queue: "traces")
         self.memory = memory
         self.registry = registry
         self.delivery = delivery
@@ -111,6 +121,7 @@ public final class Monitor: @unchecked Sendable {
             readPauses.increment(by: Int64(max(0, budget.readPauses - state.readPauses)))
             state.readPauses = max(state.readPauses, budget.readPauses)
             for (word, gauge) in stateGauges { gauge.set(word == status.state ? 1 : 0) }
+            for (word, gauge) in traceStateGauges { gauge.set(word == traceStatus?.state ? 1 : 0) }
             state.retryingSince = Self.retryingSince(state.retryingSince, status.state, now: now)
             state.traceRetryingSince = Self.retryingSince(state.traceRetryingSince, traceStatus?.state, now: now)
             state.cpuSeconds = process.sample(previousCPU: state.cpuSeconds)

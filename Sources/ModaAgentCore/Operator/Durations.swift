@@ -18,6 +18,16 @@ public enum Durations {
         return "\(total / 86400) days \(total % 86400 / 3600)h"
     }
 
+    /// Seconds for a log field, to the millisecond: `0.825`, `12`, never `0.8251261209514006`.
+    public static func seconds(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "\(seconds)" }
+        let milliseconds = (seconds * 1000).rounded()
+        if milliseconds.magnitude < 1e15, milliseconds.truncatingRemainder(dividingBy: 1000) == 0 {
+            return String(Int64(milliseconds / 1000))
+        }
+        return "\(milliseconds / 1000)"
+    }
+
     public static func bytes(_ count: Int) -> String {
         if count < 1024 { return "\(count) B" }
         if count < 1 << 20 { return "\((Double(count) / 1024 * 10).rounded() / 10) KiB" }

@@ -40,8 +40,7 @@ extension StatusReport {
             lines.append("  Last error: \(status): \(error.message) (\(Durations.human(now - error.at)) ago)")
         }
         if let next = delivery.nextAttemptAt, daemon.running {
-            let when = next - now > 0.05 ? "in \(Durations.human(next - now))" : "now"
-            lines.append("Next attempt: \(when) (attempt \(delivery.attempts + 1))")
+            lines.append("Next attempt: \(Self.when(next, now: now)) (attempt \(delivery.attempts + 1))")
         }
         if traces.shown {
             let counters = traces.counters
@@ -94,11 +93,22 @@ extension StatusReport {
         case .misconfigured:
             hints.append("Moda answered 404: check `endpoint` in the config, then `systemctl reload moda-agent`.")
         case .retrying:
-            hints.append(
-                "Moda is not accepting batches right now; they are retried with backoff. `modactl flush` tries at once."
-            )
+            hints.append(Self.retryingCause(delivery.lastError))
+            hints.append("Events wait in the queue and are retried with backoff; `modactl flush` tries at once.")
         default:
             break
+        }
+        if traces.shown {
+            switch traces.delivery.state {
+            case .unauthorized:
+                hints.append("Trace exports: the traces endpoint refused the API key; fix it, then reload.")
+            case .misconfigured:
+                hints.append("Trace exports: check `tracesEndpoint` (or `endpoint`) in the config, then reload.")
+            case .retrying:
+                hints.append("Trace exports: " + Self.retryingCause(traces.delivery.lastError))
+            default:
+                break
+            }
         }
         if deadLetters + traces.deadLetters > 0 {
             hints.append(
@@ -106,6 +116,39 @@ extension StatusReport {
             )
         }
         return hints
+    }
+}
+
+extension StatusReport {
+    /// When the next attempt is: `in 12.3s` while the backoff runs, `due` once it has passed (the
+    /// attempt is being made, or waits for a request slot).
+    static func when(_ next: Double, now: Double) -> String {
+        let left = ((next - now) * 10).rounded() / 10
+        return left > 0 ? "in \(Durations.human(left))" : "due"
+    }
+
+    /// What the last failure says about where the trouble is, so the hint sends the operator to
+    /// the right place: a name that does not resolve is the network's or the config's, a 503 Moda's.
+    static func retryingCause(_ error: DeliveryStatus.LastError?) -> String {
+        guard let error else { return "Delivery failed and is waiting to try again." }
+        switch DeliveryFault.cause(status: error.status, message: error.message) {
+        case .unresolvedHost:
+            return "The endpoint's host name does not resolve: check the network, DNS and `endpoint` in the config."
+        case .cannotConnect:
+            return "Nothing accepts connections at the endpoint: check the network, a firewall and `endpoint`."
+        case .timedOut:
+            return "No answer within delivery.timeoutSeconds: the network or Moda is slow, or a firewall drops packets."
+        case .closedEarly:
+            return "The endpoint closed the connection before answering: check a proxy or firewall on the way."
+        case .noResponse:
+            return "No response from the endpoint (see Last error): check the network and `endpoint`."
+        case .answered(let status) where status == 429:
+            return "Moda answered 429: it asks for fewer requests right now."
+        case .answered(let status) where (500..<600).contains(status):
+            return "Moda answered \(status): it is not accepting batches right now."
+        case .answered(let status):
+            return "Moda answered \(status) without accepting the batch (see Last error)."
+        }
     }
 }
 

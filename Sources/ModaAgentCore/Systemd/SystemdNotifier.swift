@@ -87,9 +87,19 @@ public struct SystemdNotifier: Sendable {
     ///
     /// `deliveryState` is the same word as `modactl status --json`'s `delivery.state` so that operators see one
     /// vocabulary everywhere.
-    public static func statusLine(queuedEvents: Int, deliveryState: String) -> String {
+    /// `traces`: the trace exports' queue and delivery state, when trace delivery runs.
+    public static func statusLine(
+        queuedEvents: Int,
+        deliveryState: String,
+        traces: (queued: Int, state: String)? = nil
+    ) -> String {
         let noun = queuedEvents == 1 ? "event" : "events"
-        return "queued \(queuedEvents) \(noun), delivery \(deliveryState)"
+        var line = "queued \(queuedEvents) \(noun), delivery \(deliveryState)"
+        if let traces {
+            let exports = traces.queued == 1 ? "export" : "exports"
+            line += "; queued \(traces.queued) trace \(exports), trace delivery \(traces.state)"
+        }
+        return line
     }
 
     static func singleLine(_ text: String) -> String {

@@ -49,8 +49,9 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
     private let budget: MemoryBudget?
     /// What this connection's body holds of the budget now.
     private var reserved = 0
-    /// A reservation is being waited for: reads wait with it.
+    /// A reservation is being waited for: reads wait with it. Cancelled when the client goes.
     private var reserving = false
+    private var reservation: Task<Void, Never>?
     private var readPending = false
     private var state = State.idle
     /// The route of the request being answered, for the shape of a refusal.
@@ -117,6 +118,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        reservation?.cancel()
         releaseBudget()
         context.fireChannelInactive()
     }
@@ -142,7 +144,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         reserving = true
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        Task {
+        reservation = Task {
             let result: Result<MemoryBudget.Reservation, MemoryBudget.ReserveError>
             do throws(MemoryBudget.ReserveError) {
                 result = .success(try await budget.reserve(bytes))
@@ -161,6 +163,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         context: ChannelHandlerContext
     ) {
         reserving = false
+        reservation = nil
         switch result {
         case .success(let reservation):
             switch state {
@@ -174,8 +177,10 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
                 releaseBudget()
                 return
             }
-        case .failure:
-            // Larger than the whole budget: not asked for (`reserveMore` refuses such a body first).
+        case .failure(.cancelled):
+            return
+        case .failure(.largerThanBudget):
+            // Not asked for: `reserveMore` refuses such a body first.
             break
         }
         reserveMore(context: context)
