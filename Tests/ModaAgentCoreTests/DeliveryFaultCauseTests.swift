@@ -1,3 +1,4 @@
+import NIOCore
 import ModaAgentTestSupport
 import Testing
 
@@ -143,10 +144,10 @@ struct DeliveryFaultCauseTests {
     @Test("the uploader tells a refused connection and a host that does not resolve apart")
     func uploaderCauses() async throws {
         let uploader = Uploader(connectTimeoutSeconds: 1)
-        let refused = await uploader.post(body: [], endpoint: ClosedPort.endpoint, apiKey: "k", timeoutSeconds: 5)
+        let refused = await uploader.post(body: ByteBuffer(), endpoint: ClosedPort.endpoint, apiKey: "k", timeoutSeconds: 5)
         // A name with an empty label is refused by the resolver library itself: no query leaves the host.
         let unresolved = await uploader.post(
-            body: [],
+            body: ByteBuffer(),
             endpoint: "http://no..such.invalid:1/v1/ingest",
             apiKey: "k",
             timeoutSeconds: 5
