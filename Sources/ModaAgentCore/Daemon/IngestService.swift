@@ -72,7 +72,8 @@ struct HTTPIngestService: DaemonService {
                 logger: logger
             )
         } catch {
-            throw DaemonStartError.listen(setting: "http.listen", address: config.http.listen.map { "\($0)" } ?? "", error)
+            let address = config.http.listen.map { "\($0)" } ?? ""
+            throw DaemonStartError.listen(setting: "http.listen", address: address, error)
         }
         if let receivers { logger.info("HTTP receivers", metadata: ["listen": "\(receivers.listen)"]) }
         up()
