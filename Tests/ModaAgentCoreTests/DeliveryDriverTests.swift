@@ -70,7 +70,8 @@ struct DeliveryDriverTests {
         rig.driver.start()
         try await rig.waitUntil("every export is delivered") { rig.queued == 0 }
         let requests = rig.uploader.requests
-        #expect(requests.map(\.contentType) == ["application/x-protobuf", "application/json", "application/x-protobuf"])
+        let protobufType = "application/x-protobuf"
+        #expect(requests.map(\.contentType) == [protobufType, "application/json", protobufType])
         #expect(requests.map(\.body.count) == [4, json.body.count, 2])
         #expect(requests.allSatisfy { $0.endpoint == "http://127.0.0.1:9/v1/traces" })
     }

@@ -13,9 +13,11 @@ struct ManualClock {
     }
 }
 
-/// Plays the driver for `DeliveryStateMachine`: answers reads from an in-memory queue, applies
-/// writes at once (unless held), records sends and the wake asked for, and fires the timer when
-/// the manual clock passes it. Nothing waits: time moves only through `advance`.
+/// The state machine's test bench: answers its reads from an in-memory queue, applies writes at once
+/// (unless held), records sends and the wake asked for, and fires the timer when the manual clock
+/// passes it, so thousands of seeded steps run in milliseconds. Nothing waits: time moves only
+/// through `advance`. The real `DeliveryDriver` (its timer, reads, writes and posts) is tested on a
+/// real queue in DeliveryDriverTests.
 struct DeliveryHarness {
     typealias Machine = DeliveryStateMachine
     var machine: Machine

@@ -50,9 +50,11 @@ struct DaemonBuilder {
         for delivery in parts.deliveries.services(budget: parts.shutdown, logger: logger) {
             services.append(delivery.driver.queueKind.serviceName, delivery)
         }
-        services.append("ingest", ingest(parts))
         if receiversOn(parts.activated) { services.append("http", receivers(parts)) }
         if let monitoring = monitoring(parts) { services.append("monitoring", monitoring) }
+        // The ingest socket last of the listeners: a client that reaches it finds the daemon up, and
+        // shutdown stops it first.
+        services.append("ingest", ingest(parts))
         // READY=1 once everything before it is up; STOPPING=1 first thing on shutdown.
         services.append("heartbeat", heartbeat(parts))
         services.append("signals", signalHandling(parts), endsGroup: true)

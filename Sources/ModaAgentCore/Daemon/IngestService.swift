@@ -2,8 +2,9 @@ import Logging
 import NIOPosix
 import ServiceLifecycle
 
-/// The ingest socket: binds it (or adopts systemd's) in its own run, after delivery has started; on
-/// shutdown stops accepting, then lets every connection queue and acknowledge the lines it has read.
+/// The ingest socket: binds it (or adopts systemd's) in its own run, after delivery and the other
+/// listeners are up; first down on shutdown: stops accepting, then lets every connection queue and
+/// acknowledge the lines it has read.
 struct IngestService: DaemonService {
     let config: AgentConfig
     let activatedSocket: CInt?
@@ -43,8 +44,8 @@ struct IngestService: DaemonService {
     }
 }
 
-/// The HTTP receivers (`http.listen`, or the `http` socket systemd passed): bound after the ingest
-/// socket, stopped before it.
+/// The HTTP receivers (`http.listen`, or the `http` socket systemd passed): bound before the ingest
+/// socket, stopped after it.
 struct HTTPIngestService: DaemonService {
     let config: AgentConfig
     let activatedSocket: CInt?
@@ -71,7 +72,8 @@ struct HTTPIngestService: DaemonService {
                 logger: logger
             )
         } catch {
-            throw DaemonStartError.listen(setting: "http.listen", address: config.http.listen.map { "\($0)" } ?? "", error)
+            let address = config.http.listen.map { "\($0)" } ?? ""
+            throw DaemonStartError.listen(setting: "http.listen", address: address, error)
         }
         if let receivers { logger.info("HTTP receivers", metadata: ["listen": "\(receivers.listen)"]) }
         up()

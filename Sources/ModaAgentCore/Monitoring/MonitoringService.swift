@@ -4,8 +4,7 @@ import ServiceLifecycle
 
 /// `monitoring.listen`: binds it in its own run, then keeps the monitor's sample fresh (once a second:
 /// `/health` counts how long delivery has been retrying from it) until shutdown, and closes the
-/// listener. Stopped before the listeners it reports on: a scrape during shutdown finds nothing
-/// rather than a half-stopped daemon.
+/// listener. Up before the ingest socket and down after it, so a drain can be watched.
 struct MonitoringService: DaemonService {
     let address: ListenAddress
     let monitor: Monitor
