@@ -14,7 +14,9 @@ extension ContainerTests {
         server.deliveredEvents.filter { $0.contains(#""mark":"\#(mark)""#) }.count
     }
 
-    @Test("kill -9 and a new container on the same volumes: every event acknowledged over HTTP and through the socket volume is delivered once")
+    @Test(
+        "kill -9 and a new container on the same volumes: every event acknowledged over HTTP and through the socket volume is delivered once"
+    )
     func killedContainerLosesNothing() async throws {
         try await ContainerImage.build()
         let server = try await MockModaServer.start()
@@ -44,8 +46,14 @@ extension ContainerTests {
 
             var acknowledged: [String] = []
             let socketMarks = (1...60).map { "s-\($0)" }
-            let replies = try UnixSocketClient.exchange(path: socketPath, socketMarks.map(Self.line).joined(separator: "\n") + "\n")
-            #expect(replies.count == socketMarks.count && replies.allSatisfy { $0.contains(#""ok":true"#) }, "\(replies)")
+            let replies = try UnixSocketClient.exchange(
+                path: socketPath,
+                socketMarks.map(Self.line).joined(separator: "\n") + "\n"
+            )
+            #expect(
+                replies.count == socketMarks.count && replies.allSatisfy { $0.contains(#""ok":true"#) },
+                "\(replies)"
+            )
             acknowledged += zip(socketMarks, replies).filter { $0.1.contains(#""ok":true"#) }.map(\.0)
             for request in 1...6 {
                 let marks = (1...10).map { "h-\(request)-\($0)" }
@@ -78,7 +86,10 @@ extension ContainerTests {
             }
             #expect(drained, "queue not empty")
             let counts = acknowledged.map { Self.deliveries(of: $0, in: server) }
-            #expect(counts.allSatisfy { $0 == 1 }, "not delivered exactly once: \(zip(acknowledged, counts).filter { $0.1 != 1 })")
+            #expect(
+                counts.allSatisfy { $0 == 1 },
+                "not delivered exactly once: \(zip(acknowledged, counts).filter { $0.1 != 1 })"
+            )
             try await Podman.require(["stop", "--time", "10", name])
             #expect(try await Podman.state(name).exitCode == 0)
         } catch {
@@ -88,7 +99,9 @@ extension ContainerTests {
         await cleanUp()
     }
 
-    @Test("SIGTERM with deliveries in flight: the container delivers what it acknowledged and exits 0 within podman stop's 10 seconds")
+    @Test(
+        "SIGTERM with deliveries in flight: the container delivers what it acknowledged and exits 0 within podman stop's 10 seconds"
+    )
     func sigtermDrains() async throws {
         try await ContainerImage.build()
         let server = try await MockModaServer.start()
@@ -106,13 +119,18 @@ extension ContainerTests {
         }
         do {
             let agent = try await AgentContainer.start(
-                name: name, volumes: ["\(queue):/var/lib/moda-agent", "\(socket):/run/moda-agent"], overrides: overrides
+                name: name,
+                volumes: ["\(queue):/var/lib/moda-agent", "\(socket):/run/moda-agent"],
+                overrides: overrides
             )
             container = agent
             #expect(await agent.waitUntilStarted(), "\(Podman.logsNow(name))")
             let socketPath = try await AgentContainer.mountpoint(ofVolume: socket) + "/ingest.sock"
             let marks = (1...200).map { "t-\($0)" }
-            let replies = try UnixSocketClient.exchange(path: socketPath, marks.map(Self.line).joined(separator: "\n") + "\n")
+            let replies = try UnixSocketClient.exchange(
+                path: socketPath,
+                marks.map(Self.line).joined(separator: "\n") + "\n"
+            )
             #expect(replies.count == marks.count && replies.allSatisfy { $0.contains(#""ok":true"#) })
             #expect(await waitFor(timeout: .seconds(20)) { server.requestCount > 0 }, "no delivery under way")
 

@@ -13,15 +13,20 @@ extension ContainerTests {
 
     /// A manifest as the tests play it: their image and upstream, free ports, the host's network
     /// (Tests/system/kube-play-prepare.py, which also turns a DaemonSet into the Pod it runs on a node).
-    static func prepareManifest(_ text: String, endpoint: String, replacing extra: [(String, String)] = [])
+    static func prepareManifest(
+        _ text: String,
+        endpoint: String,
+        replacing extra: [(String, String)] = []
+    )
         async throws -> String
     {
         var text = text
-        let replacements = [
-            ("localhost/moda-agent:latest", ContainerImage.tag),
-            ("https://moda-ingest.modas.workers.dev/v1/ingest", endpoint),
-            ("0.0.0.0:4318", "127.0.0.1:0"), ("0.0.0.0:9810", "127.0.0.1:0"),
-        ] + extra
+        let replacements =
+            [
+                ("localhost/moda-agent:latest", ContainerImage.tag),
+                ("https://moda-ingest.modas.workers.dev/v1/ingest", endpoint),
+                ("0.0.0.0:4318", "127.0.0.1:0"), ("0.0.0.0:9810", "127.0.0.1:0"),
+            ] + extra
         for (from, to) in replacements {
             #expect(text.contains(from), "the manifest no longer contains \(from)")
             text = text.replacingOccurrences(of: from, with: to)
@@ -31,7 +36,13 @@ extension ContainerTests {
             ["\(ContainerImage.packageRoot)/Tests/system/kube-play-prepare.py", "--host-network"],
             stdin: text
         )
-        guard prepared.status == 0 else { throw PodmanError.failed(command: ["kube-play-prepare.py"], status: prepared.status, stderr: prepared.stderr) }
+        guard prepared.status == 0 else {
+            throw PodmanError.failed(
+                command: ["kube-play-prepare.py"],
+                status: prepared.status,
+                stderr: prepared.stderr
+            )
+        }
         return prepared.stdout
     }
 
@@ -44,7 +55,9 @@ extension ContainerTests {
         try await Podman.require(["secret", "create", "moda-api-key", file])
     }
 
-    @Test("examples/kubernetes/sidecar.yaml with podman kube play: the event the app container sends through the socket volume is delivered")
+    @Test(
+        "examples/kubernetes/sidecar.yaml with podman kube play: the event the app container sends through the socket volume is delivered"
+    )
     func sidecarPod() async throws {
         try await ContainerImage.build()
         let server = try await MockModaServer.start()
@@ -63,7 +76,8 @@ extension ContainerTests {
         await Podman.remove(pods: ["chat-app"], volumes: volumes)
         do {
             let text = try await Self.prepareManifest(
-                try Self.read("\(Self.examples)/kubernetes/sidecar.yaml"), endpoint: server.endpoint
+                try Self.read("\(Self.examples)/kubernetes/sidecar.yaml"),
+                endpoint: server.endpoint
             )
             try Data(text.utf8).write(to: URL(fileURLWithPath: manifest))
             try await Self.createKeySecret("sidecar-test-key", in: directory)
@@ -71,7 +85,10 @@ extension ContainerTests {
             let delivered = await waitFor(timeout: .seconds(60)) {
                 server.deliveredEvents.contains { $0.contains("hello from the app container") }
             }
-            #expect(delivered, "agent:\n\(Podman.logsNow("chat-app-moda-agent"))\napp:\n\(Podman.logsNow("chat-app-app"))")
+            #expect(
+                delivered,
+                "agent:\n\(Podman.logsNow("chat-app-moda-agent"))\napp:\n\(Podman.logsNow("chat-app-app"))"
+            )
             #expect(server.requests.first?.headers["authorization"] == "Bearer sidecar-test-key")
             #expect(try await Podman.state("chat-app-app").exitCode == 0)
         } catch {
@@ -81,7 +98,9 @@ extension ContainerTests {
         await cleanUp()
     }
 
-    @Test("examples/kubernetes/daemonset.yaml, its pod played with podman kube play (podman 4.3 plays no DaemonSet): an event sent on the node through the hostPath socket is delivered; the queue is on the node's disk")
+    @Test(
+        "examples/kubernetes/daemonset.yaml, its pod played with podman kube play (podman 4.3 plays no DaemonSet): an event sent on the node through the hostPath socket is delivered; the queue is on the node's disk"
+    )
     func daemonSetPod() async throws {
         try await ContainerImage.build()
         let server = try await MockModaServer.start()
@@ -110,8 +129,10 @@ extension ContainerTests {
             try await Self.createKeySecret("daemonset-test-key", in: directory)
             try await Podman.require(["kube", "play", manifest], timeout: .seconds(180))
             let socket = hostSocket.file("ingest.sock")
-            #expect(await waitFor(timeout: .seconds(30)) { UnixSocketClient.canConnect(socket) },
-                    "\(Podman.logsNow("moda-agent-moda-agent"))")
+            #expect(
+                await waitFor(timeout: .seconds(30)) { UnixSocketClient.canConnect(socket) },
+                "\(Podman.logsNow("moda-agent-moda-agent"))"
+            )
             let replies = try UnixSocketClient.exchange(path: socket, Self.line("node-1") + "\n")
             #expect(replies.first?.contains(#""ok":true"#) == true, "\(replies)")
             #expect(await waitFor(timeout: .seconds(30)) { Self.deliveries(of: "node-1", in: server) == 1 })
@@ -124,7 +145,9 @@ extension ContainerTests {
         await cleanUp()
     }
 
-    @Test("examples/compose with podman-compose: the app's event goes through the socket volume into the queue volume, which survives compose down and is delivered by the next agent")
+    @Test(
+        "examples/compose with podman-compose: the app's event goes through the socket volume into the queue volume, which survives compose down and is delivered by the next agent"
+    )
     func compose() async throws {
         try await ContainerImage.build()
         let server = try await MockModaServer.start()
@@ -135,11 +158,16 @@ extension ContainerTests {
         }
         // Delivery goes nowhere in the compose network (nothing listens on its loopback): the event waits.
         var config = try Self.read(directory.file("moda-agent.json"))
-        config = config.replacingOccurrences(of: "https://moda-ingest.modas.workers.dev/v1/ingest", with: ClosedPort.endpoint)
+        config = config.replacingOccurrences(
+            of: "https://moda-ingest.modas.workers.dev/v1/ingest",
+            with: ClosedPort.endpoint
+        )
         try Data(config.utf8).write(to: URL(fileURLWithPath: directory.file("moda-agent.json")))
         chmod(directory.path, 0o755)
         let compose = ["/usr/bin/podman-compose", "-p", project, "-f", directory.file("compose.yaml")]
-        let environment = Podman.environment.merging(["MODA_API_KEY": "compose-key", "MODA_AGENT_IMAGE": ContainerImage.tag]) { $1 }
+        let environment = Podman.environment.merging([
+            "MODA_API_KEY": "compose-key", "MODA_AGENT_IMAGE": ContainerImage.tag,
+        ]) { $1 }
         let queueVolume = "\(project)_agent-queue"
         var later: AgentContainer?
         let containers = ["\(project)_app_1", "\(project)_moda-agent_1"]
@@ -147,7 +175,11 @@ extension ContainerTests {
             // Containers first, with the anonymous volume the image declares for its queue folder (compose down
             // keeps volumes).
             await Podman.remove(containers: containers)
-            _ = try? await CommandRunner.run(compose[0], Array(compose.dropFirst()) + ["down"], environment: environment)
+            _ = try? await CommandRunner.run(
+                compose[0],
+                Array(compose.dropFirst()) + ["down"],
+                environment: environment
+            )
             await later?.remove()
             await Podman.remove(volumes: [queueVolume, "\(project)_agent-socket"])
             _ = try? await Podman.run(["network", "rm", "\(project)_default"])
@@ -155,8 +187,12 @@ extension ContainerTests {
             try? await server.shutdown()
         }
         do {
-            let up = try await CommandRunner.run(compose[0], Array(compose.dropFirst()) + ["up", "-d"],
-                                                 environment: environment, timeout: .seconds(180))
+            let up = try await CommandRunner.run(
+                compose[0],
+                Array(compose.dropFirst()) + ["up", "-d"],
+                environment: environment,
+                timeout: .seconds(180)
+            )
             #expect(up.status == 0, "\(up.stdout)\n\(up.stderr)")
             let app = "\(project)_app_1"
             let sent = await waitForAsync(timeout: .seconds(60), every: .milliseconds(500)) {
@@ -170,17 +206,25 @@ extension ContainerTests {
             #expect((json?["queue"] as? [String: Any])?["events"] as? Int == 1, "\(status)")
 
             await Podman.remove(containers: [app])
-            let down = try await CommandRunner.run(compose[0], Array(compose.dropFirst()) + ["down"],
-                                                   environment: environment, timeout: .seconds(120))
+            let down = try await CommandRunner.run(
+                compose[0],
+                Array(compose.dropFirst()) + ["down"],
+                environment: environment,
+                timeout: .seconds(120)
+            )
             #expect(down.status == 0, "\(down.stderr)")
             let agent = try await AgentContainer.start(
-                name: Self.uniqueName("after-compose"), volumes: ["\(queueVolume):/var/lib/moda-agent"],
+                name: Self.uniqueName("after-compose"),
+                volumes: ["\(queueVolume):/var/lib/moda-agent"],
                 overrides: ["endpoint": server.endpoint]
             )
             later = agent
-            #expect(await waitFor(timeout: .seconds(30)) {
-                server.deliveredEvents.contains { $0.contains("compose-demo") }
-            }, "\(Podman.logsNow(agent.name))")
+            #expect(
+                await waitFor(timeout: .seconds(30)) {
+                    server.deliveredEvents.contains { $0.contains("compose-demo") }
+                },
+                "\(Podman.logsNow(agent.name))"
+            )
         } catch {
             await cleanUp()
             throw error

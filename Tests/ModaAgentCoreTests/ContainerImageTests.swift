@@ -16,7 +16,9 @@ struct ContainerTests {
         "moda-test-\(role)-\(UUID().uuidString.prefix(6).lowercased())"
     }
 
-    @Test("make image: FROM scratch with the program, the libraries ldd finds and nothing else; non-root; OCI labels; at most 20 MB compressed")
+    @Test(
+        "make image: FROM scratch with the program, the libraries ldd finds and nothing else; non-root; OCI labels; at most 20 MB compressed"
+    )
     func imageContents() async throws {
         let report = try await ContainerImage.build()
         // The figure docs/containers.md reports.
@@ -71,7 +73,9 @@ struct ContainerTests {
         #expect(!files.contains("bin/sh") && !files.contains("usr/bin/sh"), "a shell in the image")
     }
 
-    @Test("as built: starts with no systemd, journal or notify socket, logs plain lines on stderr, runs as moda-agent, is healthy, stops on SIGTERM with 0")
+    @Test(
+        "as built: starts with no systemd, journal or notify socket, logs plain lines on stderr, runs as moda-agent, is healthy, stops on SIGTERM with 0"
+    )
     func plainStart() async throws {
         try await ContainerImage.build()
         let name = Self.uniqueName("plain")
@@ -104,8 +108,10 @@ struct ContainerTests {
             let lines = log.split(separator: "\n")
             #expect(lines.contains { $0.contains("moda-agent started") } && lines.contains { $0.contains("stopped") })
             for line in lines {
-                #expect(line.range(of: #"^\d{4}-\d\d-\d\dT\S+ info moda-agent: "#, options: .regularExpression) != nil,
-                        "not a plain info line: \(line)")
+                #expect(
+                    line.range(of: #"^\d{4}-\d\d-\d\dT\S+ info moda-agent: "#, options: .regularExpression) != nil,
+                    "not a plain info line: \(line)"
+                )
                 for word in ["journal", "NOTIFY_SOCKET", "systemd", "sd_notify"] {
                     #expect(!line.contains(word), "\(word) mentioned: \(line)")
                 }
@@ -117,7 +123,9 @@ struct ContainerTests {
         await Podman.remove(containers: [name])
     }
 
-    @Test("a queue or socket volume owned by another uid: the container stops at once, naming the folder, both uids and the chown that fixes it")
+    @Test(
+        "a queue or socket volume owned by another uid: the container stops at once, naming the folder, both uids and the chown that fixes it"
+    )
     func volumeOwnedByAnotherUser() async throws {
         try await ContainerImage.build()
         for (mount, setting) in [("/var/lib/moda-agent", "queue.path"), ("/run/moda-agent", "socket.path")] {
@@ -133,5 +141,17 @@ struct ContainerTests {
             #expect(result.stderr.contains("moda-agent runs as uid 10001, gid 10001"), "\(result.stderr)")
             #expect(result.stderr.contains("`chown -R 10001:10001 \(mount)`"), "\(result.stderr)")
         }
+    }
+
+    @Test("modactl in a container, no agent answering: it says to start the agent's container, not systemctl")
+    func modactlHintsInContainer() async throws {
+        try await ContainerImage.build()
+        let base = ["run", "--rm", "--network", "none", "--entrypoint", "/usr/bin/modactl", ContainerImage.tag]
+        let send = try await Podman.run(base + ["send", "--socket", "/run/moda-agent/ingest.sock", "/etc/passwd"])
+        #expect(send.status == 1, "\(send.stderr)")
+        #expect(send.stderr.contains("start it with the moda-agent container"), "\(send.stderr)")
+        let status = try await Podman.run(base + ["status"])
+        #expect(status.stdout.contains("Start the daemon: the moda-agent container"), "\(status.stdout)")
+        #expect(!(send.stderr + status.stdout).contains("systemctl"))
     }
 }

@@ -15,7 +15,13 @@ struct FolderAccessTests {
     @Test("the message names the folder, the setting, owner and mode, the daemon's ids and the chown that fixes it")
     func message() {
         let text = FolderAccess.describe(
-            folder: "/var/lib/moda-agent", setting: "queue.path", owner: 0, group: 0, mode: 0o755, uid: 10001, gid: 10001
+            folder: "/var/lib/moda-agent",
+            setting: "queue.path",
+            owner: 0,
+            group: 0,
+            mode: 0o755,
+            uid: 10001,
+            gid: 10001
         )
         #expect(text.hasPrefix("the folder /var/lib/moda-agent (queue.path) belongs to uid 0, gid 0 with mode 0755"))
         #expect(text.contains("moda-agent runs as uid 10001, gid 10001: it cannot create files there"))
@@ -35,7 +41,10 @@ struct FolderAccessTests {
     /// As a container user would meet it: the daemon run as nobody, its queue folder root's.
     @Test(
         "the daemon run as another user than the queue folder's owner exits 1 with that message",
-        .enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv")
+        .enabled(
+            if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
+            "needs root and setpriv"
+        )
     )
     func daemonRefuses() async throws {
         let folder = TemporaryDirectory()
@@ -45,13 +54,19 @@ struct FolderAccessTests {
         chmod(folder.path, 0o755)
         chmod(queue, 0o755)
         try AgentProcess.writeConfig(
-            ["endpoint": ClosedPort.endpoint, "queue": ["path": "\(queue)/queue.db"], "socket": ["path": folder.file("s")]],
+            [
+                "endpoint": ClosedPort.endpoint, "queue": ["path": "\(queue)/queue.db"],
+                "socket": ["path": folder.file("s")],
+            ],
             to: folder.file("config.json")
         )
         chmod(folder.file("config.json"), 0o644)
         let result = try await CommandRunner.run(
             "/usr/bin/setpriv",
-            ["--reuid=65534", "--regid=65534", "--clear-groups", BuiltProducts.agent, "--config", folder.file("config.json")],
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", BuiltProducts.agent, "--config",
+                folder.file("config.json"),
+            ],
             environment: ["MODA_API_KEY": "k"],
             timeout: .seconds(30)
         )

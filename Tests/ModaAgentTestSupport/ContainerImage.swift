@@ -28,6 +28,8 @@ public enum ContainerImage {
 
     private static let built = Task<Result<String, any Error>, Never> {
         do {
+            // The last run's image, so that rebuilding leaves no untagged one behind.
+            _ = try? await Podman.run(["rmi", "--ignore", tag])
             let result = try await CommandRunner.run(
                 "\(packageRoot)/packaging/container/build-image.sh",
                 [releaseProgram, tag],

@@ -24,6 +24,8 @@ public enum Podman {
         // The tests publish nothing: their containers share the host's network to reach the mock upstream on
         // 127.0.0.1, which rootless podman cannot give.
         if geteuid() != 0 { return "needs root for podman with the host's network" }
+        let info = runNow(["info", "--format", "{{.Host.OCIRuntime.Name}}"])
+        if info.status != 0 { return "podman cannot run here: \(info.output.prefix(300))" }
         return nil
     }()
 
@@ -60,8 +62,12 @@ public enum Podman {
     }
 
     /// Removes containers, pods, volumes and secrets by name, ignoring those that do not exist.
-    public static func remove(containers: [String] = [], pods: [String] = [], volumes: [String] = [],
-                              secrets: [String] = []) async {
+    public static func remove(
+        containers: [String] = [],
+        pods: [String] = [],
+        volumes: [String] = [],
+        secrets: [String] = []
+    ) async {
         if !pods.isEmpty { _ = try? await run(["pod", "rm", "--force", "--ignore"] + pods) }
         if !containers.isEmpty { _ = try? await run(["rm", "--force", "--ignore", "--volumes"] + containers) }
         for volume in volumes { _ = try? await run(["volume", "rm", "--force", volume]) }
@@ -77,17 +83,22 @@ public enum Podman {
 
     /// `logs` for the message of a failed expectation, which cannot await.
     public static func logsNow(_ container: String) -> String {
+        runNow(["logs", container]).output
+    }
+
+    /// podman run to completion from synchronous code (a test's condition, a message); its status and output.
+    static func runNow(_ arguments: [String]) -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["logs", container]
+        process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
-        guard (try? process.run()) != nil else { return "" }
+        guard (try? process.run()) != nil else { return (-1, "cannot start \(executable)") }
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     public static func logs(_ container: String) async -> String {
