@@ -249,3 +249,12 @@ hot-text:
 bench-quick: deps
 	$(SWIFT) build
 	.build/debug/moda-bench --quick
+
+# The container image (docs/containers.md): FROM scratch, the release program and the shared libraries ldd finds it
+# loading, CA certificates, the container config (packaging/container/config.json) and a health probe; built with
+# podman from nothing pulled from a registry. Tagged IMAGE:VERSION and IMAGE:latest; prints the compressed size.
+# The container tests (ContainerTests in `make test`) build the same image from the same script.
+IMAGE ?= localhost/moda-agent
+.PHONY: image
+image: build
+	packaging/container/build-image.sh $(RELEASE_BIN)/moda-agent $(IMAGE):$(AGENT_VERSION) $(IMAGE):latest

@@ -17,7 +17,7 @@ struct Flush: ParsableCommand {
         let lockPath = QueueLock.lockPath(forQueue: config.queue.path)
         guard let pid = QueueLock.holder(path: lockPath) else {
             fail(
-                "no moda-agent is running for the queue \(config.queue.path); start it with `systemctl start moda-agent`"
+                "no moda-agent is running for the queue \(config.queue.path); start it with \(StartHint.start())"
             )
         }
         guard kill(pid, SIGUSR1) == 0 else {

@@ -70,6 +70,9 @@ public struct IngestServer: Sendable {
         // Like systemd's /run/moda-agent (RuntimeDirectoryMode=0755): clients must reach the socket, whose own
         // mode then decides who may write; the daemon's umask 0077 would shut them out.
         try? QueueFiles.makeFolder(QueueFiles.folder(of: path), mode: 0o755)
+        if let problem = FolderAccess.problem(folder: QueueFiles.folder(of: path), setting: "socket.path") {
+            throw IngestError.folderNotWritable(problem: problem)
+        }
         try UnixSocketPath.clearStale(path)
         let channel: any Channel
         do {

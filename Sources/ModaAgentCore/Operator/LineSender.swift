@@ -30,7 +30,7 @@ public enum LineSender {
                     + "Ask an administrator to add this user (`sudo usermod -aG \(group) \(AccessHint.currentUser)`), "
                     + "then log in again"
             case .noDaemon(let socket, let reason):
-                return "no moda-agent answers on \(socket) (\(reason)); start it with `systemctl start moda-agent` "
+                return "no moda-agent answers on \(socket) (\(reason)); start it with \(StartHint.start()) "
                     + "or check socket.path in the config"
             case .connectionLost(let socket, let answered):
                 return "the connection to \(socket) closed after \(answered) replies; lines without a reply may not "

@@ -85,13 +85,13 @@ extension StatusReport {
     var hints: [String] {
         var hints: [String] = []
         if !daemon.running {
-            hints.append("Start the daemon: systemctl start moda-agent")
+            hints.append("Start the daemon: \(StartHint.start())")
         }
         switch delivery.state {
         case .unauthorized:
-            hints.append("Moda refused the API key: fix it, then `systemctl reload moda-agent` (or `modactl flush`).")
+            hints.append("Moda refused the API key: fix it, then \(StartHint.reload()) (or `modactl flush`).")
         case .misconfigured:
-            hints.append("Moda answered 404: check `endpoint` in the config, then `systemctl reload moda-agent`.")
+            hints.append("Moda answered 404: check `endpoint` in the config, then \(StartHint.reload()).")
         case .retrying:
             hints.append(Self.retryingCause(delivery.lastError))
             hints.append("Events wait in the queue and are retried with backoff; `modactl flush` tries at once.")

@@ -4,6 +4,8 @@ public enum QueueError: Error, Sendable, CustomStringConvertible {
     case sqlite(code: Int32, message: String, context: String)
     case locked(path: String, pid: Int32?)
     case cannotCreateDirectory(path: String, reason: String)
+    /// The folder exists but belongs to someone else (a container volume); the text names the fix.
+    case folderNotWritable(problem: String)
     case cannotOpen(path: String, reason: String)
     case newerSchema(path: String, found: Int, supported: Int)
     case damaged(path: String, reason: String)
@@ -26,6 +28,8 @@ public enum QueueError: Error, Sendable, CustomStringConvertible {
                 + "or give this one its own queue.path"
         case .cannotCreateDirectory(let path, let reason):
             return "cannot create the queue folder \(path): \(reason); create it or fix its permissions"
+        case .folderNotWritable(let problem):
+            return problem
         case .cannotOpen(let path, let reason):
             return "cannot open the queue database \(path): \(reason); check queue.path and its permissions"
         case .newerSchema(let path, let found, let supported):

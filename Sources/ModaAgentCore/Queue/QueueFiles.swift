@@ -18,9 +18,14 @@ public enum QueueFiles {
         return folder.isEmpty ? "/" : folder
     }
 
-    /// Creates the queue's folder (and any missing parent) 0700 when it does not exist yet.
+    /// Creates the queue's folder (and any missing parent) 0700 when it does not exist yet; refuses, naming the
+    /// fix, one this process cannot write in.
     public static func prepareFolder(queuePath: String) throws(QueueError) {
-        try makeFolder(folder(of: queuePath), mode: 0o700)
+        let folder = folder(of: queuePath)
+        try makeFolder(folder, mode: 0o700)
+        if let problem = FolderAccess.problem(folder: folder, setting: "queue.path") {
+            throw .folderNotWritable(problem: problem)
+        }
     }
 
     /// Creates `path` and its missing parents with exactly `mode`, whatever the umask.
