@@ -277,24 +277,6 @@ struct MonitoringTests {
         }
     }
 
-    @Test(
-        "the README's example alert rules are valid Prometheus rules",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool"))
-    )
-    func readmeAlertRules() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
-        let start = try #require(readme.range(of: "\ngroups:\n"))
-        let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
-        let directory = TemporaryDirectory()
-        defer { directory.remove() }
-        let rules = directory.file("rules.yml")
-        try String(readme[start.lowerBound..<end.lowerBound]).write(toFile: rules, atomically: true, encoding: .utf8)
-        let check = try await CommandRunner.run("/usr/bin/promtool", ["check", "rules", rules])
-        #expect(check.status == 0 && check.stdout.contains("SUCCESS: 3 rules found"), "\(check.stdout)\(check.stderr)")
-    }
-
     @Test("health turns 503 while delivery is unauthorized and 200 again after a reload with a good key")
     func healthFollowsUnauthorized() async throws {
         let behavior = MockBehavior { request in
