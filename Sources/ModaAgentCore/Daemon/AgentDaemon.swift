@@ -13,9 +13,11 @@ public enum AgentDaemon {
     public static func run(configPath: String, environment: [String: String]) async -> Int32 {
         let config: AgentConfig
         let key: APIKeyResolver.Resolved
+        let network: UpstreamNetwork
         do {
             config = try ConfigLoader.load(path: configPath)
             key = try APIKeyResolver.resolve(config: config, environment: environment)
+            network = try UpstreamNetwork.load(config: config, configPath: configPath, environment: environment)
         } catch {
             StandardError.line("moda-agent: \(error)")
             return ExitStatus.configuration
@@ -75,7 +77,7 @@ public enum AgentDaemon {
         }
         defer { traceReader?.close() }
 
-        let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds))
+        let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds), network: network)
         let delivery: DeliveryDriver
         let traceDelivery: DeliveryDriver?
         do {
@@ -195,7 +197,7 @@ public enum AgentDaemon {
             metadata: [
                 "version": "\(AgentVersion.current)", "queue": "\(config.queue.path)",
                 "api_key_source": "\(key.source.rawValue)",
-            ]
+            ].merging(network.logMetadata(config: config)) { $1 }
         )
 
         let notifier = SystemdNotifier()
@@ -238,6 +240,7 @@ public enum AgentDaemon {
             configPath: configPath,
             delivery: delivery,
             traceDelivery: traceDelivery,
+            uploader: uploader,
             notifier: notifier,
             budget: budget,
             logger: logger

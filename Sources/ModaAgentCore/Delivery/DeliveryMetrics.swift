@@ -51,6 +51,7 @@ struct DeliveryMetrics: Sendable {
         switch result {
         case .response(let response): return String(response.status)
         case .transportFailure(let reason): return reason.hasPrefix("timeout") ? "timeout" : "connection"
+        case .certificateRejected: return "tls"
         }
     }
 }

@@ -2,24 +2,29 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// POSTs one request body to the Moda endpoint and reports what came back. It only reports: a
 /// non-2xx status is data for `ResponseClassifier`, and it never retries on its own.
 public final class Uploader: Sendable {
-    private let client: HTTPClient
+    private let clients: UpstreamClients
     private static let maxResponseBytes = 1 << 20
 
     /// `connectTimeoutSeconds` bounds how long the client keeps retrying a refused connection
     /// before it reports it: short, because delivery's own backoff takes over from there.
-    public init(connectTimeoutSeconds: Double = 3) {
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .milliseconds(Int64(connectTimeoutSeconds * 1000)))
-        configuration.decompression = .disabled
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    /// `network`: the proxy and extra CAs (docs/networks.md).
+    public init(connectTimeoutSeconds: Double = 3, network: UpstreamNetwork = .direct) {
+        clients = UpstreamClients(network: network, connectTimeoutSeconds: connectTimeoutSeconds)
+    }
+
+    /// SIGHUP: a changed proxy or CA file rebuilds the HTTP clients; requests in flight finish on the
+    /// old ones. Returns whether anything changed.
+    @discardableResult
+    public func use(_ network: UpstreamNetwork) -> Bool {
+        clients.use(network)
+    }
+
+    /// How requests to `endpoint` travel now, for the logs.
+    public func route(for endpoint: String) -> ProxyRoute {
+        clients.network.proxies.route(for: endpoint)
     }
 
     /// The whole exchange, from connecting to the response's last byte, is bounded by
@@ -39,7 +44,10 @@ public final class Uploader: Sendable {
         request.headers.add(name: "User-Agent", value: "moda-agent/\(AgentVersion.current)")
         request.body = .bytes(ByteBuffer(bytes: body))
         let timeout = Duration.milliseconds(Int64((timeoutSeconds * 1000).rounded(.up)))
-        let client = self.client
+        guard let lease = clients.lease(for: endpoint) else { return .transportFailure("the agent is shutting down") }
+        defer { clients.release(lease) }
+        let client = lease.client
+        let route = lease.route
         let prepared = request
         return await withTaskGroup(of: UploadResult?.self) { group in
             group.addTask {
@@ -59,7 +67,12 @@ public final class Uploader: Sendable {
                     )
                 } catch {
                     if Task.isCancelled { return nil }
-                    return .transportFailure(Self.describe(error, timeoutSeconds: timeoutSeconds))
+                    return TransportFailureText.result(
+                        for: error,
+                        route: route,
+                        endpoint: endpoint,
+                        timeoutSeconds: timeoutSeconds
+                    )
                 }
             }
             group.addTask {
@@ -82,28 +95,6 @@ public final class Uploader: Sendable {
     }
 
     public func shutdown() async {
-        try? await client.shutdown().get()
-    }
-
-    /// Transport errors as an operator reads them; the API key is never part of them.
-    private static func describe(_ error: any Error, timeoutSeconds: Double) -> String {
-        if let clientError = error as? HTTPClientError {
-            switch clientError {
-            case .deadlineExceeded, .readTimeout, .connectTimeout:
-                return timeoutMessage(timeoutSeconds)
-            case .remoteConnectionClosed:
-                return "the server closed the connection before answering"
-            default:
-                return "HTTP client error: \(clientError)"
-            }
-        }
-        let text = "\(error)"
-        // NIO's connection errors end in "(errno: N)"; the system's words for N read better.
-        if let marker = text.firstRange(of: "(errno: "),
-            let code = Int32(String(text[marker.upperBound...].prefix(while: \.isNumber)))
-        {
-            return "cannot connect to the endpoint: \(String(cString: strerror(code)))"
-        }
-        return "connection failed: \(text)"
+        await clients.shutdown()
     }
 }
