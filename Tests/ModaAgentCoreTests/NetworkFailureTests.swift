@@ -72,3 +72,36 @@ struct NetworkFailureTests {
         #expect(DeliveryMetrics.code(result) == "tls")
     }
 }
+
+/// `modactl status`'s hint points at the proxy or the CA file, not at Moda, when they are at fault.
+@Suite("networks in between: status hints")
+struct NetworkStatusHintTests {
+    static func hints(_ state: DeliveryStatus.State, status: Int?, message: String) -> [String] {
+        var report = StatusTextTests.report(
+            memory: MemoryBudget.Snapshot(bufferedBytes: 0, maxBufferedBytes: 64 << 20, readPauses: 0)
+        )
+        report.delivery.state = state
+        report.delivery.lastError = .init(status: status, message: message, at: 90)
+        return report.hints
+    }
+
+    @Test("a proxy refusal, an untrusted certificate, and Moda's own answers each get their own hint")
+    func hints() {
+        #expect(
+            Self.hints(.retrying, status: nil, message: "the proxy http://p:1 (HTTPS_PROXY) refused the request: 407")
+                .first?.hasPrefix("The proxy between this host and Moda is refusing") == true
+        )
+        #expect(
+            Self.hints(.retrying, status: nil, message: "cannot connect to the proxy http://p:1 (delivery.proxy): x")
+                .first?.hasPrefix("The proxy between this host and Moda is refusing") == true
+        )
+        #expect(
+            Self.hints(.retrying, status: 503, message: "busy").first?.hasPrefix("Moda is not accepting") == true
+        )
+        #expect(
+            Self.hints(.misconfigured, status: nil, message: "the TLS certificate of m:443 was rejected: x")
+                .first?.hasPrefix("The endpoint's TLS certificate is not trusted: set delivery.caFile") == true
+        )
+        #expect(Self.hints(.misconfigured, status: 404, message: "Not Found").first?.hasPrefix("Moda answered 404") == true)
+    }
+}

@@ -91,8 +91,18 @@ extension StatusReport {
         switch delivery.state {
         case .unauthorized:
             hints.append("Moda refused the API key: fix it, then `systemctl reload moda-agent` (or `modactl flush`).")
+        case .misconfigured where delivery.lastError.map(TransportFailureText.isCertificateProblem) == true:
+            hints.append(
+                "The endpoint's TLS certificate is not trusted: set delivery.caFile to your network's CA (PEM), "
+                    + "then `systemctl reload moda-agent` (docs/networks.md)."
+            )
         case .misconfigured:
             hints.append("Moda answered 404: check `endpoint` in the config, then `systemctl reload moda-agent`.")
+        case .retrying where delivery.lastError.map(TransportFailureText.blamesProxy) == true:
+            hints.append(
+                "The proxy between this host and Moda is refusing (see Last error): fix delivery.proxy or HTTPS_PROXY, "
+                    + "then `systemctl reload moda-agent`. Batches are retried with backoff."
+            )
         case .retrying:
             hints.append(
                 "Moda is not accepting batches right now; they are retried with backoff. `modactl flush` tries at once."

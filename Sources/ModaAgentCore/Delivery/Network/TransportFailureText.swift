@@ -26,6 +26,17 @@ enum TransportFailureText {
         return .transportFailure(generic(error, timeoutSeconds: timeoutSeconds) + via)
     }
 
+    /// Whether a recorded fault is the proxy's (its messages name it so), for `status`'s hint.
+    static func blamesProxy(_ fault: DeliveryStatus.LastError) -> Bool {
+        fault.status == nil
+            && (fault.message.hasPrefix("the proxy ") || fault.message.hasPrefix("cannot connect to the proxy "))
+    }
+
+    /// Whether a recorded fault is an untrusted server certificate.
+    static func isCertificateProblem(_ fault: DeliveryStatus.LastError) -> Bool {
+        fault.status == nil && fault.message.hasPrefix("the TLS certificate of ")
+    }
+
     /// The proxy answered, or could not be reached: the failure is the proxy's, whatever Moda would say.
     private static func proxyProblem(_ error: any Error, _ proxy: ProxyServer, _ setting: String, _ target: String)
         -> String?
