@@ -14,7 +14,10 @@ struct NetworkConfigTests {
         "delivery.proxy URLs that parse",
         arguments: [
             ("http://proxy.corp:3128", "proxy.corp", 3128, nil, nil, "http://proxy.corp:3128"),
-            ("http://alice:s3cret@proxy.corp:3128", "proxy.corp", 3128, "alice", "s3cret", "http://<redacted>@proxy.corp:3128"),
+            (
+                "http://alice:s3cret@proxy.corp:3128", "proxy.corp", 3128, "alice", "s3cret",
+                "http://<redacted>@proxy.corp:3128"
+            ),
             ("HTTP://Proxy.Corp:8080/", "proxy.corp", 8080, nil, nil, "http://proxy.corp:8080"),
             ("http://a%40b:p%3Ass@10.0.0.1:80", "10.0.0.1", 80, "a@b", "p:ss", "http://<redacted>@10.0.0.1:80"),
             ("http://[::1]:3128", "::1", 3128, nil, nil, "http://[::1]:3128"),
@@ -48,7 +51,9 @@ struct NetworkConfigTests {
     )
     func badProxyURLs(text: String, reason: String) throws {
         let json = #"{"delivery":{"proxy":"\#(text)"}}"#
-        #expect(throws: ConfigError.self) { try ConfigLoader.parse(Data(json.utf8), path: "/etc/moda-agent/config.json") }
+        #expect(throws: ConfigError.self) {
+            try ConfigLoader.parse(Data(json.utf8), path: "/etc/moda-agent/config.json")
+        }
         do {
             _ = try ConfigLoader.parse(Data(json.utf8), path: "/etc/moda-agent/config.json")
         } catch {
@@ -71,7 +76,10 @@ struct NetworkConfigTests {
         let json = #"{"delivery":{"proxy":"http://alice:hunter2@proxy.corp:3128","caFile":"/etc/ssl/corp.pem"}}"#
         let config = try ConfigLoader.parse(Data(json.utf8), path: "c.json")
         let shown = config.effectiveJSON()
-        #expect(shown.contains(#""proxy" : "http:\/\/<redacted>@proxy.corp:3128""#) || shown.contains("<redacted>@proxy.corp:3128"))
+        #expect(
+            shown.contains(#""proxy" : "http:\/\/<redacted>@proxy.corp:3128""#)
+                || shown.contains("<redacted>@proxy.corp:3128")
+        )
         #expect(shown.contains("/etc/ssl/corp.pem") || shown.contains(#"\/etc\/ssl\/corp.pem"#))
         #expect(!shown.contains("hunter2") && !shown.contains("alice"))
         let defaults = AgentConfig().effectiveJSON()
@@ -130,18 +138,34 @@ struct NetworkConfigTests {
             (true, [:], "https://moda.example.com/v1/ingest", "a.corp", "delivery.proxy"),
             (true, ["NO_PROXY": "*"], "http://127.0.0.1:9/v1/ingest", "a.corp", "delivery.proxy"),
             (false, [:], "https://moda.example.com/v1/ingest", nil, nil),
-            (false, ["HTTPS_PROXY": "http://b.corp:8080"], "https://moda.example.com/v1/ingest", "b.corp", "HTTPS_PROXY"),
-            (false, ["https_proxy": "http://b.corp:8080", "HTTPS_PROXY": "http://x:1"], "https://m.io/", "b.corp", "https_proxy"),
+            (
+                false, ["HTTPS_PROXY": "http://b.corp:8080"], "https://moda.example.com/v1/ingest", "b.corp",
+                "HTTPS_PROXY"
+            ),
+            (
+                false, ["https_proxy": "http://b.corp:8080", "HTTPS_PROXY": "http://x:1"], "https://m.io/", "b.corp",
+                "https_proxy"
+            ),
             (false, ["HTTPS_PROXY": "http://b.corp:8080"], "http://moda.example.com/v1/ingest", nil, nil),
             (false, ["HTTP_PROXY": "b.corp:8080"], "http://moda.example.com/v1/ingest", "b.corp", "HTTP_PROXY"),
             (false, ["http_proxy": "b.corp:8080"], "https://moda.example.com/v1/ingest", nil, nil),
-            (false, ["HTTPS_PROXY": "http://b.corp:8080", "NO_PROXY": ".example.com"], "https://moda.example.com/", nil, nil),
-            (false, ["HTTPS_PROXY": "http://b.corp:8080", "no_proxy": "example.com"], "https://moda.example.com/", nil, nil),
-            (false, ["HTTPS_PROXY": "http://b.corp:8080", "NO_PROXY": "other.org"], "https://moda.example.com/", "b.corp", "HTTPS_PROXY"),
+            (
+                false, ["HTTPS_PROXY": "http://b.corp:8080", "NO_PROXY": ".example.com"], "https://moda.example.com/",
+                nil, nil
+            ),
+            (
+                false, ["HTTPS_PROXY": "http://b.corp:8080", "no_proxy": "example.com"], "https://moda.example.com/",
+                nil, nil
+            ),
+            (
+                false, ["HTTPS_PROXY": "http://b.corp:8080", "NO_PROXY": "other.org"], "https://moda.example.com/",
+                "b.corp", "HTTPS_PROXY"
+            ),
             (false, ["HTTPS_PROXY": " "], "https://moda.example.com/", nil, nil),
         ] as [(Bool, [String: String], String, String?, String?)]
     )
-    func routes(explicit: Bool, environment: [String: String], endpoint: String, host: String?, setting: String?) throws {
+    func routes(explicit: Bool, environment: [String: String], endpoint: String, host: String?, setting: String?) throws
+    {
         let choice = try ProxyChoice.resolve(
             explicit: explicit ? Self.proxyA : nil,
             environment: environment,
@@ -168,14 +192,26 @@ struct NetworkConfigTests {
         #expect(network.proxies.route(for: config.endpoint) == .direct)
         #expect(network.proxies.route(for: config.effectiveTracesEndpoint).proxy?.host == "b.corp")
         let summary = network.summary(config: config)
-        #expect(summary == "events go direct; trace exports go through the proxy http://<redacted>@b.corp:8080 (HTTPS_PROXY)")
+        #expect(
+            summary
+                == "events go direct; trace exports go through the proxy http://<redacted>@b.corp:8080 (HTTPS_PROXY)"
+        )
     }
 
     @Test("a malformed proxy variable is a config error naming it, only when its scheme is used")
     func badEnvironment() throws {
         let https = ["endpoint": "https://m.io/v1/ingest"]
-        #expect(throws: ConfigError.invalidEnvironment(name: "HTTPS_PROXY", reason: "has no host; write it as http://[user:pass@]host:port")) {
-            try ProxyChoice.resolve(explicit: nil, environment: ["HTTPS_PROXY": "http://u:hunter2@:8"], endpoints: [https["endpoint"]!])
+        #expect(
+            throws: ConfigError.invalidEnvironment(
+                name: "HTTPS_PROXY",
+                reason: "has no host; write it as http://[user:pass@]host:port"
+            )
+        ) {
+            try ProxyChoice.resolve(
+                explicit: nil,
+                environment: ["HTTPS_PROXY": "http://u:hunter2@:8"],
+                endpoints: [https["endpoint"]!]
+            )
         }
         let error = ConfigError.invalidEnvironment(name: "HTTPS_PROXY", reason: "is bad")
         #expect("\(error)".hasPrefix("environment variable HTTPS_PROXY is bad."))
@@ -209,15 +245,24 @@ struct NetworkConfigTests {
             var config = AgentConfig()
             config.delivery.caFile = path
             do {
-                _ = try UpstreamNetwork.load(config: config, configPath: "/etc/moda-agent/config.json", environment: [:])
+                _ = try UpstreamNetwork.load(
+                    config: config,
+                    configPath: "/etc/moda-agent/config.json",
+                    environment: [:]
+                )
                 Issue.record("\(path) was accepted")
             } catch {
                 let message = "\(error)"
-                #expect(message.hasPrefix("config file /etc/moda-agent/config.json: delivery.caFile (\(path))"), "\(message)")
+                #expect(
+                    message.hasPrefix("config file /etc/moda-agent/config.json: delivery.caFile (\(path))"),
+                    "\(message)"
+                )
                 #expect(message.contains(reason), "\(message)")
             }
         }
-        #expect(throws: ConfigError.self) { try ConfigLoader.parse(Data(#"{"delivery":{"caFile":""}}"#.utf8), path: "c") }
+        #expect(throws: ConfigError.self) {
+            try ConfigLoader.parse(Data(#"{"delivery":{"caFile":""}}"#.utf8), path: "c")
+        }
     }
 
     @Test("caFile: every certificate of a PEM bundle is trusted, and a changed file is a changed network")
@@ -227,7 +272,8 @@ struct NetworkConfigTests {
         let first = try await TestCertificates.make(in: directory, name: "one")
         let second = try await TestCertificates.make(in: directory, name: "two")
         let bundle = directory.file("bundle.pem")
-        let both = try String(contentsOfFile: first.caPath, encoding: .utf8)
+        let both =
+            try String(contentsOfFile: first.caPath, encoding: .utf8)
             + String(contentsOfFile: second.caPath, encoding: .utf8)
         try Data(both.utf8).write(to: URL(fileURLWithPath: bundle))
         var config = AgentConfig()

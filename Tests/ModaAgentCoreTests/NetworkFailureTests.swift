@@ -52,7 +52,8 @@ struct NetworkFailureTests {
                 )
         )
         #expect(
-            Self.text(Refused(), route: .direct) == .transportFailure("cannot connect to the endpoint: Connection refused")
+            Self.text(Refused(), route: .direct)
+                == .transportFailure("cannot connect to the endpoint: Connection refused")
         )
     }
 
@@ -102,6 +103,8 @@ struct NetworkStatusHintTests {
             Self.hints(.misconfigured, status: nil, message: "the TLS certificate of m:443 was rejected: x")
                 .first?.hasPrefix("The endpoint's TLS certificate is not trusted: set delivery.caFile") == true
         )
-        #expect(Self.hints(.misconfigured, status: 404, message: "Not Found").first?.hasPrefix("Moda answered 404") == true)
+        #expect(
+            Self.hints(.misconfigured, status: 404, message: "Not Found").first?.hasPrefix("Moda answered 404") == true
+        )
     }
 }

@@ -118,11 +118,21 @@ struct ProxyDeliveryTests {
                 let overrides: [String: Any] = ["endpoint": mock.endpoint, "delivery": ["proxy": proxy.url]]
                 try await AgentProcess.with(overrides: overrides) { agent in
                     _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...3))
-                    #expect(await waitForAsync(timeout: .seconds(30)) { (try? await agent.deliveryState()) == "misconfigured" })
+                    #expect(
+                        await waitForAsync(timeout: .seconds(30)) {
+                            (try? await agent.deliveryState()) == "misconfigured"
+                        }
+                    )
                     let status = try await agent.status()
                     let message = Self.lastError(status)
-                    #expect(message.contains("the TLS certificate of 127.0.0.1:\(mock.port) was rejected"), "\(message)")
-                    #expect(message.contains("certificate verify failed") && message.contains("delivery.caFile"), "\(message)")
+                    #expect(
+                        message.contains("the TLS certificate of 127.0.0.1:\(mock.port) was rejected"),
+                        "\(message)"
+                    )
+                    #expect(
+                        message.contains("certificate verify failed") && message.contains("delivery.caFile"),
+                        "\(message)"
+                    )
                     #expect(mock.deliveredCount == 0)
                     #expect(try QueueSnapshot(path: agent.queuePath).events.count == 3)
                     let text = try await agent.modactl("status")
@@ -152,7 +162,9 @@ struct ProxyDeliveryTests {
             let overrides: [String: Any] = ["endpoint": mock.endpoint, "delivery": ["caFile": caFile]]
             try await AgentProcess.with(overrides: overrides) { agent in
                 _ = try UnixSocketClient.exchange(path: agent.socketPath, lines(1...2))
-                #expect(await waitForAsync(timeout: .seconds(30)) { (try? await agent.deliveryState()) == "misconfigured" })
+                #expect(
+                    await waitForAsync(timeout: .seconds(30)) { (try? await agent.deliveryState()) == "misconfigured" }
+                )
                 try Data(contentsOf: URL(fileURLWithPath: certificates.caPath)).write(to: URL(fileURLWithPath: caFile))
                 agent.signal(SIGHUP)
                 #expect(await mock.waitForDeliveredCount(2, timeout: .seconds(30)), "\(agent.log())")
@@ -201,11 +213,16 @@ struct ProxyDeliveryTests {
         case noCredentials, wrongCredentials, down, cannotReachUpstream
     }
 
-    @Test("a proxy that refuses (407, wrong password, down, 5xx to CONNECT) leaves events queued, status naming it",
-        arguments: ProxyFault.allCases)
+    @Test(
+        "a proxy that refuses (407, wrong password, down, 5xx to CONNECT) leaves events queued, status naming it",
+        arguments: ProxyFault.allCases
+    )
     func proxyRefuses(fault: ProxyFault) async throws {
         try await Self.withTLSUpstream { mock, certificates, directory in
-            try await Self.withProxy(in: directory, basicAuth: fault == .cannotReachUpstream ? nil : ("alice", Self.password)) {
+            try await Self.withProxy(
+                in: directory,
+                basicAuth: fault == .cannotReachUpstream ? nil : ("alice", Self.password)
+            ) {
                 proxy in
                 let proxyURL: String
                 var endpoint = mock.endpoint
@@ -230,12 +247,17 @@ struct ProxyDeliveryTests {
                         return Self.delivery(status)["state"] as? String == "retrying" && message.contains("the proxy")
                     }
                     #expect(named, "lastError: \(message)\n\(agent.log())")
-                    #expect(message.contains("@\(shownProxy) (delivery.proxy)") || message.contains("http://\(shownProxy) (delivery.proxy)"), "\(message)")
-                    let expected = switch fault {
-                    case .noCredentials: "407 Proxy Authentication Required"
-                    case .wrongCredentials, .cannotReachUpstream: "its answer to CONNECT was not 2xx"
-                    case .down: "cannot connect to the proxy"
-                    }
+                    #expect(
+                        message.contains("@\(shownProxy) (delivery.proxy)")
+                            || message.contains("http://\(shownProxy) (delivery.proxy)"),
+                        "\(message)"
+                    )
+                    let expected =
+                        switch fault {
+                        case .noCredentials: "407 Proxy Authentication Required"
+                        case .wrongCredentials, .cannotReachUpstream: "its answer to CONNECT was not 2xx"
+                        case .down: "cannot connect to the proxy"
+                        }
                     #expect(message.contains(expected), "\(message)")
                     #expect(!message.localizedCaseInsensitiveContains("moda"), "blames Moda: \(message)")
                     print("\(fault): \(message)")
@@ -272,7 +294,10 @@ struct ProxyDeliveryTests {
             environment: ["MODA_API_KEY": "k"]
         )
         #expect(result.status == 78)
-        #expect(result.stderr.contains("delivery.caFile (\(missing)) cannot be read: No such file or directory"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("delivery.caFile (\(missing)) cannot be read: No such file or directory"),
+            "\(result.stderr)"
+        )
 
         try AgentProcess.writeConfig([:], to: config)
         let badEnvironment = try await CommandRunner.run(

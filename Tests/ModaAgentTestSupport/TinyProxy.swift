@@ -23,7 +23,10 @@ public final class TinyProxy: Sendable {
 
     /// Starts it (bounded wait until it accepts). `basicAuth`: the user and password it demands
     /// (407 without credentials, 401 with wrong ones).
-    public static func start(in directory: TemporaryDirectory, basicAuth: (user: String, password: String)? = nil)
+    public static func start(
+        in directory: TemporaryDirectory,
+        basicAuth: (user: String, password: String)? = nil
+    )
         async throws -> TinyProxy
     {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -59,7 +62,9 @@ public final class TinyProxy: Sendable {
             process.signal(SIGKILL)
             _ = await process.waitForExit(timeout: .seconds(5))
         }
-        throw TestSetupError("tinyproxy did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
+        throw TestSetupError(
+            "tinyproxy did not start: \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")"
+        )
     }
 
     public func log() -> String {

@@ -119,4 +119,3 @@ public struct ProxyServer: Sendable, Hashable, CustomStringConvertible {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
-

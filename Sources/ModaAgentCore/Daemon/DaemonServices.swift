@@ -94,7 +94,8 @@ struct SignalService: Service {
             let key = try APIKeyResolver.resolve(config: fresh, environment: environment)
             let network = try UpstreamNetwork.load(config: fresh, configPath: configPath, environment: environment)
             if uploader.use(network) {
-                logger.info("proxy or CA file changed; HTTP clients rebuilt", metadata: network.logMetadata(config: fresh))
+                let metadata = network.logMetadata(config: fresh)
+                logger.info("proxy or CA file changed; HTTP clients rebuilt", metadata: metadata)
             }
             delivery.reload(DeliverySettings(config: fresh, apiKey: key.key))
             traceDelivery?.reload(DeliverySettings(config: fresh, apiKey: key.key))

@@ -22,11 +22,6 @@ public final class Uploader: Sendable {
         clients.use(network)
     }
 
-    /// How requests to `endpoint` travel now, for the logs.
-    public func route(for endpoint: String) -> ProxyRoute {
-        clients.network.proxies.route(for: endpoint)
-    }
-
     /// The whole exchange, from connecting to the response's last byte, is bounded by
     /// `timeoutSeconds` (SPEC 5): the client's own deadline stops at the response head, so an
     /// upstream that sends headers and then stalls or trickles the body would hold a batch forever.

@@ -93,7 +93,8 @@ public struct HealthReport: Sendable, Equatable {
             return "\(name) unauthorized\(detail); fix the API key, then systemctl reload moda-agent"
         case .misconfigured:
             // No HTTP status: the TLS certificate was rejected (docs/networks.md), not the endpoint's answer.
-            let setting = delivery.lastError.map(TransportFailureText.isCertificateProblem) == true ? "delivery.caFile" : key
+            let certificate = delivery.lastError.map(TransportFailureText.isCertificateProblem) == true
+            let setting = certificate ? "delivery.caFile" : key
             return "\(name) misconfigured\(detail); check \(setting), then systemctl reload moda-agent"
         case .retrying:
             guard let seconds, seconds > retryingLimitSeconds else { return nil }

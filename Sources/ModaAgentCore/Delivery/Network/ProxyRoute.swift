@@ -66,7 +66,8 @@ public struct ProxyChoice: Sendable, Equatable {
         return fromEnvironment
     }
 
-    private static func variable(_ names: [String], in environment: [String: String]) -> (name: String, value: String)? {
+    private static func variable(_ names: [String], in environment: [String: String]) -> (name: String, value: String)?
+    {
         for name in names {
             if let value = environment[name], !value.trimmingWhitespace().isEmpty { return (name, value) }
         }

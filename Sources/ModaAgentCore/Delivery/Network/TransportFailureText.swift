@@ -38,7 +38,12 @@ enum TransportFailureText {
     }
 
     /// The proxy answered, or could not be reached: the failure is the proxy's, whatever Moda would say.
-    private static func proxyProblem(_ error: any Error, _ proxy: ProxyServer, _ setting: String, _ target: String)
+    private static func proxyProblem(
+        _ error: any Error,
+        _ proxy: ProxyServer,
+        _ setting: String,
+        _ target: String
+    )
         -> String?
     {
         let name = "the proxy \(proxy) (\(setting))"
@@ -73,7 +78,8 @@ enum TransportFailureText {
     /// A server certificate the trust store rejects: a configuration fault (`misconfigured`), not a
     /// passing outage, so nil for every other failure.
     private static func certificateProblem(_ error: any Error, target: String) -> String? {
-        let hint = "if a proxy or firewall on this network inspects TLS, set delivery.caFile to its CA certificate (PEM)"
+        let hint =
+            "if a proxy or firewall on this network inspects TLS, set delivery.caFile to its CA certificate (PEM)"
         if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
             return "the TLS certificate of \(target) was rejected: it is not issued for that host (\(extra))"
         }

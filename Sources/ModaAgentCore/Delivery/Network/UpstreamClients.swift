@@ -37,8 +37,6 @@ final class UpstreamClients: Sendable {
         self.connectTimeoutSeconds = connectTimeoutSeconds
     }
 
-    var network: UpstreamNetwork { state.withLockedValue { $0.network } }
-
     /// The client for `endpoint`'s route, made on first use. Nil after `shutdown`.
     func lease(for endpoint: String) -> Lease? {
         state.withLockedValue { state in
