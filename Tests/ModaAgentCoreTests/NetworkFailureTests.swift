@@ -74,6 +74,27 @@ struct NetworkFailureTests {
     }
 }
 
+/// SIGHUP: the HTTP clients are rebuilt only when the proxy or the CA file changed.
+@Suite("networks in between: client rebuilds")
+struct UpstreamClientRebuildTests {
+    @Test("an equal network keeps the clients; another proxy or CA set rebuilds them")
+    func rebuildsOnlyOnChange() async throws {
+        let uploader = Uploader(network: .direct)
+        #expect(!uploader.use(.direct))
+        let proxied = UpstreamNetwork(
+            proxies: try ProxyChoice.resolve(
+                explicit: ProxyServer(host: "127.0.0.1", port: 3128),
+                environment: [:],
+                endpoints: []
+            )
+        )
+        #expect(uploader.use(proxied))
+        #expect(!uploader.use(proxied))
+        #expect(uploader.use(.direct))
+        await uploader.shutdown()
+    }
+}
+
 /// `modactl status`'s hint points at the proxy or the CA file, not at Moda, when they are at fault.
 @Suite("networks in between: status hints")
 struct NetworkStatusHintTests {
