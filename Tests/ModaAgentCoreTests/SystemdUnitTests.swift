@@ -103,6 +103,30 @@ struct SystemdUnitTests {
         #expect(service["PrivateNetwork"] == nil)
     }
 
+    /// docs/networks.md: a company CA under /etc (`delivery.caFile`) must stay readable inside the sandbox, and
+    /// the proxy (an `Environment=` drop-in, or `delivery.proxy`) must be reachable over TCP.
+    @Test("the sandbox lets the daemon read a caFile under /etc and reach a proxy")
+    func sandboxAllowsCAFileAndProxy() throws {
+        let service = try Self.settings(of: Self.serviceUnit)
+        // strict and full mount /etc read-only, which is all a CA file needs; nothing else may hide it.
+        #expect(["strict", "full", "yes"].contains(service["ProtectSystem"]?.last ?? "yes"))
+        for key in ["InaccessiblePaths", "TemporaryFileSystem", "BindPaths", "BindReadOnlyPaths", "RootDirectory",
+            "RootImage"] {
+            let paths = (service[key] ?? []).flatMap { $0.split(separator: " ") }.map { $0.trimmingPrefix("-") }
+            #expect(!paths.contains { path in path == "/" || path == "/etc" || path.hasPrefix("/etc/") },
+                "\(key)= hides or replaces /etc: \(paths)")
+        }
+        // ReadOnlyPaths keep a path readable: harmless. ProtectHome only covers /home, /root and /run/user.
+        #expect(service["ProtectHome"]?.allSatisfy { ["yes", "read-only", "tmpfs"].contains($0) } ?? true)
+        // A proxy is TCP, like Moda: IPv4 and IPv6 allowed, no address filter.
+        let families = (service["RestrictAddressFamilies"] ?? []).flatMap { $0.split(separator: " ") }
+        #expect(families.contains("AF_INET") && families.contains("AF_INET6"))
+        #expect(service["IPAddressAllow"] == nil && service["IPAddressDeny"] == nil)
+        // The proxy comes from the operator's drop-in: the unit must not pin or clear it.
+        let environment = (service["Environment"] ?? []) + (service["UnsetEnvironment"] ?? [])
+        #expect(!environment.contains { $0.lowercased().contains("proxy") }, "\(environment)")
+    }
+
     // MARK: - Helpers
 
     struct ProcessResult {

@@ -88,6 +88,8 @@ public final class ChildProcess: Sendable {
         for name in [
             "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC",
             "WATCHDOG_PID", "MODA_API_KEY", "MODA_AGENT_CONFIG", "CREDENTIALS_DIRECTORY",
+            // A proxy of the machine running the tests would route their loopback traffic through it.
+            "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
         ] + names {
             environment.removeValue(forKey: name)
         }

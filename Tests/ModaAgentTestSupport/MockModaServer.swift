@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// An in-process stand-in for the Moda ingest API, on `127.0.0.1` and a free port.
 ///
@@ -22,21 +23,32 @@ public final class MockModaServer: Sendable {
     private let recorder: MockServerRecorder
     private let isShutDown = MockLocked(false)
 
-    private init(group: MultiThreadedEventLoopGroup, channel: any Channel, port: Int, recorder: MockServerRecorder) {
+    private init(
+        group: MultiThreadedEventLoopGroup,
+        channel: any Channel,
+        port: Int,
+        recorder: MockServerRecorder,
+        scheme: String
+    ) {
         self.group = group
         self.channel = channel
         self.port = port
         self.recorder = recorder
-        self.endpoint = "http://127.0.0.1:\(port)/v1/ingest"
+        self.endpoint = "\(scheme)://127.0.0.1:\(port)/v1/ingest"
     }
 
     /// Starts listening on `127.0.0.1`. `port` 0 (the default) picks a free port; a fixed port
     /// lets a test stop the server and start it again where the agent expects it. `.countOnly`
-    /// keeps nothing but counts (see `MockRecording`).
-    public static func start(port: Int = 0, recording: MockRecording = .full) async throws -> MockModaServer {
+    /// keeps nothing but counts (see `MockRecording`). With `tls` it serves HTTPS (`endpoint` says https://).
+    public static func start(
+        port: Int = 0,
+        recording: MockRecording = .full,
+        tls: TLSConfiguration? = nil
+    ) async throws -> MockModaServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            return try await bind(group: group, port: port, recording: recording).get()
+            let context = try tls.map { try NIOSSLContext(configuration: $0) }
+            return try await bind(group: group, port: port, recording: recording, tls: context).get()
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -57,7 +69,8 @@ public final class MockModaServer: Sendable {
     private static func bind(
         group: MultiThreadedEventLoopGroup,
         port: Int,
-        recording: MockRecording
+        recording: MockRecording,
+        tls: NIOSSLContext? = nil
     ) -> EventLoopFuture<MockModaServer> {
         let recorder = MockServerRecorder(recording: recording)
         let bootstrap = ServerBootstrap(group: group)
@@ -66,6 +79,7 @@ public final class MockModaServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(MockHTTPHandler(recorder: recorder))
                 }
@@ -75,7 +89,13 @@ public final class MockModaServer: Sendable {
                 channel.close(promise: nil)
                 throw MockServerError.noPort
             }
-            return MockModaServer(group: group, channel: channel, port: boundPort, recorder: recorder)
+            return MockModaServer(
+                group: group,
+                channel: channel,
+                port: boundPort,
+                recorder: recorder,
+                scheme: tls == nil ? "http" : "https"
+            )
         }
     }
 

@@ -23,6 +23,8 @@ extension AgentConfig {
                 "retryInitialSeconds": JSONValue(delivery.retryInitialSeconds),
                 "retryMaxSeconds": JSONValue(delivery.retryMaxSeconds),
                 "drainTimeoutSeconds": JSONValue(delivery.drainTimeoutSeconds),
+                "proxy": JSONValue(delivery.proxy) { .string("\($0)") },
+                "caFile": JSONValue(delivery.caFile),
             ],
             "http": [
                 "listen": JSONValue(http.listen) { .string("\($0)") },

@@ -75,6 +75,10 @@ public struct AgentConfig: Sendable, Equatable {
         public var retryInitialSeconds: Double = 1
         public var retryMaxSeconds: Double = 30
         public var drainTimeoutSeconds: Double = 10
+        /// Every upstream request through this HTTP proxy; nil: the environment's (docs/networks.md).
+        public var proxy: ProxyServer? = nil
+        /// PEM certificates trusted beside the system's CAs, for networks that inspect TLS.
+        public var caFile: String? = nil
     }
 
     public struct Memory: Sendable, Equatable {

@@ -4,8 +4,10 @@ public enum ConfigCheck {
         do {
             let config = try ConfigLoader.load(path: path)
             let key = try APIKeyResolver.resolve(config: config, environment: environment)
+            let network = try UpstreamNetwork.load(config: config, configPath: path, environment: environment)
             print(config.effectiveJSON())
             StandardError.line("moda-agent: \(path) is valid; API key from \(key.source.rawValue)")
+            StandardError.line("moda-agent: \(network.summary(config: config))")
             return ExitStatus.success
         } catch {
             StandardError.line("moda-agent: \(error)")

@@ -7,6 +7,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidValue(path: String, key: String, reason: String)
     case missingAPIKey(apiKeyFile: String)
     case unreadableAPIKey(path: String, reason: String)
+    /// A proxy variable of the environment (`HTTPS_PROXY`, ...) that cannot be used.
+    case invalidEnvironment(name: String, reason: String)
 
     public static let exitCode: Int32 = 78
 
@@ -29,6 +31,9 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unreadableAPIKey(let path, let reason):
             return "cannot read the API key file \(path): \(reason). Check its permissions, "
                 + "or set apiKeyFile in the config to the right file."
+        case .invalidEnvironment(let name, let reason):
+            return "environment variable \(name) \(reason). Fix or unset it, or set delivery.proxy in the config "
+                + "(docs/networks.md)."
         }
     }
 }

@@ -37,7 +37,7 @@ public enum ConfigLoader {
         return try reader.readConfig()
     }
 
-    private static func describe(_ error: any Error) -> String {
+    static func describe(_ error: any Error) -> String {
         if let decoding = error as? DecodingError {
             switch decoding {
             case .dataCorrupted(let context):

@@ -139,6 +139,11 @@ extension SectionReader {
             default: config.delivery.drainTimeoutSeconds,
             minimum: 0
         )
+        config.delivery.proxy = try delivery.proxyServer("proxy")
+        config.delivery.caFile = try delivery.optionalString("caFile")
+        if config.delivery.caFile?.isEmpty == true {
+            throw .invalidValue(path: path, key: "delivery.caFile", reason: "is empty; name a PEM file or set null")
+        }
         try delivery.rejectUnknownKeys()
 
         var http = try section("http")

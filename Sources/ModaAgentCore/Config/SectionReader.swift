@@ -65,6 +65,16 @@ struct SectionReader {
         return text
     }
 
+    /// An `http://[user:pass@]host:port` proxy URL, or nil; the error never repeats the credentials.
+    mutating func proxyServer(_ name: String) throws(ConfigError) -> ProxyServer? {
+        guard let text = try optionalString(name) else { return nil }
+        do {
+            return try ProxyServer.parse(text, lenient: false)
+        } catch {
+            throw invalid(name, "\(error.reason) (docs/networks.md)")
+        }
+    }
+
     mutating func integer(
         _ name: String,
         default value: Int,

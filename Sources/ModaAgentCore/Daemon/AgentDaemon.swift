@@ -15,9 +15,11 @@ public enum AgentDaemon {
     public static func run(configPath: String, environment: [String: String]) async -> Int32 {
         let config: AgentConfig
         let key: APIKeyResolver.Resolved
+        let network: UpstreamNetwork
         do {
             config = try ConfigLoader.load(path: configPath)
             key = try APIKeyResolver.resolve(config: config, environment: environment)
+            network = try UpstreamNetwork.load(config: config, configPath: configPath, environment: environment)
         } catch {
             StandardError.line("moda-agent: \(error)")
             return ExitStatus.configuration
@@ -38,6 +40,7 @@ public enum AgentDaemon {
         let builder = DaemonBuilder(
             config: config,
             key: key,
+            network: network,
             configPath: configPath,
             signals: signals,
             registry: registry,
@@ -45,8 +48,8 @@ public enum AgentDaemon {
         )
         do {
             let daemon = try await builder.build()
-            try await ServiceGroup(configuration: groupConfiguration(daemon, key: key, config: config, logger: logger))
-                .run()
+            let configuration = groupConfiguration(daemon, key: key, network: network, config: config, logger: logger)
+            try await ServiceGroup(configuration: configuration).run()
             logger.info("stopped", metadata: ["accepted_events": "\(daemon.metrics.acceptedEvents.current)"])
             return ExitStatus.success
         } catch {
@@ -58,6 +61,7 @@ public enum AgentDaemon {
     private static func groupConfiguration(
         _ daemon: DaemonBuilder.Daemon,
         key: APIKeyResolver.Resolved,
+        network: UpstreamNetwork,
         config: AgentConfig,
         logger: Logger
     ) -> ServiceGroupConfiguration {
@@ -67,7 +71,7 @@ public enum AgentDaemon {
                 metadata: [
                     "version": "\(AgentVersion.current)", "queue": "\(config.queue.path)",
                     "api_key_source": "\(key.source.rawValue)",
-                ]
+                ].merging(network.logMetadata(config: config)) { $1 }
             )
         }
         var configuration = ServiceGroupConfiguration(services: services, logger: logger)

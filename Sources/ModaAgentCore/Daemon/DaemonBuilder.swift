@@ -8,6 +8,8 @@ import ServiceLifecycle
 struct DaemonBuilder {
     let config: AgentConfig
     let key: APIKeyResolver.Resolved
+    /// The proxy and CA file each upstream request goes through.
+    let network: UpstreamNetwork
     let configPath: String
     let signals: SignalWatcher
     let registry: PrometheusCollectorRegistry?
@@ -146,6 +148,7 @@ struct DaemonBuilder {
             signals: signals,
             configPath: configPath,
             deliveries: parts.deliveries.drivers,
+            uploader: parts.deliveries.uploader,
             notifier: parts.notifier,
             budget: parts.shutdown,
             logger: logger
@@ -156,7 +159,7 @@ struct DaemonBuilder {
     /// uploader. Trace exports get theirs when the receivers are on or exports wait from an earlier run.
     private func openDeliveries(writer: QueueWriter, receiversOn: Bool) async throws -> Deliveries {
         let settings = DeliverySettings(config: config, apiKey: key.key)
-        let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds))
+        let uploader = Uploader(connectTimeoutSeconds: min(3, config.delivery.timeoutSeconds), network: network)
         let path = config.queue.path
         do {
             let reader = try QueueStore(path: path, durability: config.queue.durability, create: true)

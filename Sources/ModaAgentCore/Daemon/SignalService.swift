@@ -9,6 +9,8 @@ struct SignalService: Service {
     let signals: SignalWatcher
     let configPath: String
     let deliveries: [DeliveryDriver]
+    /// Rebuilt on reload when the proxy or CA file changed.
+    let uploader: Uploader
     let notifier: SystemdNotifier
     let budget: ShutdownBudget
     let logger: Logger
@@ -32,7 +34,12 @@ struct SignalService: Service {
         notifier.reloading()
         do {
             let fresh = try ConfigLoader.load(path: configPath)
-            let key = try APIKeyResolver.resolve(config: fresh, environment: ProcessInfo.processInfo.environment)
+            let environment = ProcessInfo.processInfo.environment
+            let key = try APIKeyResolver.resolve(config: fresh, environment: environment)
+            let network = try UpstreamNetwork.load(config: fresh, configPath: configPath, environment: environment)
+            if uploader.use(network) {
+                logger.info("proxy or CA file changed; HTTP clients rebuilt", metadata: network.logMetadata(config: fresh))
+            }
             for delivery in deliveries { delivery.reload(DeliverySettings(config: fresh, apiKey: key.key)) }
             logger.info("configuration reloaded", metadata: ["api_key_source": "\(key.source.rawValue)"])
         } catch {

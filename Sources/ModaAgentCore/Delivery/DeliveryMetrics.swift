@@ -25,7 +25,7 @@ struct DeliveryMetrics: Sendable {
         inFlight.increment(by: 1)
     }
 
-    /// One request's outcome: its code (HTTP status, `timeout` or `connection`) and how long it took.
+    /// One request's outcome: its code (HTTP status, `timeout`, `connection` or `tls`) and how long it took.
     /// (The last success time comes from the delivery status, which the monitor samples.)
     func requestFinished(_ result: UploadResult, after elapsed: Duration) {
         inFlight.decrement(by: 1)
@@ -52,6 +52,7 @@ struct DeliveryMetrics: Sendable {
         case .response(let response): return String(response.status)
         case .transportFailure(let reason):
             return DeliveryFault.cause(status: nil, message: reason) == .timedOut ? "timeout" : "connection"
+        case .certificateRejected: return "tls"
         }
     }
 }

@@ -2,7 +2,8 @@
 /// no I/O, so every rule is tested with a table.
 ///
 /// Precedence, from the first rule that applies:
-/// 1. No response (transport failure): retry.
+/// 1. No response (transport failure): retry; a server certificate the trust store rejects: pause
+///    (`misconfigured`), as only the config (`delivery.caFile`) can fix it.
 /// 2. 2xx: delivered only with JSON `"success": true`; `"success": false` is a rejection (rule 6);
 ///    anything else cannot confirm delivery and is retried (at-least-once, never a silent loss).
 /// 3. 3xx, 401, 403, 404: pause. These are configuration faults; a `retryable` flag does not turn
@@ -20,6 +21,8 @@ public enum ResponseClassifier {
         case .transportFailure(let reason):
             let message = reason.isEmpty ? "connection failed" : reason
             return .retry(after: nil, fault: DeliveryFault(status: nil, message: message))
+        case .certificateRejected(let reason):
+            return .pause(.misconfigured, fault: DeliveryFault(status: nil, message: reason))
         case .response(let response):
             return classify(response, eventCount: eventCount)
         }

@@ -5,4 +5,7 @@ public enum UploadResult: Sendable, Equatable {
     /// No answer: connection refused or reset, timeout, TLS failure. The reason is readable text
     /// for the operator (it never contains the API key).
     case transportFailure(String)
+    /// The TLS handshake failed because the server's certificate is not trusted: no retry can fix that,
+    /// only `delivery.caFile` or the endpoint (docs/networks.md). The reason says which host and why.
+    case certificateRejected(String)
 }

@@ -3,24 +3,24 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// POSTs one request body to the Moda endpoint and reports what came back. It only reports: a
 /// non-2xx status is data for `ResponseClassifier`, and it never retries on its own.
 public final class Uploader: Sendable {
-    private let client: HTTPClient
+    private let clients: UpstreamClients
     private static let maxResponseBytes = 1 << 20
 
     /// `connectTimeoutSeconds` bounds how long the client keeps retrying a refused connection
     /// before it reports it: short, because delivery's own backoff takes over from there.
-    public init(connectTimeoutSeconds: Double = 3) {
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .milliseconds(Int64(connectTimeoutSeconds * 1000)))
-        configuration.decompression = .disabled
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    /// `network`: the proxy and extra CAs (docs/networks.md).
+    public init(connectTimeoutSeconds: Double = 3, network: UpstreamNetwork = .direct) {
+        clients = UpstreamClients(network: network, connectTimeoutSeconds: connectTimeoutSeconds)
+    }
+
+    /// SIGHUP: a changed proxy or CA file rebuilds the HTTP clients; requests in flight finish on the
+    /// old ones. Returns whether anything changed.
+    @discardableResult
+    public func use(_ network: UpstreamNetwork) -> Bool {
+        clients.use(network)
     }
 
     /// The whole exchange, from connecting to the response's last byte, is bounded by
@@ -40,7 +40,10 @@ public final class Uploader: Sendable {
         request.headers.add(name: "User-Agent", value: "moda-agent/\(AgentVersion.current)")
         request.body = .bytes(body)
         let timeout = Duration.milliseconds(Int64((timeoutSeconds * 1000).rounded(.up)))
-        let client = self.client
+        guard let lease = clients.lease(for: endpoint) else { return .transportFailure("the agent is shutting down") }
+        defer { clients.release(lease) }
+        let client = lease.client
+        let route = lease.route
         let prepared = request
         return await withTaskGroup(of: UploadResult?.self) { group in
             group.addTask {
@@ -60,7 +63,12 @@ public final class Uploader: Sendable {
                     )
                 } catch {
                     if Task.isCancelled { return nil }
-                    return .transportFailure(Self.describe(error, timeoutSeconds: timeoutSeconds))
+                    return TransportFailureText.result(
+                        for: error,
+                        route: route,
+                        endpoint: endpoint,
+                        timeoutSeconds: timeoutSeconds
+                    )
                 }
             }
             group.addTask {
@@ -82,7 +90,7 @@ public final class Uploader: Sendable {
     }
 
     public func shutdown() async {
-        try? await client.shutdown().get()
+        await clients.shutdown()
     }
 
     /// Transport errors as an operator reads them; the API key is never part of them.

@@ -92,7 +92,10 @@ public struct HealthReport: Sendable, Equatable {
         case .unauthorized:
             return "\(name) unauthorized\(detail); fix the API key, then systemctl reload moda-agent"
         case .misconfigured:
-            return "\(name) misconfigured\(detail); check \(key), then systemctl reload moda-agent"
+            // No HTTP status: the TLS certificate was rejected (docs/networks.md), not the endpoint's answer.
+            let certificate = delivery.lastError.map(TransportFailureText.isCertificateProblem) == true
+            let setting = certificate ? "delivery.caFile" : key
+            return "\(name) misconfigured\(detail); check \(setting), then systemctl reload moda-agent"
         case .retrying:
             guard let seconds, seconds > retryingLimitSeconds else { return nil }
             return "\(name) retrying with no success for \(Int(seconds / 60)) minutes\(detail)"

@@ -15,7 +15,7 @@ enum MetricCatalog {
         "moda_agent_delivered_events_total": "Events delivered (kept in the queue database).",
         "moda_agent_dead_letters": "Items in dead letters.",
         "moda_agent_dead_lettered_total": "Items moved to dead letters since the daemon started.",
-        "moda_agent_delivery_requests_total": "Delivery requests made, by HTTP status or timeout/connection.",
+        "moda_agent_delivery_requests_total": "Delivery requests made, by HTTP status or timeout/connection/tls.",
         "moda_agent_delivery_request_duration_seconds": "Delivery request latency, connect to last byte.",
         "moda_agent_delivery_in_flight": "Delivery requests in flight.",
         "moda_agent_memory_buffered_bytes": "Bytes held for clients: partial lines, uncommitted lines, unwritten replies.",

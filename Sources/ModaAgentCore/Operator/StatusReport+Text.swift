@@ -90,8 +90,18 @@ extension StatusReport {
         switch delivery.state {
         case .unauthorized:
             hints.append("Moda refused the API key: fix it, then \(StartHint.reload()) (or `modactl flush`).")
+        case .misconfigured where delivery.lastError.map(TransportFailureText.isCertificateProblem) == true:
+            hints.append(
+                "The endpoint's TLS certificate is not trusted: set delivery.caFile to your network's CA (PEM), "
+                    + "then \(StartHint.reload()) (docs/networks.md)."
+            )
         case .misconfigured:
             hints.append("Moda answered 404: check `endpoint` in the config, then \(StartHint.reload()).")
+        case .retrying where delivery.lastError.map(TransportFailureText.blamesProxy) == true:
+            hints.append(
+                "The proxy between this host and Moda is refusing (see Last error): fix delivery.proxy or HTTPS_PROXY, "
+                    + "then \(StartHint.reload()). Batches are retried with backoff."
+            )
         case .retrying:
             hints.append(Self.retryingCause(delivery.lastError))
             hints.append("Events wait in the queue and are retried with backoff; `modactl flush` tries at once.")

@@ -2,7 +2,7 @@ import FoundationEssentials
 
 /// Turns the outcome of one trace export POST into a `DeliveryDecision`, per the OTLP/HTTP
 /// specification (SPEC 10.2). Pure, like `ResponseClassifier`:
-/// 1. No response (connection error, timeout): retry.
+/// 1. No response (connection error, timeout): retry; an untrusted server certificate: pause, as for events.
 /// 2. 2xx: delivered, whatever the body; a `partial_success` naming rejected spans is reported
 ///    beside the decision, for the log and a counter.
 /// 3. 3xx, 401, 403, 404: pause, as for events: the configuration is at fault, not the export.
@@ -22,6 +22,8 @@ enum TraceResponseClassifier {
         case .transportFailure(let reason):
             let message = reason.isEmpty ? "connection failed" : reason
             return (.retry(after: nil, fault: DeliveryFault(status: nil, message: message)), nil)
+        case .certificateRejected(let reason):
+            return (.pause(.misconfigured, fault: DeliveryFault(status: nil, message: reason)), nil)
         case .response(let answered):
             response = answered
         }
