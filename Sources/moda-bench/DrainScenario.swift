@@ -13,7 +13,8 @@ enum DrainScenario {
     static func run(_ context: BenchContext) {
         let plan = context.plan
         let backlog = plan.drainEvents
-        let label = "drain: ack at \(Unit.eventsPerSecond.format(plan.drainRate)) events/s while a \(Unit.count(backlog)) backlog drains"
+        let rate = Unit.eventsPerSecond.format(plan.drainRate)
+        let label = "drain: ack at \(rate) events/s while a \(Unit.count(backlog)) backlog drains"
         var p50: [Double] = []
         var p99: [Double] = []
         var worst: [Double] = []
@@ -103,6 +104,7 @@ enum DrainScenario {
         let cpu = ((agent.cpuSeconds() ?? 0) - cpuBefore) / Double(total) * 1e6
         let acks = result.during(flushed, drained)
         guard !acks.latenciesMs.isEmpty else { throw BenchFailure("no paced line was sent during the drain") }
-        return Figures(acks: acks, rate: Double(backlog) / Monotonic.seconds(from: flushed, to: drained), cpuMicroseconds: cpu)
+        let rate = Double(backlog) / Monotonic.seconds(from: flushed, to: drained)
+        return Figures(acks: acks, rate: rate, cpuMicroseconds: cpu)
     }
 }

@@ -32,7 +32,10 @@ struct ModaBench: ParsableCommand {
 
     @Option(
         parsing: .upToNextOption,
-        help: "Scenarios to run (default: all, in this order): ceilings ingest latency drain e2e wan replay outage memory."
+        help: ArgumentHelp(
+            "Scenarios to run (default: all, in this order): "
+                + "ceilings ingest latency drain e2e wan replay outage memory."
+        )
     )
     var scenario: [ScenarioName] = []
 
@@ -154,8 +157,8 @@ struct ModaBench: ParsableCommand {
             "latency: one connection paced at \(Unit.count(Int(plan.latencyRate)))/s for \(Unit.seconds.format(plan.latencySeconds)) s, "
                 + "durability full, delivery running; line written → its reply read.",
             "drain: \(Unit.count(plan.drainEvents)) events queued with the upstream down, then the upstream back and "
-                + "`modactl flush`; the acks of one connection paced at \(Unit.count(Int(plan.drainRate)))/s, for the lines "
-                + "sent between the flush and the moment the mock holds the backlog.",
+                + "`modactl flush`; the acks of one connection paced at \(Unit.count(Int(plan.drainRate)))/s, "
+                + "for the lines sent between the flush and the moment the mock holds the backlog.",
             "CPU per event: the daemon's user + system CPU time (/proc/PID/stat) over the run, divided by its events.",
             "end to end, replay, outage: durability full, the shipped batch and retry settings (1000 events, 1 s flush, "
                 + "backoff 1 → 30 s); outage load \(Unit.count(Int(plan.outageRate)))/s from \(Unit.seconds.format(plan.outageLeadSeconds)) s "

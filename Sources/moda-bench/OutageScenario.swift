@@ -51,7 +51,11 @@ enum OutageScenario {
         }
         context.record(ResultRow(scenario: label, unit: .seconds, samples: samples))
         context.record(
-            ResultRow(scenario: "outage during the \(count) run: agent CPU per event", unit: .microseconds, samples: cpu)
+            ResultRow(
+                scenario: "outage during the \(count) run: agent CPU per event",
+                unit: .microseconds,
+                samples: cpu
+            )
         )
         context.recordPeaks("\(Unit.seconds.format(plan.outageSeconds)) s outage during the \(count) run")
     }

@@ -29,12 +29,15 @@ enum WANScenario {
             cpu.append(microseconds)
             context.say(
                 "  run \(run): \(Unit.eventsPerSecond.format(rate)) events/s delivered, peak RSS "
-                    + "\(Unit.mebibytes.format(memory.peakMiB)) MiB, \(Unit.microseconds.format(microseconds)) µs CPU/event"
+                    + "\(Unit.mebibytes.format(memory.peakMiB)) MiB, "
+                    + "\(Unit.microseconds.format(microseconds)) µs CPU/event"
             )
             return rate
         }
         context.record(ResultRow(scenario: label, unit: .eventsPerSecond, samples: samples, target: .atLeast(100_000)))
-        context.record(ResultRow(scenario: "end to end, 50 ms upstream: agent CPU per event", unit: .microseconds, samples: cpu))
+        context.record(
+            ResultRow(scenario: "end to end, 50 ms upstream: agent CPU per event", unit: .microseconds, samples: cpu)
+        )
         context.record(
             ResultRow(scenario: "memory: peak RSS, 50 ms upstream", unit: .mebibytes, samples: peak, target: .atMost(60))
         )

@@ -19,7 +19,8 @@ struct QueueCountersTests {
 
     @Test(
         "after a seeded chaos run the counters match the rows, and every accepted event is accounted for",
-        arguments: [(1, .dropOldest), (2, .dropOldest), (3, .reject), (4, .dropOldest)] as [(UInt64, AgentConfig.WhenFull)]
+        arguments: [(1, .dropOldest), (2, .dropOldest), (3, .reject), (4, .dropOldest)]
+            as [(UInt64, AgentConfig.WhenFull)]
     )
     func countersMatchRows(seed: UInt64, whenFull: AgentConfig.WhenFull) async throws {
         let folder = TemporaryDirectory()
@@ -40,7 +41,8 @@ struct QueueCountersTests {
             case 0..<45:
                 let lines = (0..<Int.random(in: 1...4, using: &random)).map { _ in
                     (0..<Int.random(in: 1...3, using: &random)).map { _ in
-                        PreparedEvent(body: Array("{\"p\":\"\(String(repeating: "x", count: Int.random(in: 0...80, using: &random)))\"}".utf8))
+                        let padding = String(repeating: "x", count: Int.random(in: 0...80, using: &random))
+                        return PreparedEvent(body: Array("{\"p\":\"\(padding)\"}".utf8))
                     }
                 }
                 let outcomes = await submit(writer, lines)

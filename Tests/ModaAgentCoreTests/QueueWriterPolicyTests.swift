@@ -53,7 +53,10 @@ struct QueueWriterPolicyTests {
         #expect(schedule.next(inboxEmpty: true, justCommitted: true) == .cut(through: 800, rows: 500))
         #expect(schedule.next(inboxEmpty: false, justCommitted: true) == .commit, "800 behind: lines first")
         #expect(schedule.delivered(through: 1200, waiter: 2) == nil)
-        #expect(schedule.next(inboxEmpty: false, justCommitted: true) == .cut(through: 1200, rows: 100), "far behind: one small chunk")
+        #expect(
+            schedule.next(inboxEmpty: false, justCommitted: true) == .cut(through: 1200, rows: 100),
+            "far behind: one small chunk"
+        )
         #expect(schedule.next(inboxEmpty: false, justCommitted: false) == .commit, "then lines again")
     }
 

@@ -12,8 +12,9 @@ protocol DeliverySource {
 
     func lastID() throws(QueueError) -> Int64
     func scan(after: Int64, limit: Int) throws(QueueError) -> [ScannedEvent]
-    /// The request for these ids (those still queued), or nil when none is.
-    func request(ids: [Int64]) throws(QueueError) -> OutgoingRequest?
+    /// The request for these ids (those still queued), or nil when none is; `spare` is a buffer
+    /// of an earlier request the body may be written into.
+    func request(ids: [Int64], spare: ByteBuffer) throws(QueueError) -> OutgoingRequest?
     func endpoint(_ settings: DeliverySettings) -> String
     func classify(_ result: UploadResult, itemCount: Int) -> DeliveryDecision
 
@@ -67,8 +68,8 @@ struct EventSource: DeliverySource {
         try reader.scan(after: after, limit: limit)
     }
 
-    func request(ids: [Int64]) throws(QueueError) -> OutgoingRequest? {
-        guard let body = try reader.requestBody(ids: ids) else { return nil }
+    func request(ids: [Int64], spare: ByteBuffer) throws(QueueError) -> OutgoingRequest? {
+        guard let body = try reader.requestBody(ids: ids, spare: spare) else { return nil }
         return OutgoingRequest(body: body, contentType: "application/json")
     }
 

@@ -71,7 +71,8 @@ final class GroupCommit {
                                 fits = true
                                 break decide
                             case .refuse(let queued):
-                                lineOutcomes.append(.queueFull(QueueWriter.fullMessage(bytes: queued, limit: room.maxBytes)))
+                                let message = QueueWriter.fullMessage(bytes: queued, limit: room.maxBytes)
+                                lineOutcomes.append(.queueFull(message))
                                 break decide
                             case .purgeDelivered:
                                 let gone = try Self.purgeDelivered(in: db, counters: counters)
@@ -92,8 +93,9 @@ final class GroupCommit {
                         guard fits else { continue }
                         for event in line {
                             try insert(event, receivedAt: submission.receivedAt)
+                            let id = db.lastInsertRowID
                             result.added.append(
-                                ScannedEvent(id: db.lastInsertRowID, bytes: event.body.count, conversation: event.conversation)
+                                ScannedEvent(id: id, bytes: event.body.count, conversation: event.conversation)
                             )
                         }
                         change.queued += Int64(line.count)
@@ -106,7 +108,12 @@ final class GroupCommit {
                 try counters.add(change)
                 result.lastEventID = db.lastInsertRowID
                 if !traces.isEmpty {
-                    result.traceOutcomes = try insert(traces, eventBytes: eventBytes, traceBytes: totals.traceBytes, into: &result)
+                    result.traceOutcomes = try insert(
+                        traces,
+                        eventBytes: eventBytes,
+                        traceBytes: totals.traceBytes,
+                        into: &result
+                    )
                 }
             }
         } catch {

@@ -106,9 +106,10 @@ public final class QueueStore {
     /// The request body of the events with these ids (ascending) still queued,
     /// `{"events":[e1,e2,...]}` (`RequestBody`), written from SQLite's row buffers straight into the
     /// buffer the HTTP client sends: no array per event, no second copy of the body. Nil when none
-    /// is queued any more.
-    func requestBody(ids: [Int64]) throws(QueueError) -> ByteBuffer? {
-        var body = ByteBuffer()
+    /// is queued any more. `spare`: an earlier body's buffer to write into (its pages already mapped).
+    func requestBody(ids: [Int64], spare: ByteBuffer = ByteBuffer()) throws(QueueError) -> ByteBuffer? {
+        var body = spare
+        body.clear()
         var count = 0
         defer { bodyQuery.reset() }
         for run in IDRuns(ids) {
