@@ -118,7 +118,7 @@ struct NetworkStatusHintTests {
                 .first?.hasPrefix("The proxy between this host and Moda is refusing") == true
         )
         #expect(
-            Self.hints(.retrying, status: 503, message: "busy").first?.hasPrefix("Moda is not accepting") == true
+            Self.hints(.retrying, status: 503, message: "busy").first?.hasPrefix("Moda answered 503") == true
         )
         #expect(
             Self.hints(.misconfigured, status: nil, message: "the TLS certificate of m:443 was rejected: x")

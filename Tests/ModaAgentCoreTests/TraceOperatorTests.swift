@@ -126,7 +126,8 @@ struct TraceOperatorTests {
                 await waitFor(timeout: .seconds(15)) { upstream.mock.deliveredTraces.count == 1 },
                 "\(agent.log())"
             )
-            #expect(HTTPTracesTests.queuedExports(agent) == 0)
+            // The export leaves its queue in the writer's next turn after the 2xx.
+            #expect(await waitFor(timeout: .seconds(15)) { HTTPTracesTests.queuedExports(agent) == 0 })
         }
     }
 }
