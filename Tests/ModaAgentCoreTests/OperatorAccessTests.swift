@@ -22,6 +22,18 @@ struct OperatorAccessTests {
         return result
     }
 
+    /// The folder's fingerprint once two readings 300 ms apart agree (at most 10 s).
+    static func settledFingerprint(_ folder: String) async throws -> [String: String] {
+        var last = try fingerprint(folder)
+        for _ in 0..<33 {
+            try await Task.sleep(for: .milliseconds(300))
+            let now = try fingerprint(folder)
+            if now == last { return now }
+            last = now
+        }
+        return last
+    }
+
     static func addDeadLetter(queuePath: String) throws {
         let db = try SQLiteConnection(path: queuePath)
         try db.execute(
@@ -40,7 +52,9 @@ struct OperatorAccessTests {
             let folder = (agent.queuePath as NSString).deletingLastPathComponent
             for running in [false, true] {
                 if running { try await agent.start() }
-                let before = try Self.fingerprint(folder)
+                // A daemon just started still records its start (delivery state, memory, a checkpoint) after
+                // its socket listens: compare from the moment the folder has settled.
+                let before = try await Self.settledFingerprint(folder)
                 for arguments in [["status", "--json"], ["dead-letters", "list", "--json"], ["dead-letters", "show", "1"]] {
                     let result = try await CommandRunner.modactl(arguments, config: agent.configPath)
                     #expect(result.status == 0, "\(arguments): \(result.stderr)")
