@@ -7,6 +7,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidValue(path: String, key: String, reason: String)
     case missingAPIKey(apiKeyFile: String)
     case unreadableAPIKey(path: String, reason: String)
+    /// `redaction.hashKeyFile` missing, empty, or open to group or others.
+    case redactionKey(path: String, reason: String)
 
     public static let exitCode: Int32 = 78
 
@@ -29,6 +31,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unreadableAPIKey(let path, let reason):
             return "cannot read the API key file \(path): \(reason). Check its permissions, "
                 + "or set apiKeyFile in the config to the right file."
+        case .redactionKey(let path, let reason):
+            return "redaction.hashKeyFile \(path) \(reason)."
         }
     }
 }

@@ -13,9 +13,11 @@ public enum AgentDaemon {
     public static func run(configPath: String, environment: [String: String]) async -> Int32 {
         let config: AgentConfig
         let key: APIKeyResolver.Resolved
+        let redactor: Redactor
         do {
             config = try ConfigLoader.load(path: configPath)
             key = try APIKeyResolver.resolve(config: config, environment: environment)
+            redactor = try Redactor(settings: config.redaction, configPath: configPath)
         } catch {
             StandardError.line("moda-agent: \(error)")
             return ExitStatus.configuration
@@ -117,7 +119,8 @@ public enum AgentDaemon {
                 activatedSocket: activated.ingest,
                 validator: EventValidator(
                     maxEventBytes: config.batch.maxEventBytes,
-                    defaultEnvironment: config.environment
+                    defaultEnvironment: config.environment,
+                    redactor: redactor
                 ),
                 writer: writer,
                 metrics: metrics,
@@ -142,7 +145,8 @@ public enum AgentDaemon {
                 maxConnections: config.socket.maxConnections,
                 validator: EventValidator(
                     maxEventBytes: config.batch.maxEventBytes,
-                    defaultEnvironment: config.environment
+                    defaultEnvironment: config.environment,
+                    redactor: redactor
                 ),
                 writer: writer,
                 metrics: IngestMetrics(source: "http"),
@@ -240,8 +244,11 @@ public enum AgentDaemon {
             traceDelivery: traceDelivery,
             notifier: notifier,
             budget: budget,
-            logger: logger
+            logger: logger,
+            redactor: redactor
         )
+        let redactionCounts = RedactionCountsFile.recorder(for: redactor, queuePath: config.queue.path)
+        defer { redactionCounts.stop() }
         var receiverServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let receivers {
             receiverServices.append(.init(service: HTTPIngestService(server: receivers, writer: writer), serviceName: "http"))

@@ -67,6 +67,8 @@ struct SignalService: Service {
     let notifier: SystemdNotifier
     let budget: ShutdownBudget
     let logger: Logger
+    /// Redaction's rules are reloaded with the rest.
+    var redactor: Redactor? = nil
 
     func run() async throws {
         for await signal in signals.signals.cancelOnGracefulShutdown() {
@@ -89,6 +91,7 @@ struct SignalService: Service {
         do {
             let fresh = try ConfigLoader.load(path: configPath)
             let key = try APIKeyResolver.resolve(config: fresh, environment: ProcessInfo.processInfo.environment)
+            try redactor?.reload(fresh.redaction, configPath: configPath)
             delivery.reload(DeliverySettings(config: fresh, apiKey: key.key))
             traceDelivery?.reload(DeliverySettings(config: fresh, apiKey: key.key))
             logger.info("configuration reloaded", metadata: ["api_key_source": "\(key.source.rawValue)"])
