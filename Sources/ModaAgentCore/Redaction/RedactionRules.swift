@@ -9,10 +9,11 @@ public final class RedactionRules: Sendable {
     private let detectors: [(detector: BuiltInDetector, label: Int)]
     private let action: AgentConfig.Redaction.Action
     private let key: SymmetricKey?
-    /// The operator's patterns, reporting match starts.
-    private let patterns: PatternEngine?
-    /// Triggers of the detectors and the patterns: a body none of them matches needs no walk.
-    private let prefilter: PatternEngine?
+    /// The operator's patterns, one Vectorscan database each (see `PatternEngine`).
+    private let patterns: [PatternEngine]
+    /// What the detectors could start from: a body with none of it needs no walk. nil with operator patterns,
+    /// which can match anything: then every body is walked.
+    private let prefilter: RedactionPrefilter?
 
     /// Compiles the patterns and reads the key file. `configPath` names the file in errors.
     public init(settings: AgentConfig.Redaction, configPath: String = "config") throws(ConfigError) {
@@ -38,33 +39,24 @@ public final class RedactionRules: Sendable {
         } else {
             key = nil
         }
-        do {
-            patterns =
-                settings.patterns.isEmpty
-                ? nil : try PatternEngine(expressions: settings.patterns.map(\.regex), reportStarts: true)
-            var triggers = detectors.flatMap { $0.0.triggers }
-            // Operator patterns may match text only its escapes spell out, so any escape means a walk.
-            if !settings.patterns.isEmpty { triggers += settings.patterns.map { ($0.regex, false) } + [("\\\\", false)] }
-            // A \u escape can spell any character a detector looks for.
-            triggers.append(("\\\\u", false))
-            prefilter =
-                triggers.count > 1
-                ? try PatternEngine(expressions: triggers.map(\.0), reportStarts: false, caseless: triggers.map(\.1))
-                : nil
-        } catch {
-            throw .invalidValue(
-                path: configPath,
-                key: "redaction.patterns",
-                reason: "cannot be compiled together: \(error.message)"
-            )
+        var engines: [PatternEngine] = []
+        for pattern in settings.patterns {
+            do {
+                engines.append(try PatternEngine(expression: pattern.regex))
+            } catch {
+                // Unreachable: checkPatterns compiled each of them above.
+                throw .invalidValue(path: configPath, key: "redaction.patterns", reason: "cannot be compiled: \(error.message)")
+            }
         }
+        patterns = engines
+        prefilter = settings.patterns.isEmpty ? RedactionPrefilter(detectors: detectors.map(\.0)) : nil
     }
 
     /// Each pattern on its own, so a refusal names the pattern at fault.
     static func checkPatterns(_ patterns: [AgentConfig.Redaction.Pattern], configPath: String) throws(ConfigError) {
         for (index, pattern) in patterns.enumerated() {
             do {
-                _ = try PatternEngine(expressions: [pattern.regex], reportStarts: true)
+                _ = try PatternEngine(expression: pattern.regex)
             } catch {
                 throw .invalidValue(
                     path: configPath,
@@ -84,16 +76,16 @@ public final class RedactionRules: Sendable {
     /// Whether `body` may hold a finding; false means nothing in it would be redacted.
     func mayMatch(_ body: UnsafeRawBufferPointer) -> Bool {
         guard let prefilter else { return true }
-        return body.count > 0 && prefilter.matchesAny(body)
+        return prefilter.mayMatch(body)
     }
 
     /// The findings in `text`, in order, none overlapping.
     func findings(in text: UnsafeRawBufferPointer) -> [Finding] {
         guard text.count > 0 else { return [] }
         var all: [Finding] = []
-        if let patterns {
-            for match in patterns.matches(text) where match.end > match.start {
-                all.append(Finding(start: match.start, end: match.end, label: match.index))
+        for (label, pattern) in patterns.enumerated() {
+            for match in pattern.matches(text) where match.end > match.start {
+                all.append(Finding(start: match.start, end: match.end, label: label))
             }
         }
         for (detector, label) in detectors { detector.scan(text, label: label, into: &all) }

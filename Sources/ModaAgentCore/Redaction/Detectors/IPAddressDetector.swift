@@ -51,10 +51,7 @@ enum IPAddressDetector {
     private static func scanIPv6(_ text: UnsafeRawBufferPointer, label: Int, into findings: inout [Finding]) {
         var index = 0
         while index < text.count {
-            let byte = text[index]
-            guard TextByte.isHex(byte) || byte == TextByte.colon,
-                !text.byte(before: index, { TextByte.isAlnum($0) || $0 == TextByte.colon || $0 == TextByte.dot })
-            else {
+            guard startsIPv6(text, index) else {
                 index += 1
                 continue
             }
@@ -70,6 +67,18 @@ enum IPAddressDetector {
             }
             index = max(end, index + 1)
         }
+    }
+
+    /// A hex digit or `::` after a separator, or a hex digit right after `label:` (`IP:fe80::1`).
+    private static func startsIPv6(_ text: UnsafeRawBufferPointer, _ index: Int) -> Bool {
+        let byte = text[index]
+        let separated = !text.byte(before: index, { TextByte.isAlnum($0) || $0 == TextByte.colon || $0 == TextByte.dot })
+        if TextByte.isHex(byte) {
+            return separated
+                || text.byte(before: index, { $0 == TextByte.colon })
+                    && !text.byte(before: index - 1, { TextByte.isHex($0) || $0 == TextByte.colon || $0 == TextByte.dot })
+        }
+        return byte == TextByte.colon && separated && text.byte(at: index + 1, { $0 == TextByte.colon })
     }
 
     static func isIPv6(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {

@@ -18,8 +18,11 @@ enum PhoneDetector {
             guard !text.byte(before: index, { TextByte.isAlnum($0) || $0 == TextByte.dot || $0 == TextByte.plus }),
                 let end = read(text, from: index, groups: &groups, separators: &separators)
             else {
+                // `(2835601394)`: the digits after a `(` that opens no area code are tried on their own.
                 index += 1
-                while index < text.count, TextByte.isDigit(text[index]) { index += 1 }
+                if TextByte.isDigit(byte) {
+                    while index < text.count, TextByte.isDigit(text[index]) { index += 1 }
+                }
                 continue
             }
             let international = byte == TextByte.plus
