@@ -147,3 +147,52 @@ final class TemporaryFile {
 
     deinit { try? FileManager.default.removeItem(atPath: folder) }
 }
+
+/// SIGHUP: the rules are swapped whole; lines prepared afterwards get the new ones.
+@Suite("Redaction: reload")
+struct RedactionReloadTests {
+    @Test("reload turns rules on, changes them and turns them off; a bad reload keeps the running rules")
+    func reload() throws {
+        let redactor = try Redactor(settings: AgentConfig.Redaction())
+        let validator = EventValidator(maxEventBytes: 10_000, defaultEnvironment: nil, redactor: redactor)
+        let line = Array(#"{"conversation_id":"c","role":"user","message":"jane@example.com 4111111111111111"}"#.utf8)
+        func stored() -> String {
+            guard case .success(let events) = validator.prepare(line: line, receivedAt: "2026-01-01T00:00:00.000Z")
+            else { return "" }
+            return String(decoding: events[0].body, as: UTF8.self)
+        }
+        #expect(stored().contains("jane@example.com 4111111111111111"))
+        var settings = AgentConfig.Redaction()
+        settings.detectors = [.email]
+        try redactor.reload(settings, configPath: "config")
+        #expect(stored().contains("[REDACTED:email] 4111111111111111"))
+        settings.detectors = [.email, .paymentCard]
+        try redactor.reload(settings, configPath: "config")
+        #expect(stored().contains("[REDACTED:email] [REDACTED:payment_card]"))
+        var broken = settings
+        broken.action = .hash
+        broken.hashKeyFile = "/nonexistent/key"
+        #expect(throws: ConfigError.self) { try redactor.reload(broken, configPath: "config") }
+        #expect(stored().contains("[REDACTED:email] [REDACTED:payment_card]"))
+        try redactor.reload(AgentConfig.Redaction(), configPath: "config")
+        #expect(stored().contains("jane@example.com 4111111111111111"))
+    }
+
+    @Test("an event made longer than batch.maxEventBytes by its replacements is refused as too large")
+    func tooLargeOnceRedacted() throws {
+        var settings = AgentConfig.Redaction()
+        settings.detectors = [.email]
+        let line = #"{"conversation_id":"c","role":"user","message":"a@b.co"}"#
+        let validator = EventValidator(
+            maxEventBytes: line.utf8.count + 40,
+            defaultEnvironment: nil,
+            redactor: try Redactor(settings: settings)
+        )
+        let outcome = validator.prepare(line: Array(line.utf8), receivedAt: "2026-01-01T00:00:00.000Z")
+        guard case .failure(let rejection) = outcome else {
+            Issue.record("accepted: \(outcome)")
+            return
+        }
+        #expect(rejection.isTooLarge && rejection.message.contains("once redacted"), "\(rejection.message)")
+    }
+}
