@@ -62,7 +62,7 @@ public final class RedactionRules: Sendable {
                     path: configPath,
                     key: "redaction.patterns[\(index)] (\(pattern.name))",
                     reason: "has a regex Vectorscan refuses, so it cannot run in time linear in the text: "
-                        + "\(error.message). Rewrite \(jsonQuoted(pattern.regex)) without back-references or "
+                        + "\(error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message). Rewrite \(jsonQuoted(pattern.regex)) without back-references or "
                         + "look-around, and so that it cannot match empty text"
                 )
             }
