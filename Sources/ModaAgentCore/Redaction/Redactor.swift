@@ -66,12 +66,12 @@ public final class Redactor: Sendable {
 public final class RedactionCounts: Sendable {
     private let findings = NIOLockedValueBox<[String: Int]>([:])
     public let redactedEvents = ManagedAtomic<Int>(0)
-    private let eventsCounter = Counter(label: "moda_agent_redacted_events_total")
 
     func record(_ tally: RedactionTally, labels: [String]) {
         guard !tally.isEmpty else { return }
         redactedEvents.wrappingIncrement(ordering: .relaxed)
-        eventsCounter.increment()
+        // Instruments made here, not when the Redactor is (before the daemon bootstraps its metrics backend).
+        Counter(label: "moda_agent_redacted_events_total").increment()
         for (label, count) in tally.counts.enumerated() where count > 0 {
             findings.withLockedValue { $0[labels[label], default: 0] += count }
             Counter(label: "moda_agent_redactions_total", dimensions: [("detector", labels[label])])

@@ -99,6 +99,7 @@ struct RedactionEndToEndTests {
         let overrides: [String: Any] = [
             "endpoint": mock.endpoint,
             "http": ["listen": "127.0.0.1:0"],
+            "monitoring": ["listen": "127.0.0.1:0"],
             "redaction": [
                 "detectors": ["secrets", "payment_card", "email"], "action": "hash", "hashKeyFile": keyFile,
             ],
@@ -188,6 +189,10 @@ struct RedactionEndToEndTests {
                 if findings["email"] as? Int != 1 { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(findings["email"] as? Int == 1, "\(findings)")
+            let monitoring = try #require(await MonitoringTests.monitoringAddress(agent), "\(agent.log())")
+            let metrics = try await MonitoringTests.get("http://\(monitoring)/metrics").body
+            #expect(metrics.contains(#"moda_agent_redactions_total{detector="email"} 1"#), "\(metrics)")
+            #expect(metrics.contains("moda_agent_redacted_events_total 1"), "\(metrics)")
             let text = try await agent.modactl("status")
             #expect(text.stdout.contains("Redaction: 1 event redacted (email 1); secrets, payment_card, email on"), "\(text.stdout)")
         }
