@@ -21,7 +21,10 @@ struct Redact: ParsableCommand {
 
     func run() throws {
         let config = try GlobalOptions.loadConfig()
-        let path = ConfigLoader.resolvePath(flag: GlobalOptions.configFlag, environment: ProcessInfo.processInfo.environment)
+        let path = ConfigLoader.resolvePath(
+            flag: GlobalOptions.configFlag,
+            environment: ProcessInfo.processInfo.environment
+        )
         var trial: RedactionTrial
         do {
             trial = try RedactionTrial(config: config, configPath: path)
@@ -81,7 +84,9 @@ private struct StandardOutput {
     mutating func flush() {
         var offset = 0
         while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            let written = buffer.withUnsafeBytes { bytes in
+                bytes.baseAddress.map { Glibc.write(STDOUT_FILENO, $0 + offset, bytes.count - offset) } ?? 0
+            }
             if written < 0 && errno == EINTR { continue }
             guard written > 0 else { break }
             offset += written

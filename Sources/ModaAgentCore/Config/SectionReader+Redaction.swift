@@ -29,7 +29,11 @@ extension SectionReader {
                 )
             }
             guard !regex.isEmpty else {
-                throw .invalidValue(path: path, key: "redaction.patterns[\(index)].regex", reason: "is missing or empty")
+                throw .invalidValue(
+                    path: path,
+                    key: "redaction.patterns[\(index)].regex",
+                    reason: "is missing or empty"
+                )
             }
             redaction.patterns.append(.init(name: name, regex: regex))
         }

@@ -24,7 +24,11 @@ public struct RedactionTrial {
     }
 
     /// One input line: the stored bodies (one per event), or the error a client would get.
-    public mutating func run(line: [UInt8], number: Int, receivedAt: String = Timestamp.iso8601(Timestamp.now()))
+    public mutating func run(
+        line: [UInt8],
+        number: Int,
+        receivedAt: String = Timestamp.iso8601(Timestamp.now())
+    )
         -> Result<[[UInt8]], LineRejection>
     {
         var trimmed = line[...]
@@ -41,7 +45,9 @@ public struct RedactionTrial {
         case .failure(let rejection):
             summary.rejectedLines += 1
             summary.findings = redactor.counts.perDetector
-            return .failure(LineRejection(message: "line \(number): \(rejection.message)", isTooLarge: rejection.isTooLarge))
+            return .failure(
+                LineRejection(message: "line \(number): \(rejection.message)", isTooLarge: rejection.isTooLarge)
+            )
         }
     }
 

@@ -60,8 +60,10 @@ struct JSONStringRewriter {
         scanner.skipWhitespace()
         switch scanner.current {
         case JSONByte.openBrace?:
-            try object(context == .blocks || context == .transcript ? .entry : (context == .event ? .event : .free),
-                depth: depth)
+            try object(
+                context == .blocks || context == .transcript ? .entry : (context == .event ? .event : .free),
+                depth: depth
+            )
         case JSONByte.openBracket?:
             try array(.free, depth: depth)
         default:
@@ -84,7 +86,9 @@ struct JSONStringRewriter {
                     EventRedaction.blockArrayKeys.contains(name)
                 {
                     try array(.blocks, depth: depth + 1)
-                } else if context == .event, scanner.current == JSONByte.openBracket, name == EventRedaction.transcriptKey {
+                } else if context == .event, scanner.current == JSONByte.openBracket,
+                    name == EventRedaction.transcriptKey
+                {
                     try array(.transcript, depth: depth + 1)
                 } else {
                     try value(.free, depth: depth + 1)
@@ -103,7 +107,8 @@ struct JSONStringRewriter {
     }
 
     private func keyBytes(_ key: JSONToken) -> [UInt8] {
-        key.flag ? scanner.decodedString(key) : Array(UnsafeRawBufferPointer(rebasing: scanner.bytes[key.stringContent]))
+        key.flag
+            ? scanner.decodedString(key) : Array(UnsafeRawBufferPointer(rebasing: scanner.bytes[key.stringContent]))
     }
 
     /// Scans one string value (decoded first when it has escapes) and records its rewrite.

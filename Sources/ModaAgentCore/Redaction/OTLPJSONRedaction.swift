@@ -2,7 +2,8 @@
 /// protobuf JSON mapping, lowerCamelCase or the proto's snake_case names), splicing in only the changed
 /// strings: every other byte stays as it came.
 enum OTLPJSONRedaction {
-    static func redact(_ bytes: UnsafeRawBufferPointer, rules: RedactionRules, tally: inout RedactionTally) -> [UInt8]? {
+    static func redact(_ bytes: UnsafeRawBufferPointer, rules: RedactionRules, tally: inout RedactionTally) -> [UInt8]?
+    {
         var walk = JSONStringRewriter(bytes: bytes, rules: rules)
         do {
             try value(&walk, .request, depth: 0)

@@ -3,9 +3,11 @@
 /// change); every other byte is copied as it came. Resource and scope attributes, links and attribute keys
 /// are left alone.
 ///
-///     request ─1─ ResourceSpans ─2─ ScopeSpans ─2─ Span ─┬─ 9: KeyValue ─2─ AnyValue ─┬─ 1: string_value
-///                                                       └─11: Event ─3─ KeyValue       ├─ 5: ArrayValue ─1─ AnyValue
-///                                                                                      └─ 6: KeyValueList ─1─ KeyValue
+///     request ─1─ ResourceSpans ─2─ ScopeSpans ─2─ Span ─┬─ 9: KeyValue ─2─ AnyValue
+///                                                       └─11: Event ─3─ KeyValue
+///     AnyValue ─┬─ 1: string_value (scanned)
+///               ├─ 5: ArrayValue ─1─ AnyValue
+///               └─ 6: KeyValueList ─1─ KeyValue
 enum OTLPProtobufRedaction {
     enum Level {
         case request, resourceSpans, scopeSpans, span, event, keyValue, anyValue, arrayValue, keyValueList
@@ -30,7 +32,8 @@ enum OTLPProtobufRedaction {
     /// Nested array and key-value-list values deeper than this are replaced whole (stack depth is bounded).
     static let maxDepth = 64
 
-    static func redact(_ bytes: UnsafeRawBufferPointer, rules: RedactionRules, tally: inout RedactionTally) -> [UInt8]? {
+    static func redact(_ bytes: UnsafeRawBufferPointer, rules: RedactionRules, tally: inout RedactionTally) -> [UInt8]?
+    {
         rewrite(bytes, 0..<bytes.count, .request, depth: 0, rules: rules, tally: &tally)
     }
 

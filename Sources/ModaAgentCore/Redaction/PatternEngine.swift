@@ -63,10 +63,20 @@ final class PatternEngine: @unchecked Sendable {
         var raw: [(start: Int, end: Int)] = []
         let scanned = withScratch { scratch in
             withUnsafeMutablePointer(to: &raw) { sink in
-                _ = hs_scan(database, base, UInt32(text.count), 0, scratch, { _, from, to, _, context in
-                    context?.assumingMemoryBound(to: [(start: Int, end: Int)].self).pointee.append((Int(from), Int(to)))
-                    return 0
-                }, sink)
+                _ = hs_scan(
+                    database,
+                    base,
+                    UInt32(text.count),
+                    0,
+                    scratch,
+                    { _, from, to, _, context in
+                        context?.assumingMemoryBound(to: [(start: Int, end: Int)].self).pointee.append(
+                            (Int(from), Int(to))
+                        )
+                        return 0
+                    },
+                    sink
+                )
             }
         }
         // Fail closed: text that could not be scanned (no memory for scratch space) is redacted whole.

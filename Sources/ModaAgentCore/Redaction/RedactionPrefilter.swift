@@ -95,7 +95,8 @@ struct RedactionPrefilter: Sendable {
         switch body[start] {
         case UInt8(ascii: "s"): return body.has("sk-", at: start) || body.has("sk_live_", at: start)
         case UInt8(ascii: "r"): return body.has("rk_live_", at: start)
-        case UInt8(ascii: "A"): return body.has("AKIA", at: start) || body.has("ASIA", at: start) || body.has("AIza", at: start)
+        case UInt8(ascii: "A"):
+            return body.has("AKIA", at: start) || body.has("ASIA", at: start) || body.has("AIza", at: start)
         case UInt8(ascii: "g"):
             return body.has("github_pat_", at: start)
                 || body.has("gh", at: start) && body.byte(at: start + 3, { $0 == TextByte.underscore })

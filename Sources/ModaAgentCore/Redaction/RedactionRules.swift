@@ -45,7 +45,11 @@ public final class RedactionRules: Sendable {
                 engines.append(try PatternEngine(expression: pattern.regex))
             } catch {
                 // Unreachable: checkPatterns compiled each of them above.
-                throw .invalidValue(path: configPath, key: "redaction.patterns", reason: "cannot be compiled: \(error.message)")
+                throw .invalidValue(
+                    path: configPath,
+                    key: "redaction.patterns",
+                    reason: "cannot be compiled: \(error.message)"
+                )
             }
         }
         patterns = engines
@@ -58,12 +62,13 @@ public final class RedactionRules: Sendable {
             do {
                 _ = try PatternEngine(expression: pattern.regex)
             } catch {
+                let refusal = error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message
                 throw .invalidValue(
                     path: configPath,
                     key: "redaction.patterns[\(index)] (\(pattern.name))",
                     reason: "has a regex Vectorscan refuses, so it cannot run in time linear in the text: "
-                        + "\(error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message). Rewrite \(jsonQuoted(pattern.regex)) without back-references or "
-                        + "look-around, and so that it cannot match empty text"
+                        + "\(refusal). Rewrite \(jsonQuoted(pattern.regex)) without back-references or look-around, "
+                        + "and so that it cannot match empty text"
                 )
             }
         }
@@ -110,7 +115,12 @@ public final class RedactionRules: Sendable {
         var cursor = 0
         for finding in found {
             output.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[cursor..<finding.start]))
-            output.append(contentsOf: replacement(UnsafeRawBufferPointer(rebasing: text[finding.start..<finding.end]), label: finding.label))
+            output.append(
+                contentsOf: replacement(
+                    UnsafeRawBufferPointer(rebasing: text[finding.start..<finding.end]),
+                    label: finding.label
+                )
+            )
             cursor = finding.end
             tally.add(label: finding.label, of: labels.count)
         }

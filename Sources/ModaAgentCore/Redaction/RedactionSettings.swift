@@ -66,7 +66,8 @@ public enum BuiltInDetector: String, Sendable, CaseIterable {
         case .paymentCard: return [("[0-9](?:[ -]?[0-9]){12}", false)]
         case .iban: return [("[A-Z]{2}[0-9]{2}", false)]
         case .usSSN: return [("[0-9]{3}-[0-9]{2}-[0-9]{4}", false)]
-        case .ipAddress: return [("[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]", false), (":[0-9A-Fa-f]{0,4}:", false)]
+        case .ipAddress:
+            return [("[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]", false), (":[0-9A-Fa-f]{0,4}:", false)]
         case .email: return [("@", false)]
         case .phone: return [("[0-9](?:[ ().-]{0,2}[0-9]){7}", false)]
         }

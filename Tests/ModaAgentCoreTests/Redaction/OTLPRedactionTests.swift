@@ -41,7 +41,9 @@ struct OTLPRedactionTests {
     static func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
         let needle = Array(needle.utf8)
         guard haystack.count >= needle.count else { return false }
-        return (0...(haystack.count - needle.count)).contains { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+        return (0...(haystack.count - needle.count)).contains {
+            haystack[$0..<($0 + needle.count)].elementsEqual(needle)
+        }
     }
 
     @Test("protobuf: span and event attributes redacted, resource attributes and span names kept, framing valid")

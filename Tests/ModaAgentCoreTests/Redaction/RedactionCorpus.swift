@@ -179,7 +179,10 @@ struct RedactionCorpus {
         case 4: return ("ASIA" + string(upperDigits, 16), "aws session")
         case 5: return ("ghp_" + string(alnum, 36), "github")
         case 6: return ("github_pat_" + string(alnum + ["_"], 82), "github fine-grained")
-        case 7: return ("xoxb-\(random.int(100_000...999_999))-\(random.int(100_000...999_999))-" + string(alnum, 24), "slack")
+        case 7:
+            return (
+                "xoxb-\(random.int(100_000...999_999))-\(random.int(100_000...999_999))-" + string(alnum, 24), "slack"
+            )
         case 8: return ("AIza" + string(urlSafe, 35), "google")
         case 9: return (random.pick(["sk_live_", "rk_live_"]) + string(alnum, 24), "stripe")
         case 10: return (jwt(header: #"{"alg":"HS256","typ":"JWT"}"#), "jwt")
@@ -193,7 +196,8 @@ struct RedactionCorpus {
     }
 
     mutating func jwt(header: String) -> String {
-        let payload = #"{"sub":"\#(random.int(1000...99999))","name":"Jane","iat":\#(random.int(1_600_000_000...1_700_000_000))}"#
+        let payload =
+            #"{"sub":"\#(random.int(1000...99999))","name":"Jane","iat":\#(random.int(1_600_000_000...1_700_000_000))}"#
         let signature = Data((0..<32).map { _ in UInt8(random.int(0...255)) })
         return [Data(header.utf8), Data(payload.utf8), signature].map(Self.base64URL).joined(separator: ".")
     }
@@ -226,7 +230,8 @@ struct RedactionCorpus {
             }
         case .email:
             let samples = [
-                "@jane\(random.int(0...999))", "user\(random.int(0...99))@localhost", "pkg@\(random.int(1...9)).\(random.int(0...20)).\(random.int(0...9))",
+                "@jane\(random.int(0...999))", "user\(random.int(0...99))@localhost",
+                "pkg@\(random.int(1...9)).\(random.int(0...20)).\(random.int(0...9))",
                 "lodash@4.\(random.int(0...17)).\(random.int(0...21))", "name\(random.int(0...99))@host", "a @ b.com",
                 "team@@corp", "user@domain.c", "@\(random.int(1...9))x.com",
             ]
@@ -234,21 +239,45 @@ struct RedactionCorpus {
             return (samples[choice], "not an address \(choice)")
         case .phone:
             switch index % 9 {
-            case 0: return (String(format: "%04d-%02d-%02d", random.int(1990...2030), random.int(1...12), random.int(1...28)), "date")
-            case 1: return (String(format: "%02d.%02d.%04d", random.int(1...28), random.int(1...12), random.int(1990...2030)), "date dotted")
-            case 2: return (String(format: "%02d:%02d:%02d", random.int(0...23), random.int(0...59), random.int(0...59)), "time")
+            case 0:
+                return (
+                    String(format: "%04d-%02d-%02d", random.int(1990...2030), random.int(1...12), random.int(1...28)),
+                    "date"
+                )
+            case 1:
+                return (
+                    String(format: "%02d.%02d.%04d", random.int(1...28), random.int(1...12), random.int(1990...2030)),
+                    "date dotted"
+                )
+            case 2:
+                return (
+                    String(format: "%02d:%02d:%02d", random.int(0...23), random.int(0...59), random.int(0...59)), "time"
+                )
             case 3: return ("\(random.int(1...20)).\(random.int(0...30)).\(random.int(0...99))", "version")
             case 4: return (formatCard(validCard(index), style: 1), "card")
             case 5: return (String(random.int(1_600_000_000...1_800_000_000)), "unix time")
-            case 6: return (String(format: "%04d-%02d-%02d %02d:%02d", random.int(1990...2030), random.int(1...12), random.int(1...28), random.int(0...23), random.int(0...59)), "date time")
+            case 6:
+                return (
+                    String(
+                        format: "%04d-%02d-%02d %02d:%02d",
+                        random.int(1990...2030),
+                        random.int(1...12),
+                        random.int(1...28),
+                        random.int(0...23),
+                        random.int(0...59)
+                    ), "date time"
+                )
             case 7: return (String(format: "%03d-%04d", random.int(200...999), random.int(0...9999)), "7 digits")
             default: return (String(random.int(1_600_000_000_000...1_800_000_000_000)), "unix ms")
             }
         case .usSSN:
             let area = [0, 666, random.int(900...999), random.int(1...665)][index % 4]
             let group = index % 4 == 3 ? 0 : random.int(1...99)
-            let serial = index % 8 == 3 ? random.int(1...9999) : (index % 4 == 3 ? random.int(1...9999) : random.int(1...9999))
-            if index % 8 == 7 { return (String(format: "%03d-%02d-0000", random.int(1...665), random.int(1...99)), "serial 0000") }
+            let serial =
+                index % 8 == 3 ? random.int(1...9999) : (index % 4 == 3 ? random.int(1...9999) : random.int(1...9999))
+            if index % 8 == 7 {
+                return (String(format: "%03d-%02d-0000", random.int(1...665), random.int(1...99)), "serial 0000")
+            }
             return (String(format: "%03d-%02d-%04d", area, group, serial), "bad area or group")
         case .iban:
             let iban = validIBAN(index)
@@ -261,9 +290,17 @@ struct RedactionCorpus {
         case .ipAddress:
             switch index % 6 {
             case 0: return ((0..<5).map { _ in String(random.int(0...20)) }.joined(separator: "."), "five parts")
-            case 1: return ((0..<6).map { _ in String(format: "%02x", random.int(0...255)) }.joined(separator: ":"), "mac")
-            case 2: return (String(format: "%02d:%02d:%02d", random.int(0...23), random.int(0...59), random.int(0...59)), "time")
-            case 3: return ("\(random.int(256...999)).\(random.int(0...255)).\(random.int(0...255)).\(random.int(0...255))", "part over 255")
+            case 1:
+                return ((0..<6).map { _ in String(format: "%02x", random.int(0...255)) }.joined(separator: ":"), "mac")
+            case 2:
+                return (
+                    String(format: "%02d:%02d:%02d", random.int(0...23), random.int(0...59), random.int(0...59)), "time"
+                )
+            case 3:
+                return (
+                    "\(random.int(256...999)).\(random.int(0...255)).\(random.int(0...255)).\(random.int(0...255))",
+                    "part over 255"
+                )
             case 4: return ("\(random.int(1...9)).\(random.int(0...20)).\(random.int(0...99))", "version")
             default: return (random.pick(["std::vector", "Foo::Bar", "a:b:c", "10:30"]), "not an address")
             }
@@ -276,8 +313,17 @@ struct RedactionCorpus {
             case 3:
                 return (Data((0..<30).map { _ in UInt8(random.int(0...255)) }).base64EncodedString(), "base64")
             case 4: return (jwt(header: #"{"typ":"JWT","kid":"k1"}"#), "jwt-like without alg")
-            case 5: return ("eyJ" + Self.base64URL(Data((0..<40).map { _ in UInt8(random.int(0...255)) })), "eyJ without dots")
-            case 6: return (random.pick(["risk-free", "sk-learn", "task-force", "ghp_short", "AKIA", "xoxb-", "Bearer of bad news", "bearer tokens"]), "word")
+            case 5:
+                return (
+                    "eyJ" + Self.base64URL(Data((0..<40).map { _ in UInt8(random.int(0...255)) })), "eyJ without dots"
+                )
+            case 6:
+                return (
+                    random.pick([
+                        "risk-free", "sk-learn", "task-force", "ghp_short", "AKIA", "xoxb-", "Bearer of bad news",
+                        "bearer tokens",
+                    ]), "word"
+                )
             default: return (random.pick(["askance", "skeleton", "AKIAbc", "github_pat", "Basket", "eyJust"]), "word")
             }
         }

@@ -91,7 +91,11 @@ struct RedactionCorpusTests {
         for (index, sample) in corpus.samples(for: detector, count: perDetector).enumerated() {
             let sentence = sentences[index % sentences.count].replacingOccurrences(of: "$", with: sample.text)
             let line = places[(index / 2) % places.count].replacingOccurrences(of: "$", with: jsonEscaped(sentence))
-            guard case .success(let events) = validator.prepare(line: Array(line.utf8), receivedAt: "2026-01-01T00:00:00.000Z")
+            guard
+                case .success(let events) = validator.prepare(
+                    line: Array(line.utf8),
+                    receivedAt: "2026-01-01T00:00:00.000Z"
+                )
             else {
                 Issue.record("the corpus line was refused: \(line)")
                 continue
@@ -118,10 +122,17 @@ struct RedactionCorpusTests {
 
     @Test("each detector alone: precision and recall at least 0.99", arguments: BuiltInDetector.allCases)
     func detectorAlone(_ detector: BuiltInDetector) throws {
-        let score = try Self.score(detector, enabled: [detector], seed: 0x5EED_0000 + UInt64(BuiltInDetector.allCases.firstIndex(of: detector) ?? 0))
+        let score = try Self.score(
+            detector,
+            enabled: [detector],
+            seed: 0x5EED_0000 + UInt64(BuiltInDetector.allCases.firstIndex(of: detector) ?? 0)
+        )
         print("redaction corpus \(detector.rawValue) alone: \(score)")
         #expect(score.truePositives >= 200 && score.trueNegatives + score.falsePositives >= 200)
-        #expect(score.precision >= 0.99 && score.recall >= 0.99, "\(score)\n\(score.misses.prefix(8).joined(separator: "\n"))")
+        #expect(
+            score.precision >= 0.99 && score.recall >= 0.99,
+            "\(score)\n\(score.misses.prefix(8).joined(separator: "\n"))"
+        )
     }
 
     @Test("all detectors on: each true finding is named by its own detector", arguments: BuiltInDetector.allCases)

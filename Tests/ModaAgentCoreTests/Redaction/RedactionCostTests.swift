@@ -11,12 +11,18 @@ struct RedactionCostTests {
         ("digits in groups", { String(String(repeating: "4111 ", count: $0 / 5 + 1).prefix($0)) }),
         ("@", { String(repeating: "@", count: $0) }),
         ("a@b.", { String(String(repeating: "a@b.", count: $0 / 4 + 1).prefix($0)) }),
-        ("base64", { size in
-            let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-            return String((0..<size).map { alphabet[($0 * 7 + $0 / 3) % 64] })
-        }),
+        (
+            "base64",
+            { size in
+                let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+                return String((0..<size).map { alphabet[($0 * 7 + $0 / 3) % 64] })
+            }
+        ),
         ("eyJ.", { String(String(repeating: "eyJhbGci.", count: $0 / 9 + 1).prefix($0)) }),
-        ("-----BEGIN PRIVATE KEY-----", { String(String(repeating: "-----BEGIN RSA PRIVATE KEY-----", count: $0 / 31 + 1).prefix($0)) }),
+        (
+            "-----BEGIN PRIVATE KEY-----",
+            { String(String(repeating: "-----BEGIN RSA PRIVATE KEY-----", count: $0 / 31 + 1).prefix($0)) }
+        ),
         ("dotted", { String(String(repeating: "1.2.", count: $0 / 4 + 1).prefix($0)) }),
         ("colons", { String(String(repeating: "a:", count: $0 / 2 + 1).prefix($0)) }),
         ("aaaa for (a+)+$", { String(repeating: "a", count: $0) }),

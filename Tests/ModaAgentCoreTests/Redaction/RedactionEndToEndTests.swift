@@ -84,7 +84,9 @@ struct RedactionEndToEndTests {
         return String(text[range])
     }
 
-    @Test("socket, HTTP and OTLP (protobuf and JSON) arrive redacted; the queue's files never hold the originals, across kill -9")
+    @Test(
+        "socket, HTTP and OTLP (protobuf and JSON) arrive redacted; the queue's files never hold the originals, across kill -9"
+    )
     func endToEnd() async throws {
         let mock = try await MockModaServer.start()
         let up = Mutex(false)
@@ -106,12 +108,14 @@ struct RedactionEndToEndTests {
         ]
         try await AgentProcess.with(overrides: overrides) { agent in
             let host = try #require(await HTTPIngestTests.address(agent), "no receivers in:\n\(agent.log())")
-            let line = #"{"conversation_id":"c-socket","role":"user","message":"\#(Self.sentence)","metadata":{"note":"\#(Self.email)"}}"#
+            let line =
+                #"{"conversation_id":"c-socket","role":"user","message":"\#(Self.sentence)","metadata":{"note":"\#(Self.email)"}}"#
             let client = try agent.client()
             try client.send(line + "\n")
             #expect(client.readLines(1).first?.contains(#""ok":true"#) == true)
 
-            let body = #"{"events":[{"conversation_id":"c-http","role":"user","content":[{"type":"text","text":"\#(Self.sentence)"}]}]}"#
+            let body =
+                #"{"events":[{"conversation_id":"c-http","role":"user","content":[{"type":"text","text":"\#(Self.sentence)"}]}]}"#
             let posted = try await HTTPIngestTests.curl(
                 "http://\(host)/v1/ingest",
                 ["-H", "Content-Type: application/json", "-d", body],
@@ -155,7 +159,10 @@ struct RedactionEndToEndTests {
             let httpEvent = try #require(events.first { $0.contains("c-http") })
             let afterRestart = try #require(events.first { $0.contains("c-after") })
             for event in [socketEvent, httpEvent] {
-                #expect(Self.token("secrets", in: event) != nil && Self.token("payment_card", in: event) != nil, "\(event)")
+                #expect(
+                    Self.token("secrets", in: event) != nil && Self.token("payment_card", in: event) != nil,
+                    "\(event)"
+                )
             }
             let emailToken = try #require(Self.token("email", in: socketEvent))
             #expect(Self.token("email", in: httpEvent) == emailToken)
@@ -166,10 +173,16 @@ struct RedactionEndToEndTests {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             for (index, request) in traces.enumerated() {
                 let bytes = Data(request.body)
-                for original in Self.originals { #expect(bytes.range(of: Data(original.utf8)) == nil, "trace \(index)") }
+                for original in Self.originals {
+                    #expect(bytes.range(of: Data(original.utf8)) == nil, "trace \(index)")
+                }
                 #expect(bytes.range(of: Data("ops@example.com".utf8)) != nil, "resource attributes are kept")
                 try bytes.write(to: URL(fileURLWithPath: "\(folder)/\(index).body"))
-                try (request.headers["content-type"] ?? "").write(toFile: "\(folder)/\(index).type", atomically: true, encoding: .utf8)
+                try (request.headers["content-type"] ?? "").write(
+                    toFile: "\(folder)/\(index).type",
+                    atomically: true,
+                    encoding: .utf8
+                )
             }
             let decoded = try await OTelPython.run(OTelPython.decodeScript, [folder], in: agent.directory)
             #expect(decoded.status == 0, "\(decoded.stderr)")
@@ -194,13 +207,40 @@ struct RedactionEndToEndTests {
             #expect(metrics.contains(#"moda_agent_redactions_total{detector="email"} 1"#), "\(metrics)")
             #expect(metrics.contains("moda_agent_redacted_events_total 1"), "\(metrics)")
             let text = try await agent.modactl("status")
-            #expect(text.stdout.contains("Redaction: 1 event redacted (email 1); secrets, payment_card, email on"), "\(text.stdout)")
+            #expect(
+                text.stdout.contains("Redaction: 1 event redacted (email 1); secrets, payment_card, email on"),
+                "\(text.stdout)"
+            )
         }
     }
 
     static func conversation(_ event: String) -> String? {
         for name in ["c-socket", "c-http", "c-after"] where event.contains("\"\(name)\"") { return name }
         return nil
+    }
+
+    @Test("modactl redact: lines as they would be stored on stdout, findings per detector on stderr")
+    func modactlRedact() async throws {
+        try await AgentProcess.with(
+            overrides: ["redaction": ["detectors": ["secrets", "payment_card", "email"]]],
+            start: false
+        ) { agent in
+            let input = [
+                #"{"conversation_id":"c","role":"user","message":"\#(Self.sentence)"}"#,
+                #"{"conversation_id":"c","role":"user","message":"nothing here"}"#,
+            ].joined(separator: "\n")
+            let result = try await agent.modactl("redact", stdin: input + "\n")
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n")
+            #expect(lines.count == 2)
+            #expect(lines.first?.contains("key [REDACTED:secrets], card [REDACTED:payment_card], mail [REDACTED:email]") == true)
+            #expect(lines.last?.contains("nothing here") == true)
+            #expect(result.stderr.contains("2 lines, 2 events: 1 redacted, 0 rejected"), "\(result.stderr)")
+            #expect(result.stderr.contains("  email          1") && result.stderr.contains("  secrets        1"))
+            let rejected = try await agent.modactl("redact", stdin: "not json\n")
+            #expect(rejected.status == 1 && rejected.stderr.contains("stdin: line 1: malformed JSON"), "\(rejected.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: agent.queuePath), "modactl redact stores nothing")
+        }
     }
 
     @Test("a hash key file others can read stops the daemon with exit 78, naming the file")

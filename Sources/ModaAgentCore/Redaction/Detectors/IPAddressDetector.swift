@@ -56,7 +56,9 @@ enum IPAddressDetector {
                 continue
             }
             var end = index
-            while end < text.count, TextByte.isHex(text[end]) || text[end] == TextByte.colon || text[end] == TextByte.dot {
+            while end < text.count,
+                TextByte.isHex(text[end]) || text[end] == TextByte.colon || text[end] == TextByte.dot
+            {
                 end += 1
             }
             // A sentence's full stop is not part of the address.
@@ -72,11 +74,17 @@ enum IPAddressDetector {
     /// A hex digit or `::` after a separator, or a hex digit right after `label:` (`IP:fe80::1`).
     private static func startsIPv6(_ text: UnsafeRawBufferPointer, _ index: Int) -> Bool {
         let byte = text[index]
-        let separated = !text.byte(before: index, { TextByte.isAlnum($0) || $0 == TextByte.colon || $0 == TextByte.dot })
+        let separated = !text.byte(
+            before: index,
+            { TextByte.isAlnum($0) || $0 == TextByte.colon || $0 == TextByte.dot }
+        )
         if TextByte.isHex(byte) {
             return separated
                 || text.byte(before: index, { $0 == TextByte.colon })
-                    && !text.byte(before: index - 1, { TextByte.isHex($0) || $0 == TextByte.colon || $0 == TextByte.dot })
+                    && !text.byte(
+                        before: index - 1,
+                        { TextByte.isHex($0) || $0 == TextByte.colon || $0 == TextByte.dot }
+                    )
         }
         return byte == TextByte.colon && separated && text.byte(at: index + 1, { $0 == TextByte.colon })
     }

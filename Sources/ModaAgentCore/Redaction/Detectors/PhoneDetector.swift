@@ -77,7 +77,12 @@ enum PhoneDetector {
         byte == TextByte.space || byte == TextByte.dash || byte == TextByte.dot
     }
 
-    private static func isPhone(international: Bool, _ groups: [Int], _ separators: [UInt8], _ firstDigit: UInt8)
+    private static func isPhone(
+        international: Bool,
+        _ groups: [Int],
+        _ separators: [UInt8],
+        _ firstDigit: UInt8
+    )
         -> Bool
     {
         let digits = groups.reduce(0, +)

@@ -209,8 +209,9 @@ enum JWTCheck {
     /// `{` … `"alg"` `:` — the header is a JSON object naming its algorithm.
     private static func hasAlgMember(_ json: [UInt8]) -> Bool {
         var index = 0
-        while index < json.count, json[index] == TextByte.space || json[index] == 0x0A || json[index] == 0x0D
-            || json[index] == 0x09
+        while index < json.count,
+            json[index] == TextByte.space || json[index] == 0x0A || json[index] == 0x0D
+                || json[index] == 0x09
         {
             index += 1
         }
