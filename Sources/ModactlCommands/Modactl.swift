@@ -12,13 +12,13 @@ import Glibc
 public struct Modactl: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "modactl",
-        abstract: "Inspect and operate a moda-agent: status, send, flush, dead letters.",
+        abstract: "Inspect and operate a moda-agent: status, send, flush, dead letters, redact.",
         discussion: """
             --config PATH may be given anywhere; without it $MODA_AGENT_CONFIG, else /etc/moda-agent/config.json.
             status and dead-letters read the queue database directly and work with the daemon stopped.
             """,
         version: AgentVersion.current,
-        subcommands: [Status.self, Send.self, Flush.self, DeadLetters.self]
+        subcommands: [Status.self, Send.self, Flush.self, DeadLetters.self, Redact.self]
     )
 
     public init() {}

@@ -22,7 +22,8 @@ final class AgentChild {
         workspace: BenchWorkspace,
         endpoint: String,
         durability: String,
-        monitoring: Bool
+        monitoring: Bool,
+        redaction: [String] = []
     ) throws(BenchFailure) {
         self.binary = binary
         self.workspace = workspace
@@ -33,6 +34,7 @@ final class AgentChild {
             "delivery": ["drainTimeoutSeconds": 1],
         ]
         if monitoring { config["monitoring"] = ["listen": "127.0.0.1:0"] }
+        if !redaction.isEmpty { config["redaction"] = ["detectors": redaction] }
         do {
             let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: workspace.file("config.json")))

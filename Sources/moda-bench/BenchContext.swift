@@ -16,6 +16,8 @@ final class BenchContext {
     /// Run every daemon with its monitoring listener on (`monitoring.listen`), which samples the
     /// queue every second and feeds the metrics: the cost of metrics is the difference.
     let monitoring: Bool
+    /// Run the daemons with redaction on (`--redaction`): the detectors named here.
+    var redaction: [String] = []
     private(set) var rows: [ResultRow] = []
     private(set) var failures: [String] = []
     /// Ceiling samples, turned into rows at the end, once the agent's figures they are compared with are known.
@@ -136,7 +138,8 @@ final class BenchContext {
                 workspace: workspace,
                 endpoint: mock.endpoint,
                 durability: durability,
-                monitoring: monitoring
+                monitoring: monitoring,
+                redaction: redaction
             )
         } catch {
             workspace.remove()

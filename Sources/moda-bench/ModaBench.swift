@@ -58,6 +58,14 @@ struct ModaBench: ParsableCommand {
     @Flag(help: "Run the daemons with the monitoring listener on (metrics recorded, the queue sampled every second).")
     var monitoring = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Run each binary twice in turn, without and with redaction (detectors secrets, payment_card, email), "
+                + "rows \"NAME: \" and \"NAME+redaction: \": its cost, side by side in one run."
+        )
+    )
+    var redaction = false
+
     func validate() throws {
         if let runs, runs < 1 { throw ValidationError("--runs must be at least 1") }
         if let events, events < 100 { throw ValidationError("--events must be at least 100") }
@@ -100,9 +108,13 @@ struct ModaBench: ParsableCommand {
         )
         for name in selected {
             // The harness's own ceilings do not depend on the daemon: measured once.
-            for binary in name == .ceilings ? [binaries[0]] : binaries {
+            let variants = binaries.flatMap { binary in redaction ? [(binary, false), (binary, true)] : [(binary, false)] }
+            for (binary, redacting) in name == .ceilings ? [(binaries[0], false)] : variants {
                 context.agentBinary = binary
-                context.rowPrefix = binaries.count > 1 && name != .ceilings ? Self.shortName(binary) + ": " : ""
+                context.redaction = redacting ? ["secrets", "payment_card", "email"] : []
+                context.rowPrefix =
+                    variants.count > 1 && name != .ceilings
+                    ? Self.shortName(binary) + (redacting ? "+redaction" : "") + ": " : ""
                 context.say("== \(name.rawValue)\(context.rowPrefix.isEmpty ? "" : " (\(binary))")")
                 _ = context.takePeaks()
                 switch name {

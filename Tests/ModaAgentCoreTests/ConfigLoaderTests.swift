@@ -48,6 +48,9 @@ struct ConfigLoaderTests {
         config.monitoring.listen = nil
         #expect(config.http.listen == .tcp(ListenAddress(host: "127.0.0.1", port: 4318)))
         config.http.listen = nil
+        // docs/redaction.md: the example turns on secrets and payment_card.
+        #expect(config.redaction.detectors == [.secrets, .paymentCard])
+        config.redaction.detectors = []
         #expect(config == AgentConfig())
     }
 
@@ -167,7 +170,7 @@ struct ConfigLoaderTests {
         #expect(
             Set(object.keys) == [
                 "endpoint", "apiKeyFile", "apiKey", "environment", "socket", "queue", "batch", "delivery",
-                "http", "tracesEndpoint", "monitoring", "memory", "log",
+                "http", "tracesEndpoint", "monitoring", "memory", "log", "redaction",
             ]
         )
     }

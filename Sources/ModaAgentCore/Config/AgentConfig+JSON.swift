@@ -35,6 +35,14 @@ extension AgentConfig {
             "monitoring": ["listen": JSONValue(monitoring.listen) { .string("\($0)") }],
             "memory": ["maxBufferedBytes": JSONValue(memory.maxBufferedBytes)],
             "log": ["level": JSONValue(log.level)],
+            "redaction": [
+                "detectors": .array(redaction.detectors.map { JSONValue($0.rawValue) }),
+                "patterns": .array(
+                    redaction.patterns.map { ["name": JSONValue($0.name), "regex": JSONValue($0.regex)] }
+                ),
+                "action": JSONValue(redaction.action.rawValue),
+                "hashKeyFile": JSONValue(redaction.hashKeyFile),
+            ],
         ]
         if apiKey != nil { root["apiKey"] = "<redacted>" }
         return JSONValue.object(root).pretty()

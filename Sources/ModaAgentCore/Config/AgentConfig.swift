@@ -15,6 +15,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var tracesEndpoint: String? = nil
     public var monitoring = Monitoring()
     public var memory = Memory()
+    public var redaction = Redaction()
     public var log = Log()
 
     public init() {}

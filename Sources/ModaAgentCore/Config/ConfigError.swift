@@ -9,6 +9,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreadableAPIKey(path: String, reason: String)
     /// A proxy variable of the environment (`HTTPS_PROXY`, ...) that cannot be used.
     case invalidEnvironment(name: String, reason: String)
+    /// `redaction.hashKeyFile` missing, empty, or open to group or others.
+    case redactionKey(path: String, reason: String)
 
     public static let exitCode: Int32 = 78
 
@@ -34,6 +36,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidEnvironment(let name, let reason):
             return "environment variable \(name) \(reason). Fix or unset it, or set delivery.proxy in the config "
                 + "(docs/networks.md)."
+        case .redactionKey(let path, let reason):
+            return "redaction.hashKeyFile \(path) \(reason)."
         }
     }
 }

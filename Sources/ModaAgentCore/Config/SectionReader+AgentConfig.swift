@@ -201,6 +201,8 @@ extension SectionReader {
             hint: " (bytes the daemon may hold for its clients before it stops reading from them)"
         )
         try memory.rejectUnknownKeys()
+        var redaction = try section("redaction")
+        config.redaction = try redaction.readRedaction()
 
         var log = try section("log")
         config.log.level = try log.choice("level", default: config.log.level, allowed: AgentConfig.Log.levels)

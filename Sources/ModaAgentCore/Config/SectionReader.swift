@@ -126,6 +126,13 @@ struct SectionReader {
         return text
     }
 
+    /// An array's elements; empty when the key is absent or null.
+    mutating func array(_ name: String) throws(ConfigError) -> [ConfigValue] {
+        guard let raw = take(name) else { return [] }
+        guard case .array(let elements) = raw else { throw invalid(name, "must be an array, not \(raw.typeName)") }
+        return elements
+    }
+
     mutating func section(_ name: String) throws(ConfigError) -> SectionReader {
         let raw = take(name) ?? .object([:])
         var reader = SectionReader(path: path, prefix: key(name), value: raw)

@@ -16,10 +16,12 @@ public enum AgentDaemon {
         let config: AgentConfig
         let key: APIKeyResolver.Resolved
         let network: UpstreamNetwork
+        let redactor: Redactor
         do {
             config = try ConfigLoader.load(path: configPath)
             key = try APIKeyResolver.resolve(config: config, environment: environment)
             network = try UpstreamNetwork.load(config: config, configPath: configPath, environment: environment)
+            redactor = try Redactor(settings: config.redaction, configPath: configPath)
         } catch {
             StandardError.line("moda-agent: \(error)")
             return ExitStatus.configuration
@@ -41,11 +43,15 @@ public enum AgentDaemon {
             config: config,
             key: key,
             network: network,
+            redactor: redactor,
             configPath: configPath,
             signals: signals,
             registry: registry,
             logger: logger
         )
+        // Redaction's counts for `modactl status` (another process), written at most once a second.
+        let redactionCounts = RedactionCountsFile.recorder(for: redactor, queuePath: config.queue.path)
+        defer { redactionCounts.stop() }
         do {
             let daemon = try await builder.build()
             let configuration = groupConfiguration(daemon, key: key, network: network, config: config, logger: logger)

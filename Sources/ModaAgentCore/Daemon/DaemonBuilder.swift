@@ -10,6 +10,8 @@ struct DaemonBuilder {
     let key: APIKeyResolver.Resolved
     /// The proxy and CA file each upstream request goes through.
     let network: UpstreamNetwork
+    /// Redaction's rules, shared by both ingest paths and reloaded on SIGHUP.
+    let redactor: Redactor
     let configPath: String
     let signals: SignalWatcher
     let registry: PrometheusCollectorRegistry?
@@ -104,6 +106,7 @@ struct DaemonBuilder {
             metrics: parts.metrics,
             memoryBudget: parts.memoryBudget,
             budget: parts.shutdown,
+            redactor: redactor,
             logger: logger
         )
     }
@@ -114,6 +117,7 @@ struct DaemonBuilder {
             activatedSocket: parts.activated.http,
             writer: parts.writer,
             memoryBudget: parts.memoryBudget,
+            redactor: redactor,
             logger: logger
         )
     }
@@ -149,6 +153,7 @@ struct DaemonBuilder {
             configPath: configPath,
             deliveries: parts.deliveries.drivers,
             uploader: parts.deliveries.uploader,
+            redactor: redactor,
             notifier: parts.notifier,
             budget: parts.shutdown,
             logger: logger

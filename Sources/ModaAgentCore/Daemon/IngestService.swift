@@ -12,6 +12,8 @@ struct IngestService: DaemonService {
     let metrics: IngestMetrics
     let memoryBudget: MemoryBudget
     let budget: ShutdownBudget
+    /// Applied to every event after validation, before the queue (docs/redaction.md).
+    let redactor: Redactor
     let logger: Logger
 
     func run(up: @escaping @Sendable () -> Void) async throws {
@@ -22,7 +24,8 @@ struct IngestService: DaemonService {
                 activatedSocket: activatedSocket,
                 validator: EventValidator(
                     maxEventBytes: config.batch.maxEventBytes,
-                    defaultEnvironment: config.environment
+                    defaultEnvironment: config.environment,
+                    redactor: redactor
                 ),
                 writer: writer,
                 metrics: metrics,
@@ -51,6 +54,7 @@ struct HTTPIngestService: DaemonService {
     let activatedSocket: CInt?
     let writer: QueueWriter
     let memoryBudget: MemoryBudget
+    let redactor: Redactor
     let logger: Logger
 
     func run(up: @escaping @Sendable () -> Void) async throws {
@@ -63,7 +67,8 @@ struct HTTPIngestService: DaemonService {
                 maxConnections: config.socket.maxConnections,
                 validator: EventValidator(
                     maxEventBytes: config.batch.maxEventBytes,
-                    defaultEnvironment: config.environment
+                    defaultEnvironment: config.environment,
+                    redactor: redactor
                 ),
                 writer: writer,
                 metrics: IngestMetrics(source: "http"),

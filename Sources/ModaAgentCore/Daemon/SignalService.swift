@@ -11,6 +11,8 @@ struct SignalService: Service {
     let deliveries: [DeliveryDriver]
     /// Rebuilt on reload when the proxy or CA file changed.
     let uploader: Uploader
+    /// Redaction's rules are reloaded with the rest.
+    let redactor: Redactor
     let notifier: SystemdNotifier
     let budget: ShutdownBudget
     let logger: Logger
@@ -37,6 +39,7 @@ struct SignalService: Service {
             let environment = ProcessInfo.processInfo.environment
             let key = try APIKeyResolver.resolve(config: fresh, environment: environment)
             let network = try UpstreamNetwork.load(config: fresh, configPath: configPath, environment: environment)
+            try redactor.reload(fresh.redaction, configPath: configPath)
             if uploader.use(network) {
                 logger.info("proxy or CA file changed; HTTP clients rebuilt", metadata: network.logMetadata(config: fresh))
             }

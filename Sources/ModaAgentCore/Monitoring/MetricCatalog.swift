@@ -25,6 +25,8 @@ enum MetricCatalog {
         "moda_agent_delivery_concurrency": "Requests the adaptive limit allows in flight now (1 up to delivery.maxInFlight).",
         "moda_agent_delivery_state": "1 for the current delivery state, 0 for the others.",
         "moda_agent_delivery_last_success_timestamp_seconds": "Unix time of the last 2xx delivery.",
+        "moda_agent_redactions_total": "Findings redacted before storage, by detector or pattern name.",
+        "moda_agent_redacted_events_total": "Events and trace exports stored with at least one redaction.",
         "moda_agent_build_info": "The running version; always 1.",
         "process_resident_memory_bytes": "Resident memory size in bytes.",
         "process_virtual_memory_bytes": "Virtual memory size in bytes.",

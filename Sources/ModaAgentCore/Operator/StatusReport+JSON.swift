@@ -38,6 +38,11 @@ extension StatusReport {
                 "bufferedBytes": JSONValue(memory.bufferedBytes),
                 "maxBufferedBytes": JSONValue(memory.maxBufferedBytes), "readPauses": JSONValue(memory.readPauses),
             ],
+            "redaction": [
+                "rules": .array(redaction.rules.map { JSONValue($0) }),
+                "redactedEvents": JSONValue(redaction.redactedEvents),
+                "findings": .object(redaction.findings.mapValues { JSONValue($0) }),
+            ],
         ]
     }
 

@@ -57,6 +57,9 @@ extension StatusReport {
             }
         }
         lines.append("      Memory: \(memoryLine(paint))")
+        if !redaction.rules.isEmpty {
+            lines.append("   Redaction: \(redactionLine)")
+        }
         let deadCount = deadLetters + traces.deadLetters
         var deadLine = deadCount == 0 ? "none" : paint.yellow("\(deadLetters)")
         if traces.deadLetters > 0 {
@@ -70,6 +73,14 @@ extension StatusReport {
             lines.append(contentsOf: hints.map { "  \($0)" })
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `12 events redacted (email 9, payment_card 3); secrets, payment_card, email on`.
+    var redactionLine: String {
+        let findings = redaction.findings.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        var line = "\(redaction.redactedEvents) \(redaction.redactedEvents == 1 ? "event" : "events") redacted"
+        if !findings.isEmpty { line += " (\(findings.joined(separator: ", ")))" }
+        return line + "; \(redaction.rules.joined(separator: ", ")) on"
     }
 
     /// The memory budget, as `--json`'s `memory` has it: buffered bytes of the limit, read pauses.

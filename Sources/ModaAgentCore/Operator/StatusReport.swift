@@ -34,6 +34,25 @@ public struct StatusReport: Sendable {
     public var queuePath: String
     /// `delivery.maxInFlight`: the ceiling of the adaptive concurrency in `delivery`.
     public var maxInFlight: Int
+    /// What redaction is configured to find and what the running daemon found (docs/redaction.md).
+    public var redaction = RedactionStatus()
+
+    public struct RedactionStatus: Sendable {
+        /// The configured detectors and pattern names; empty when redaction is off.
+        public var rules: [String] = []
+        public var redactedEvents = 0
+        public var findings: [String: Int] = [:]
+
+        static func gather(config: AgentConfig, holder: Int32?) -> RedactionStatus {
+            var status = RedactionStatus()
+            status.rules = config.redaction.detectors.map(\.rawValue) + config.redaction.patterns.map(\.name)
+            if let holder, let counts = RedactionCountsFile.read(queuePath: config.queue.path, pid: holder) {
+                status.redactedEvents = counts.redactedEvents
+                status.findings = counts.findings
+            }
+            return status
+        }
+    }
 
     public static func gather(config: AgentConfig, now: Double = Timestamp.now()) throws(QueueError) -> StatusReport {
         let holder = QueueLock.holder(path: QueueLock.lockPath(forQueue: config.queue.path))
@@ -86,7 +105,7 @@ public struct StatusReport: Sendable {
         )
         var memory = MemoryBudget.Snapshot.idle(config)
         if let holder, let recorded = try store.memorySnapshot(pid: holder) { memory = recorded }
-        return StatusReport(
+        var report = StatusReport(
             daemon: daemon,
             traces: traces,
             queue: counters,
@@ -97,6 +116,8 @@ public struct StatusReport: Sendable {
             queuePath: config.queue.path,
             maxInFlight: config.delivery.maxInFlight
         )
+        report.redaction = .gather(config: config, holder: holder)
+        return report
     }
 }
 

@@ -343,7 +343,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         }
         let export = TraceExport(
             contentType: head.headers.first(name: "Content-Type") ?? encoding.mediaType,
-            body: Array(buffer: body)
+            body: validator.redactor?.redact(traceExport: Array(buffer: body), encoding: encoding) ?? Array(buffer: body)
         )
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)

@@ -7,10 +7,14 @@ public struct EventValidator: Sendable {
     public let maxEventBytes: Int
     /// The configured environment as JSON string content, escaped once here rather than per event.
     private let defaultEnvironment: [UInt8]?
+    /// Rewrites personal data and secrets in each valid event before it is returned for the queue
+    /// (docs/redaction.md); the trace receivers use it too. nil: none.
+    public let redactor: Redactor?
 
-    public init(maxEventBytes: Int, defaultEnvironment: String?) {
+    public init(maxEventBytes: Int, defaultEnvironment: String?, redactor: Redactor? = nil) {
         self.maxEventBytes = maxEventBytes
         self.defaultEnvironment = defaultEnvironment.map(JSONStringEscaping.escapedContent)
+        self.redactor = redactor
     }
 
     /// `receivedAt` is the already-formatted ISO 8601 UTC receive time, e.g. "2026-11-27T03:18:53.123Z".
@@ -93,6 +97,9 @@ public struct EventValidator: Sendable {
                 guard faults.isEmpty else {
                     return .failure(LineRejection(message: faults.joined(separator: "; "), isTooLarge: tooLarge))
                 }
+                if let redactor, let rules = redactor.rules {
+                    return redacted(records, redactor: redactor, rules: rules, line, values)
+                }
                 var events: [PreparedEvent] = []
                 events.reserveCapacity(records.count)
                 for record in records {
@@ -101,6 +108,34 @@ public struct EventValidator: Sendable {
                 return .success(events)
             }
         }
+    }
+
+    /// The stored bodies with their findings replaced. A replacement can make an event longer: over
+    /// `maxEventBytes` it is refused as too large, like any other.
+    private func redacted<Records: Collection<EventRecord>>(
+        _ records: Records,
+        redactor: Redactor,
+        rules: RedactionRules,
+        _ line: UnsafeRawBufferPointer,
+        _ values: StoredBodyWriter.Values
+    ) -> Result<[PreparedEvent], LineRejection> {
+        var events: [PreparedEvent] = []
+        events.reserveCapacity(records.count)
+        var faults: [String] = []
+        for record in records {
+            let body = redactor.redact(event: StoredBodyWriter.body(of: record, in: line, values: values), rules: rules)
+            if body.count > maxEventBytes {
+                faults.append(
+                    "\(FaultPath(eventIndex: record.eventIndex).eventPrefix)event is \(body.count) bytes once redacted, "
+                        + "over batch.maxEventBytes (\(maxEventBytes)): split it or raise the limit"
+                )
+            }
+            events.append(PreparedEvent(body: body))
+        }
+        guard faults.isEmpty else {
+            return .failure(LineRejection(message: faults.joined(separator: "; "), isTooLarge: true))
+        }
+        return .success(events)
     }
 
     /// The environment events without one get, as JSON string content: the envelope's, else the configured one.
