@@ -86,7 +86,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ModaAgentCoreTests",
-            dependencies: ["ModaAgentCore", "ModaAgentTestSupport"]
+            dependencies: [
+                "ModaAgentCore", "ModaAgentTestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
     ]
 )
