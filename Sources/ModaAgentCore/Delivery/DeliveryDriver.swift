@@ -22,6 +22,8 @@ public final class DeliveryDriver: @unchecked Sendable {
     private var timer: DispatchWorkItem?
     private var random = SystemRandomNumberGenerator()
     private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
+    /// `machine.status` as of the last event, for monitors that must not wait behind a batch's encoding.
+    private let published: PublishedValue<DeliveryStatus>
 
     /// `reader` is delivery's own connection to the queue; WAL lets it read beside the writer.
     public convenience init(
@@ -71,6 +73,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         queue = DispatchQueue(label: "moda-agent.delivery.\(source.queueName)")
         metrics = DeliveryMetrics(queue: source.queueName)
         machine = DeliveryStateMachine(settings: settings, stored: try source.readStatus())
+        published = PublishedValue(machine.status)
     }
 
     public func start() {
@@ -134,15 +137,18 @@ public final class DeliveryDriver: @unchecked Sendable {
         queue.sync { machine.settings.delivery.drainTimeoutSeconds }
     }
 
-    /// Queue depth and delivery state, for sd_notify STATUS and the watchdog: answering at all
-    /// proves delivery's queue is not stuck.
-    /// The state as `status` shows it, for monitoring.
-    public var status: DeliveryStatus { queue.sync { machine.status } }
+    /// The state as `status` shows it, as last published: never waits for the driver's queue.
+    public var status: DeliveryStatus { published.value }
 
+    /// Queue depth and delivery state, for sd_notify STATUS, from published values.
     public func snapshot() -> (queuedEvents: Int, state: DeliveryStatus.State) {
-        queue.sync {
-            (source.queuedCount(), machine.status.state)
-        }
+        (source.queuedCount(in: writer.levels.value), published.value.state)
+    }
+
+    /// Runs `body` on the driver's queue after what it is doing now: an answer proves delivery is
+    /// not stuck (the heartbeat's round trip).
+    public func ping(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
     }
 
     /// Requests allowed in flight right now (adaptive, at most `delivery.maxInFlight`).
@@ -163,6 +169,7 @@ public final class DeliveryDriver: @unchecked Sendable {
             if let next = execute(actions[index]) { actions += machine.handle(next, at: Self.now()) }
             index += 1
         }
+        published.publish(machine.status)
     }
 
     /// Runs one action; a read answers at once with the event it produced.

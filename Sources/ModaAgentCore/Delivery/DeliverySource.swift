@@ -27,7 +27,8 @@ protocol DeliverySource {
         -> QueueWrite?
     func statusWrite(_ status: DeliveryStatus) -> QueueWrite
     func readStatus() throws(QueueError) -> DeliveryStatus
-    func queuedCount() -> Int
+    /// What waits in this source's queue, from the writer's published levels.
+    func queuedCount(in levels: QueueLevels) -> Int
 }
 
 /// One request's body and its `Content-Type`.
@@ -80,5 +81,5 @@ struct EventSource: DeliverySource {
 
     func readStatus() throws(QueueError) -> DeliveryStatus { try reader.readStatus() }
 
-    func queuedCount() -> Int { (try? reader.counters().queuedEvents) ?? 0 }
+    func queuedCount(in levels: QueueLevels) -> Int { levels.queuedEvents }
 }

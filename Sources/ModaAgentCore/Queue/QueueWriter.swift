@@ -92,6 +92,9 @@ public final class QueueWriter: @unchecked Sendable {
     /// Completions of `markDelivered` writes: each runs once the cut has passed its `through`, so
     /// delivery learns its batch left the queue only when it has.
     private var cutWaiters: [(through: Int64, completion: @Sendable (Result<Void, QueueError>) -> Void)] = []
+    /// How full the queue is, published after every transaction for monitors that must not wait.
+    public let levels: PublishedValue<QueueLevels>
+    private let levelsReader: QueueLevelsReader
 
     /// `reserve` is the space set aside for removing delivered events on a full disk.
     init(
@@ -136,6 +139,8 @@ public final class QueueWriter: @unchecked Sendable {
         )
         oldest = try db.prepare("SELECT id, \(QueueWrite.storedSize) FROM events ORDER BY id")
         deleteThrough = try db.prepare("DELETE FROM events WHERE id <= ?")
+        levelsReader = try QueueLevelsReader(db: db)
+        levels = PublishedValue(try levelsReader.read())
     }
 
     /// Hands over the lines of one read; `completion` gets one outcome per line, in order, on the
@@ -194,6 +199,23 @@ public final class QueueWriter: @unchecked Sendable {
         checkpointer.stopWatching(db)
     }
 
+    /// Publishes `levels` again, for changes made by another process (`modactl dead-letters replay`).
+    public func refreshLevels() {
+        queue.async { self.publishLevels() }
+    }
+
+    /// Runs `body` on the writer's queue between two transactions: an answer proves the writer is
+    /// not stuck, without waiting for anything it has queued.
+    public func ping(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
+    }
+
+    /// On `queue` only, after a transaction and before anyone hears of it: an acknowledged line is
+    /// already in the levels a monitor reads.
+    private func publishLevels() {
+        if let current = try? levelsReader.read() { levels.publish(current) }
+    }
+
     /// `waitUntilIdle` for async callers: suspends instead of blocking a thread.
     public func idle() async {
         await withCheckedContinuation { continuation in queue.async { continuation.resume() } }
@@ -232,6 +254,7 @@ public final class QueueWriter: @unchecked Sendable {
         var traceOutcomes: [Outcome] = []
         let started = ContinuousClock.now
         let (outcomes, added) = commit(group, jobs: &work, traces: exports, traceOutcomes: &traceOutcomes)
+        publishLevels()
         let elapsed = ContinuousClock.now - started
         commitDuration.recordNanoseconds(
             elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
@@ -306,6 +329,7 @@ public final class QueueWriter: @unchecked Sendable {
             for waiter in waiters { waiter.completion(.failure(error)) }
             return
         }
+        publishLevels()
         let done = cutWaiters.filter { $0.through <= cutDone }
         cutWaiters.removeAll { $0.through <= cutDone }
         for waiter in done { waiter.completion(.success(())) }

@@ -67,5 +67,5 @@ struct TraceSource: DeliverySource {
 
     func readStatus() throws(QueueError) -> DeliveryStatus { try reader.readTraceStatus() }
 
-    func queuedCount() -> Int { (try? reader.traceCounters().queuedExports) ?? 0 }
+    func queuedCount(in levels: QueueLevels) -> Int { levels.queuedExports }
 }
