@@ -100,11 +100,13 @@ struct IngestConnectionStateMachineTests {
             partialBytes: 0
         )
         let text = try #require(Self.written(actions))
-        #expect(text.split(separator: "\n").map(String.init) == [
-            #"{"ok":true,"accepted":1}"#,
-            #"{"ok":false,"accepted":0,"retryable":false,"error":"line 2: bad"}"#,
-            #"{"ok":false,"accepted":0,"retryable":true,"error":"line 3: queue full"}"#,
-        ])
+        #expect(
+            text.split(separator: "\n").map(String.init) == [
+                #"{"ok":true,"accepted":1}"#,
+                #"{"ok":false,"accepted":0,"retryable":false,"error":"line 2: bad"}"#,
+                #"{"ok":false,"accepted":0,"retryable":true,"error":"line 3: queue full"}"#,
+            ]
+        )
         #expect(actions.contains(.answered(lines: 3, events: 1, refusals: [.queueFull])))
     }
 

@@ -48,7 +48,9 @@ struct ScrapeDuringDrainTests {
             var rounds: [Round] = []
             for round in 0..<4 {
                 _ = await agent.stop()
-                try QueueFiller.fill(path: agent.queuePath, count: Self.backlog) { EventLines.typical(round * Self.backlog + $0) }
+                try QueueFiller.fill(path: agent.queuePath, count: Self.backlog) {
+                    EventLines.typical(round * Self.backlog + $0)
+                }
                 try await agent.start()
                 rounds.append(await Self.measureDrain(agent: agent, mock: mock, port: port, round: round))
             }
@@ -71,7 +73,10 @@ struct ScrapeDuringDrainTests {
                     + "scraping (\(withScrapes.count) acks), \(ms(ackP99.without)) without (\(without.count) acks)"
             )
             #expect(scrapeTimes.count >= 80, "too few scrapes during the drains: \(scrapeTimes.count)")
-            #expect(withScrapes.count >= 200 && without.count >= 200, "too few acks: \(withScrapes.count), \(without.count)")
+            #expect(
+                withScrapes.count >= 200 && without.count >= 200,
+                "too few acks: \(withScrapes.count), \(without.count)"
+            )
             #expect(scrapeP99 <= 0.010, "scrape p99 \(ms(scrapeP99))")
             // The same within noise: a shared 2-core machine varies by a few milliseconds between half seconds.
             #expect(

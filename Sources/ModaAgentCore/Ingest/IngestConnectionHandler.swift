@@ -16,7 +16,6 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Sent down the pipeline when the daemon shuts down: stop reading, finish what was read, close.
     struct DrainEvent: Sendable {}
 
-    static let maxUnreadReplyBytes = Machine.maxUnreadReplyBytes
     /// What an open connection takes beside the bytes it buffers, for the memory budget: measured
     /// at about 6.4 KB (channel, pipeline, this handler, NIO's pooled receive buffer), rounded up.
     static let stateBytes = 8 << 10
@@ -185,7 +184,8 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     private func committed(_ burst: Machine.Burst, outcomes: [QueueWriter.Outcome], context: ChannelHandlerContext) {
-        let unread = context.channel.isActive ? (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) : nil
+        let unread =
+            context.channel.isActive ? (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) : nil
         handle(.committed(burst, outcomes, unreadReplyBytes: unread), context: context)
     }
 

@@ -2,7 +2,7 @@ import CoreMetrics
 import NIOConcurrencyHelpers
 import Prometheus
 
-/// The SPEC 9.1 gauges and the `/health` decision, from values their owners publish: the queue's
+/// The gauges of docs/monitoring.md and the `/health` decision, from values their owners publish: the queue's
 /// levels (`QueueWriter.levels`, after every transaction), delivery's state (`DeliveryDriver.status`,
 /// after every event) and the memory budget's atomics. A scrape or a health check runs on an event
 /// loop, so it reads only those: no SQL, no waiting for the writer or for delivery. The counters
