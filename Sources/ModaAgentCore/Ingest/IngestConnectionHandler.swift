@@ -88,7 +88,8 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             handle(.inputClosed, context: context)
         } else if event is DrainEvent {
             handle(.drain, context: context)
-        } else if event is IdleStateHandler.IdleStateEvent {
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle != .write {
+            // Nothing read for the idle time (a connection that only has no replies to write is not idle).
             // Only when the pipeline has an IdleStateHandler: the socket's has none (docs/protocol.md).
             handle(.idleTimeout, context: context)
         } else {
