@@ -109,7 +109,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ModaAgentCoreTests",
-            dependencies: ["ModaAgentCore", "ModaAgentTestSupport"]
+            dependencies: [
+                "ModaAgentCore", "ModaAgentTestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
     ]
 )

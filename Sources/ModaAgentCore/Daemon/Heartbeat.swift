@@ -6,14 +6,16 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// The daemon's word to systemd: READY=1 once running, STATUS= kept current and watchdog pings
-/// while running, but only after the writer and delivery have both answered (a stuck pipeline
-/// stops the pings and systemd restarts the daemon), STOPPING=1 first thing on shutdown. Each beat
-/// also records the memory budget's numbers in the queue for `modactl status`, when they changed.
+/// The daemon's word to systemd: READY=1 once running, STATUS= kept current from published values,
+/// watchdog pings while running, STOPPING=1 first thing on shutdown. A ping proves liveness by a
+/// round trip: each beat sends a no-op through the writer's queue and delivery's, and the next beat
+/// pings the watchdog only if both came back, so a pipeline stuck for a beat stops the pings and
+/// systemd restarts the daemon; nothing here waits for them (nor for deletions to catch up). Each
+/// beat also records the memory budget's numbers in the queue for `modactl status`, when they changed.
 final class Heartbeat: Service, @unchecked Sendable {
-    // @unchecked: `timer` is set in start() before the source first fires and cancelled in stop();
-    // `lastStatus`, `lastActivity`, `trimmedAt` and `recordedMemory` are touched only by beat(), which
-    // runs on `queue` (serial); the rest are constants of Sendable types.
+    // @unchecked: `timer` is set once in start() before the source runs and cancelled in stop();
+    // `lastStatus`, `lastActivity`, `trimmedAt`, `recordedMemory` and `outstandingProbes` are touched
+    // only on `queue`, where every beat and every probe's answer runs.
     private let delivery: DeliveryDriver
     /// Trace exports' delivery, when it runs: STATUS= shows its queue and state too.
     private let traceDelivery: DeliveryDriver?
@@ -27,6 +29,8 @@ final class Heartbeat: Service, @unchecked Sendable {
     private var trimmedAt = 0
     private let budget: MemoryBudget
     private var recordedMemory: MemoryBudget.Snapshot
+    /// Round trips sent and not yet back (the writer's and delivery's).
+    private var outstandingProbes = 0
 
     /// `activity` counts accepted events; a burst that has ended gives its heap back to the system.
     init(
@@ -74,7 +78,10 @@ final class Heartbeat: Service, @unchecked Sendable {
     }
 
     private func beat() {
-        writer.waitUntilIdle()
+        if outstandingProbes == 0 {
+            notifier.watchdog()
+            probe()
+        }
         let snapshot = delivery.snapshot()
         let line = SystemdNotifier.statusLine(
             queuedEvents: snapshot.queuedEvents,
@@ -85,7 +92,6 @@ final class Heartbeat: Service, @unchecked Sendable {
             notifier.status(line)
             lastStatus = line
         }
-        notifier.watchdog()
         let memory = budget.snapshot()
         if memory != recordedMemory {
             writer.perform(.memory(memory, pid: getpid())) { _ in }
@@ -98,5 +104,15 @@ final class Heartbeat: Service, @unchecked Sendable {
             trimmedAt = current
         }
         lastActivity = current
+    }
+
+    /// One round trip through each queue whose stall would stop the daemon's work.
+    private func probe() {
+        outstandingProbes = 2
+        let answered: @Sendable () -> Void = { [queue] in
+            queue.async { self.outstandingProbes -= 1 }
+        }
+        writer.ping(answered)
+        delivery.ping(answered)
     }
 }

@@ -11,9 +11,10 @@ import Logging
 /// their results come back as events. A batch's rows are read and its body built here, while
 /// the other requests are in flight; the body lives only as long as its request.
 public final class DeliveryDriver: @unchecked Sendable {
-    // @unchecked: the mutable state (`machine`, `timer`, `random`, `drainWaiters`) and `source` (with
-    // its SQLite connection, not Sendable) are touched only on `queue`, a serial queue; the other
-    // properties are constants of Sendable types (the writer, uploader, clock, logger and metrics).
+    // @unchecked: the mutable state (`machine`, `timer`, `random`, `drainWaiters`, `spareBodies`,
+    // `sentSinceTimer`) and `source` (with its SQLite connection, not Sendable) are touched only on `queue`,
+    // a serial queue; `published` is a lock-guarded value others read; the other properties are constants
+    // of Sendable types (the writer, uploader, clock, logger and metrics).
     private let queue: DispatchQueue
     private var machine: DeliveryStateMachine
     private let source: any DeliverySource
@@ -30,6 +31,8 @@ public final class DeliveryDriver: @unchecked Sendable {
     /// of the daemon's CPU end to end). At most `maxInFlight`; dropped once delivery is idle.
     private var spareBodies: [ByteBuffer] = []
     private var sentSinceTimer = 0
+    /// `machine.status` as of the last event, for monitors that must not wait behind a batch's encoding.
+    private let published: PublishedValue<DeliveryStatus>
 
     /// `reader` is delivery's own connection to the queue; WAL lets it read beside the writer.
     public convenience init(
@@ -86,6 +89,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         queue = DispatchQueue(label: "moda-agent.delivery.\(source.kind.rawValue)", qos: .utility)
         metrics = DeliveryMetrics(queue: source.kind.rawValue)
         machine = DeliveryStateMachine(settings: source.kind.fitted(settings), stored: try source.readStatus())
+        published = PublishedValue(machine.status)
     }
 
     public func start() {
@@ -154,15 +158,18 @@ public final class DeliveryDriver: @unchecked Sendable {
         queue.sync { machine.settings.delivery.drainTimeoutSeconds }
     }
 
-    /// Queue depth and delivery state, for sd_notify STATUS and the watchdog: answering at all
-    /// proves delivery's queue is not stuck.
-    /// The state as `status` shows it, for monitoring.
-    public var status: DeliveryStatus { queue.sync { machine.status } }
+    /// The state as `status` shows it, as last published: never waits for the driver's queue.
+    public var status: DeliveryStatus { published.value }
 
+    /// Queue depth and delivery state, for sd_notify STATUS, from published values.
     public func snapshot() -> (queuedEvents: Int, state: DeliveryStatus.State) {
-        queue.sync {
-            (source.queuedCount(), machine.status.state)
-        }
+        (source.queuedCount(in: writer.levels.value), published.value.state)
+    }
+
+    /// Runs `body` on the driver's queue after what it is doing now: an answer proves delivery is
+    /// not stuck (the heartbeat's round trip).
+    public func ping(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
     }
 
     /// Requests allowed in flight right now (adaptive, at most `delivery.maxInFlight`).
@@ -179,6 +186,7 @@ public final class DeliveryDriver: @unchecked Sendable {
             if let next = execute(actions[index]) { actions += machine.handle(next, at: clock.now()) }
             index += 1
         }
+        published.publish(machine.status)
     }
 
     /// Runs one action; a read answers at once with the event it produced.

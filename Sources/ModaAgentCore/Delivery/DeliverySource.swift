@@ -34,9 +34,9 @@ extension DeliverySource {
         kind == .events ? try reader.readStatus() : try reader.readTraceStatus()
     }
 
-    func queuedCount() -> Int {
-        kind == .events
-            ? (try? reader.counters().queuedEvents) ?? 0 : (try? reader.traceCounters().queuedExports) ?? 0
+    /// What waits in this source's queue, from the writer's published levels.
+    func queuedCount(in levels: QueueLevels) -> Int {
+        kind == .events ? levels.queuedEvents : levels.queuedExports
     }
 
     /// Closes the queue connection; called once, after the driver has stopped.

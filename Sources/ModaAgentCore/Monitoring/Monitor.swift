@@ -2,15 +2,17 @@ import CoreMetrics
 import NIOConcurrencyHelpers
 import Prometheus
 
-/// Samples what the queue database and delivery know (queue depth, delivered and dropped counts,
-/// dead letters, the delivery state) into the SPEC 9.1 gauges, and decides `/health`. The counters
-/// marked (q) in SPEC 9.1 come from the database, so they survive restarts and agree with
-/// `modactl status --json`. Sampled every second and on each request.
+/// The gauges of docs/monitoring.md and the `/health` decision, from values their owners publish: the queue's
+/// levels (`QueueWriter.levels`, after every transaction), delivery's state (`DeliveryDriver.status`,
+/// after every event) and the memory budget's atomics. A scrape or a health check runs on an event
+/// loop, so it reads only those: no SQL, no waiting for the writer or for delivery. The counters
+/// marked (q) come from the database's counters, so they survive restarts and agree with
+/// `modactl status --json`. Dead letters are counted in SQL by `sample`, once a second, off the
+/// event loops (docs/monitoring.md).
 public final class Monitor: @unchecked Sendable {
-    // @unchecked: `state` (with its SQLite connection) is touched only under `lock`; the sampler task
-    // and the listener's event loop both sample.
+    // @unchecked: `state` is touched only under `lock` (scrapes on event loops, the sampler task);
+    // `store` (a SQLite connection) only under `storeLock`, by the sampler task.
     private struct State {
-        var store: QueueStore
         var retryingSince: Double?
         var traceRetryingSince: Double?
         var delivered: Int?
@@ -18,7 +20,6 @@ public final class Monitor: @unchecked Sendable {
         var dropped: Int?
         var readPauses = 0
         var cpuSeconds: Double = 0
-        var report: HealthReport.Inputs?
     }
 
     private let registry: PrometheusCollectorRegistry
@@ -28,7 +29,9 @@ public final class Monitor: @unchecked Sendable {
     private let memory: MemoryBudget
     private let config: AgentConfig
     private let lock = NIOLock()
-    private var state: State
+    private var state = State()
+    private let storeLock = NIOLock()
+    private let store: QueueStore
     private let process = ProcessMetrics()
 
     private let queueEvents = Meter(label: "moda_agent_queue_events", dimensions: [("queue", "events")])
@@ -59,7 +62,7 @@ public final class Monitor: @unchecked Sendable {
     }
 
     /// `registry` is the one the daemon bootstrapped swift-metrics with; `store` a connection of the
-    /// monitor's own.
+    /// monitor's own, for counting dead letters.
     public init(
         registry: PrometheusCollectorRegistry,
         store: QueueStore,
@@ -76,46 +79,50 @@ public final class Monitor: @unchecked Sendable {
         self.delivery = delivery
         self.writer = writer
         self.config = config
-        state = State(store: store)
+        self.store = store
         Meter(label: "moda_agent_build_info", dimensions: [("version", AgentVersion.current)]).set(1)
     }
 
-    /// Reads the current state into the gauges; returns what `/health` decides from.
+    /// The once-a-second work kept off the event loops: counts dead letters (SQL on the monitor's
+    /// own connection), asks the writer to publish its levels again (changes by another process,
+    /// such as a replay), reads `/proc` for the `process_*` metrics, and brings the gauges up to date
+    /// (`/health` counts how long delivery has been retrying from them).
+    public func sample(now: Double = Timestamp.now()) {
+        writer.refreshLevels()
+        storeLock.withLock {
+            if let dead = try? store.deadLetterCount() { deadLetters.set(Int64(dead)) }
+            if let dead = try? store.deadTraceCount() { traces.deadLetters.set(Int64(dead)) }
+        }
+        lock.withLock { state.cpuSeconds = process.sample(previousCPU: state.cpuSeconds) }
+        publish(now: now)
+    }
+
+    /// Sets the gauges from the published values; returns what `/health` decides from. Reads
+    /// copies of values and takes one uncontended lock: safe on an event loop.
     @discardableResult
-    public func sample(now: Double = Timestamp.now()) -> HealthReport.Inputs? {
+    func publish(now: Double = Timestamp.now()) -> HealthReport.Inputs {
+        let levels = writer.levels.value
         let status = delivery.status
         let traceStatus = traceDelivery?.status
         let lastCommitFailed = writer.lastCommitFailed
-        return lock.withLock { () -> HealthReport.Inputs? in
-            guard let counters = try? state.store.counters() else { return state.report }
-            let oldest = try? state.store.oldestReceivedAt()
-            let dead = (try? state.store.deadLetterCount()) ?? 0
-            queueEvents.set(Int64(counters.queuedEvents))
-            queueBytes.set(Int64(counters.queuedBytes))
-            oldestAge.set(oldest.map { max(0, now - $0) } ?? 0)
-            deadLetters.set(Int64(dead))
+        let budget = memory.snapshot()
+        return lock.withLock { () -> HealthReport.Inputs in
+            queueEvents.set(Int64(levels.queuedEvents))
+            queueBytes.set(Int64(levels.queuedBytes))
+            oldestAge.set(levels.oldestReceivedAt.map { max(0, now - $0) } ?? 0)
             // Counters only go up: add what the database gained since the last look (all of it first).
-            deliveredTotal.increment(by: Int64(max(0, counters.deliveredEvents - (state.delivered ?? 0))))
-            droppedTotal.increment(by: Int64(max(0, counters.droppedEvents - (state.dropped ?? 0))))
-            state.delivered = max(state.delivered ?? 0, counters.deliveredEvents)
-            state.dropped = max(state.dropped ?? 0, counters.droppedEvents)
+            deliveredTotal.increment(by: Int64(max(0, levels.deliveredEvents - (state.delivered ?? 0))))
+            droppedTotal.increment(by: Int64(max(0, levels.droppedEvents - (state.dropped ?? 0))))
+            state.delivered = max(state.delivered ?? 0, levels.deliveredEvents)
+            state.dropped = max(state.dropped ?? 0, levels.droppedEvents)
             if let success = status.lastSuccessAt { lastSuccess.set(success) }
-            var traceBytes = 0
-            if let traceCounters = try? state.store.traceCounters() {
-                traceBytes = traceCounters.queuedBytes
-                traces.queued.set(Int64(traceCounters.queuedExports))
-                traces.bytes.set(Int64(traceCounters.queuedBytes))
-                let oldestTrace = try? state.store.oldestTraceReceivedAt()
-                traces.oldestAge.set(oldestTrace.map { max(0, now - $0) } ?? 0)
-                traces.deadLetters.set(Int64((try? state.store.deadTraceCount()) ?? 0))
-                traces.delivered.increment(
-                    by: Int64(max(0, traceCounters.deliveredExports - (state.deliveredTraces ?? 0)))
-                )
-                state.deliveredTraces = max(state.deliveredTraces ?? 0, traceCounters.deliveredExports)
-            }
+            traces.queued.set(Int64(levels.queuedExports))
+            traces.bytes.set(Int64(levels.exportBytes))
+            traces.oldestAge.set(levels.oldestExportReceivedAt.map { max(0, now - $0) } ?? 0)
+            traces.delivered.increment(by: Int64(max(0, levels.deliveredExports - (state.deliveredTraces ?? 0))))
+            state.deliveredTraces = max(state.deliveredTraces ?? 0, levels.deliveredExports)
             if let success = traceStatus?.lastSuccessAt { traces.lastSuccess.set(success) }
             concurrency.set(Int64(status.concurrency))
-            let budget = memory.snapshot()
             bufferedBytes.set(Int64(budget.bufferedBytes))
             maxBufferedBytes.set(Int64(budget.maxBufferedBytes))
             readPauses.increment(by: Int64(max(0, budget.readPauses - state.readPauses)))
@@ -124,20 +131,17 @@ public final class Monitor: @unchecked Sendable {
             for (word, gauge) in traceStateGauges { gauge.set(word == traceStatus?.state ? 1 : 0) }
             state.retryingSince = Self.retryingSince(state.retryingSince, status.state, now: now)
             state.traceRetryingSince = Self.retryingSince(state.traceRetryingSince, traceStatus?.state, now: now)
-            state.cpuSeconds = process.sample(previousCPU: state.cpuSeconds)
-            let inputs = HealthReport.Inputs(
+            return HealthReport.Inputs(
                 delivery: status,
                 retryingForSeconds: state.retryingSince.map { now - $0 },
-                queuedEvents: counters.queuedEvents,
-                queuedBytes: counters.queuedBytes + traceBytes,
+                queuedEvents: levels.queuedEvents,
+                queuedBytes: levels.queuedBytes + levels.exportBytes,
                 maxQueueBytes: config.queue.maxBytes,
                 whenFull: config.queue.whenFull,
                 lastCommitFailed: lastCommitFailed,
                 traceDelivery: traceStatus,
                 traceRetryingForSeconds: state.traceRetryingSince.map { now - $0 }
             )
-            state.report = inputs
-            return inputs
         }
     }
 
@@ -146,26 +150,18 @@ public final class Monitor: @unchecked Sendable {
         state == .retrying ? since ?? now : nil
     }
 
-    /// The Prometheus text exposition, freshly sampled.
+    /// The Prometheus text exposition, from the values published so far.
     public func metricsText() -> [UInt8] {
-        sample()
+        publish()
         return registry.emitToBuffer()
     }
 
     public func health() -> HealthReport {
-        guard let inputs = sample() else {
-            return HealthReport(
-                healthy: false,
-                reason: "cannot read the queue database",
-                deliveryState: delivery.status.state,
-                queuedEvents: 0
-            )
-        }
-        return HealthReport.evaluate(inputs)
+        HealthReport.evaluate(publish())
     }
 
     public func close() {
-        lock.withLock { state.store.close() }
+        storeLock.withLock { store.close() }
     }
 }
 

@@ -12,8 +12,9 @@ import NIOConcurrencyHelpers
 /// head in chunks (`HeadCutSchedule` decides when, `HeadCutter` deletes), lines first.
 public final class QueueWriter: @unchecked Sendable {
     // @unchecked: `inbox` is touched only under `lock`; everything else that changes (`schedule`,
-    // `justCommitted`, and the connection with its statements inside `group`, `cutter` and `counters`)
-    // only on `queue`, a serial queue. The streams' continuations are thread-safe.
+    // `justCommitted`, and the connection with its statements inside `group`, `cutter`, `counters` and
+    // `levelsReader`) only on `queue`, a serial queue. `levels` guards its value with a lock of its own;
+    // the streams' continuations are thread-safe.
     public enum Outcome: Sendable, Equatable {
         case accepted(Int)
         /// Refused for lack of room; the client may retry.
@@ -88,6 +89,9 @@ public final class QueueWriter: @unchecked Sendable {
     private let commitDuration = CoreMetrics.Timer(label: "moda_agent_commit_duration_seconds")
     private let lastCommitFailure = ManagedAtomic<Bool>(false)
     let checkpointer: Checkpointer
+    /// How full the queue is, published after every transaction for monitors that must not wait.
+    public let levels: PublishedValue<QueueLevels>
+    private let levelsReader: QueueLevelsReader
 
     /// `reserve` is the space set aside for removing delivered events on a full disk.
     init(
@@ -124,6 +128,8 @@ public final class QueueWriter: @unchecked Sendable {
             room: RoomPolicy(maxBytes: Int64(config.maxBytes), whenFull: config.whenFull)
         )
         cutter = try HeadCutter(db: db, counters: counters, durability: config.durability)
+        levelsReader = try QueueLevelsReader(db: db)
+        levels = PublishedValue(try levelsReader.read())
     }
 
     /// Hands over the lines of one read; `completion` gets one outcome per line, in order, on the
@@ -168,6 +174,23 @@ public final class QueueWriter: @unchecked Sendable {
 
     deinit {
         checkpointer.stopWatching(db)
+    }
+
+    /// Publishes `levels` again, for changes made by another process (`modactl dead-letters replay`).
+    public func refreshLevels() {
+        queue.async { self.publishLevels() }
+    }
+
+    /// Runs `body` on the writer's queue between two transactions: an answer proves the writer is
+    /// not stuck, without waiting for anything it has queued.
+    public func ping(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
+    }
+
+    /// On `queue` only, after a transaction and before anyone hears of it: an acknowledged line is
+    /// already in the levels a monitor reads.
+    private func publishLevels() {
+        if let current = try? levelsReader.read() { levels.publish(current) }
     }
 
     /// Suspends until everything submitted before the call is committed and answered.
@@ -219,6 +242,7 @@ public final class QueueWriter: @unchecked Sendable {
         var jobs = taken.jobs
         let started = ContinuousClock.now
         let result = group.run(taken.submissions, jobs: &jobs, traces: taken.traces)
+        publishLevels()
         commitDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
         lastCommitFailure.store(result.failed != nil, ordering: .relaxed)
         if jobs.contains(where: { $0.write.isRemoval }) { recoverSpace(&jobs) }
@@ -251,6 +275,7 @@ public final class QueueWriter: @unchecked Sendable {
     private func cut(rows: Int64) {
         do {
             let through = try cutter.cut(through: schedule.target, rows: rows, after: schedule.done)
+            publishLevels()
             for waiter in schedule.cut(through: through) { waiter(.success(())) }
         } catch {
             for waiter in schedule.cutFailed() { waiter(.failure(error)) }

@@ -19,7 +19,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
     static let reservationStep = 256 * 1024
 
     /// What a request is, decided from its head.
-    private enum Route: Equatable {
+    enum Route: Equatable {
         case ingest
         case traces(OTLPEncoding)
         /// `/v1/metrics` or `/v1/logs`: answered, counted and dropped.
@@ -33,7 +33,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         }
     }
 
-    private enum State {
+    enum State {
         case idle
         case collecting(HTTPRequestHead, Route, ByteBuffer)
         /// A request already answered (too large, unauthorized): the rest of it is read and dropped.
@@ -41,21 +41,21 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         case committing
     }
 
-    private let settings: AgentConfig.HTTP
-    private let validator: EventValidator
-    private let writer: QueueWriter
-    private let metrics: IngestMetrics
-    private let discards: OTLPDiscards
-    private let budget: MemoryBudget?
+    let settings: AgentConfig.HTTP
+    let validator: EventValidator
+    let writer: QueueWriter
+    let metrics: IngestMetrics
+    let discards: OTLPDiscards
+    let budget: MemoryBudget?
     /// What this connection's body holds of the budget now.
-    private var reserved = 0
+    var reserved = 0
     /// A reservation is being waited for: reads wait with it. Cancelled when the client goes.
-    private var reserving = false
-    private var reservation: Task<Void, Never>?
-    private var readPending = false
-    private var state = State.idle
+    var reserving = false
+    var reservation: Task<Void, Never>?
+    var readPending = false
+    var state = State.idle
     /// The route of the request being answered, for the shape of a refusal.
-    private var route = Route.ingest
+    var route = Route.ingest
 
     init(
         settings: AgentConfig.HTTP,
@@ -123,79 +123,6 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
-    /// Takes more of the budget when the body being read holds more than its share, holding reads
-    /// until it is granted; a body that could never fit is refused.
-    private func reserveMore(context: ChannelHandlerContext) {
-        guard let budget, !reserving, case .collecting(_, _, let body) = state, body.readableBytes > reserved else {
-            return
-        }
-        let limit = budget.snapshot().maxBufferedBytes
-        guard body.readableBytes <= limit else {
-            refuse(
-                .payloadTooLarge,
-                "the body is over memory.maxBufferedBytes (\(limit) bytes), what the agent holds for clients",
-                reason: .tooLarge,
-                keepAlive: false,
-                context: context
-            )
-            return
-        }
-        let bytes = min(max(body.readableBytes - reserved, Self.reservationStep), limit - reserved)
-        reserving = true
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        reservation = Task {
-            let result: Result<MemoryBudget.Reservation, MemoryBudget.ReserveError>
-            do throws(MemoryBudget.ReserveError) {
-                result = .success(try await budget.reserve(bytes))
-            } catch {
-                result = .failure(error)
-            }
-            loop.execute {
-                let (handler, context) = bound.value
-                handler.reserved(result, context: context)
-            }
-        }
-    }
-
-    private func reserved(
-        _ result: Result<MemoryBudget.Reservation, MemoryBudget.ReserveError>,
-        context: ChannelHandlerContext
-    ) {
-        reserving = false
-        reservation = nil
-        switch result {
-        case .success(let reservation):
-            switch state {
-            case .collecting, .committing:
-                reserved += reservation.bytes
-            case .idle, .discarding:
-                // Answered meanwhile: nothing is held any more.
-                budget?.release(reservation)
-            }
-            guard context.channel.isActive else {
-                releaseBudget()
-                return
-            }
-        case .failure(.cancelled):
-            return
-        case .failure(.largerThanBudget):
-            // Not asked for: `reserveMore` refuses such a body first.
-            break
-        }
-        reserveMore(context: context)
-        if !reserving, readPending {
-            readPending = false
-            context.read()
-        }
-    }
-
-    private func releaseBudget() {
-        guard reserved > 0, let budget else { return }
-        budget.release(MemoryBudget.Reservation(bytes: reserved))
-        reserved = 0
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A gzip body that does not decode, or decodes past the limit, is the client's fault: answer it.
         let decompression = error as? NIOHTTPDecompression.DecompressionError
@@ -223,7 +150,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         }
     }
 
-    private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let otlpSignal: String?
         switch path {
@@ -285,7 +212,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         state = .collecting(head, route, context.channel.allocator.buffer(capacity: 0))
     }
 
-    private func tooLarge(context: ChannelHandlerContext) {
+    func tooLarge(context: ChannelHandlerContext) {
         // Not kept alive: the rest of the body is not worth reading.
         let what = route == .ingest ? "events" : "spans"
         refuse(
@@ -298,7 +225,7 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
     }
 
     /// Answers a request in its route's error shape; the rest of its body, if any, is read and dropped.
-    private func refuse(
+    func refuse(
         _ status: HTTPResponseStatus,
         _ message: String,
         reason: IngestMetrics.RejectReason? = nil,
@@ -323,175 +250,6 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
                 context: context,
                 allow: allow
             )
-        }
-    }
-
-    /// Checks the export is what its `Content-Type` says, stores it as received, and answers once
-    /// it is durable.
-    private func finishTraces(
-        _ head: HTTPRequestHead,
-        encoding: OTLPEncoding,
-        body: ByteBuffer,
-        context: ChannelHandlerContext
-    ) {
-        let receivedAt = Timestamp.now()
-        if let fault = body.withUnsafeReadableBytes({ OTLPBodyCheck.check($0, encoding: encoding) }) {
-            metrics.burstAnswered(lines: 1, events: 0)
-            refuse(.badRequest, fault, reason: .invalid, keepAlive: head.isKeepAlive, context: context)
-            state = .idle
-            return
-        }
-        let export = TraceExport(
-            contentType: head.headers.first(name: "Content-Type") ?? encoding.mediaType,
-            body: validator.redactor?.redact(traceExport: Array(buffer: body), encoding: encoding) ?? Array(buffer: body)
-        )
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        writer.submit(trace: export, receivedAt: receivedAt) { outcome in
-            loop.execute {
-                let (handler, context) = bound.value
-                handler.committedTrace(outcome, encoding: encoding, head: head, context: context)
-            }
-        }
-    }
-
-    private func committedTrace(
-        _ outcome: QueueWriter.Outcome,
-        encoding: OTLPEncoding,
-        head: HTTPRequestHead,
-        context: ChannelHandlerContext
-    ) {
-        state = .idle
-        releaseBudget()
-        metrics.burstAnswered(lines: 1, events: 0)
-        switch outcome {
-        case .accepted:
-            respond(OTLPResponse.success(encoding), keepAlive: head.isKeepAlive, context: context)
-        case .queueFull(let message):
-            metrics.rejected(.queueFull)
-            respond(
-                OTLPResponse.refused(.serviceUnavailable, message, encoding: encoding),
-                keepAlive: head.isKeepAlive,
-                context: context,
-                retryAfter: true
-            )
-        case .failed(let message):
-            metrics.rejected(.writeFailed)
-            respond(
-                OTLPResponse.refused(.serviceUnavailable, message, encoding: encoding),
-                keepAlive: head.isKeepAlive,
-                context: context,
-                retryAfter: true
-            )
-        }
-    }
-
-    private func finish(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
-        let receivedAt = Timestamp.now()
-        let prepared = body.withUnsafeReadableBytes {
-            validator.prepare(line: $0, receivedAt: Timestamp.iso8601(receivedAt), envelopeOnly: true)
-        }
-        let events: [PreparedEvent]
-        switch prepared {
-        case .failure(let rejection):
-            metrics.burstAnswered(lines: 1, events: 0)
-            refuse(
-                rejection.isTooLarge ? .payloadTooLarge : .badRequest,
-                rejection.message,
-                reason: rejection.isTooLarge ? .tooLarge : .invalid,
-                keepAlive: head.isKeepAlive,
-                context: context
-            )
-            state = .idle
-            return
-        case .success(let prepared):
-            events = prepared
-        }
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        writer.submit(lines: [events], receivedAt: receivedAt) { outcomes in
-            loop.execute {
-                let (handler, context) = bound.value
-                handler.committed(outcomes.first, head: head, context: context)
-            }
-        }
-    }
-
-    private func committed(_ outcome: QueueWriter.Outcome?, head: HTTPRequestHead, context: ChannelHandlerContext) {
-        state = .idle
-        releaseBudget()
-        let requestId = IngestAPIResponse.newRequestId()
-        let response: IngestAPIResponse
-        switch outcome {
-        case .accepted(let accepted):
-            metrics.burstAnswered(lines: 1, events: accepted)
-            respond(
-                IngestAPIResponse.accepted(accepted, requestId: requestId),
-                keepAlive: head.isKeepAlive,
-                context: context
-            )
-            return
-        case .queueFull(let message):
-            metrics.rejected(.queueFull)
-            response = .refused(.serviceUnavailable, message, retryable: true, requestId: requestId)
-        case .failed(let message):
-            metrics.rejected(.writeFailed)
-            response = .refused(.serviceUnavailable, message, retryable: true, requestId: requestId)
-        case nil:
-            response = .refused(
-                .internalServerError,
-                "internal error: no outcome",
-                retryable: true,
-                requestId: requestId
-            )
-        }
-        metrics.burstAnswered(lines: 1, events: 0)
-        respond(response, keepAlive: head.isKeepAlive, context: context, retryAfter: true)
-    }
-
-    private func respond(
-        _ response: some HTTPAnswer,
-        keepAlive: Bool,
-        context: ChannelHandlerContext,
-        allow: String? = nil,
-        retryAfter: Bool = false
-    ) {
-        write(
-            response.status,
-            contentType: response.contentType,
-            body: response.bodyBytes,
-            keepAlive: keepAlive,
-            context: context,
-            allow: allow,
-            retryAfter: retryAfter
-        )
-    }
-
-    private func write(
-        _ status: HTTPResponseStatus,
-        contentType: String,
-        body: [UInt8],
-        keepAlive: Bool,
-        context: ChannelHandlerContext,
-        allow: String?,
-        retryAfter: Bool
-    ) {
-        guard context.channel.isActive else { return }
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: contentType)
-        headers.add(name: "Content-Length", value: String(body.count))
-        if let allow { headers.add(name: "Allow", value: allow) }
-        if retryAfter { headers.add(name: "Retry-After", value: "1") }
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        let buffer = context.channel.allocator.buffer(bytes: body)
-        context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
-            promise: nil
-        )
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            done.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         }
     }
 }
