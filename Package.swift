@@ -110,8 +110,12 @@ let package = Package(
         .testTarget(
             name: "ModaAgentCoreTests",
             dependencies: [
-                "ModaAgentCore", "ModaAgentTestSupport",
+                "ModaAgentCore",
+                "ModaAgentTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                // The docs drift test reads modactl's command tree.
+                "ModactlCommands",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
     ]
