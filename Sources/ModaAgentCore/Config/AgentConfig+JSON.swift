@@ -32,6 +32,7 @@ extension AgentConfig {
             "tracesEndpoint": JSONValue(tracesEndpoint),
             "monitoring": ["listen": JSONValue(monitoring.listen) { .string("\($0)") }],
             "memory": ["maxBufferedBytes": JSONValue(memory.maxBufferedBytes)],
+            "trace": ["retentionHours": JSONValue(trace.retentionHours), "maxBytes": JSONValue(trace.maxBytes)],
             "log": ["level": JSONValue(log.level)],
         ]
         if apiKey != nil { root["apiKey"] = "<redacted>" }

@@ -160,6 +160,13 @@ public enum AgentDaemon {
             await uploader.shutdown()
             return ExitStatus.failure
         }
+        var tailServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        do {
+            let tail = try await TailServer.start(queuePath: config.queue.path, tap: writer.tap, group: MultiThreadedEventLoopGroup.singleton)
+            tailServices.append(.init(service: TailService(server: tail), serviceName: "tail"))
+        } catch {
+            logger.warning("no tail socket: `modactl tail` and in-flight states of `trace` are unavailable", metadata: ["error": "\(error)"])
+        }
         var monitoring: MonitoringService?
         if let registry, let address = config.monitoring.listen {
             do {
@@ -255,7 +262,7 @@ public enum AgentDaemon {
                 .init(service: delivering, serviceName: "delivery"),
             ] + traceServices + [
                 .init(service: ingest, serviceName: "ingest"),
-            ] + receiverServices + [
+            ] + receiverServices + tailServices + [
                 .init(service: heartbeat, serviceName: "heartbeat"),
             ] + monitoringServices + [
                 .init(

@@ -22,6 +22,9 @@ public final class DeliveryDriver: @unchecked Sendable {
     private var timer: DispatchWorkItem?
     private var random = SystemRandomNumberGenerator()
     private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
+    /// Per batch: its ids by conversation while it is in flight, then its answer once delivered or
+    /// refused, until its removal is handed to the writer (the delivery log's entry).
+    private var logs = DeliveryLogBook()
 
     /// `reader` is delivery's own connection to the queue; WAL lets it read beside the writer.
     public convenience init(
@@ -181,7 +184,8 @@ public final class DeliveryDriver: @unchecked Sendable {
             setTimer(instant)
         case .remove(let id, let ids, let through, let status):
             let count = ids.count
-            writer.perform(source.removal(ids: ids, through: through, status: status)) { result in
+            let log = ids.isEmpty ? nil : logs.record(for: id, at: Timestamp.now())
+            writer.perform(source.removal(ids: ids, through: through, status: status, log: log)) { result in
                 self.queue.async {
                     self.written(
                         id,
@@ -195,7 +199,10 @@ public final class DeliveryDriver: @unchecked Sendable {
         case .deadLetter(let id, let eventID, let fault, let time, let status):
             let write: QueueWrite
             do {
-                guard let read = try source.deadLetter(id: eventID, fault: fault, at: time, status: status) else {
+                let latency = logs.record(for: id, at: time)?.latency
+                guard
+                    let read = try source.deadLetter(id: eventID, fault: fault, at: time, status: status, latency: latency)
+                else {
                     return .written(id)
                 }
                 write = read
@@ -270,6 +277,11 @@ public final class DeliveryDriver: @unchecked Sendable {
         let source = self.source
         let endpoint = source.endpoint(settings)
         metrics.requestStarted()
+        if !request.groups.isEmpty {
+            logs.sent(batch.id, groups: request.groups)
+            writer.tap.inFlight.started(batch: batch.id.raw, ids: batch.ids, attempt: batch.attempts + 1, at: Timestamp.now())
+        }
+        let tap = writer.tap
         Task {
             let started = ContinuousClock.now
             let result = await uploader.post(
@@ -279,9 +291,12 @@ public final class DeliveryDriver: @unchecked Sendable {
                 apiKey: settings.apiKey,
                 timeoutSeconds: settings.delivery.timeoutSeconds
             )
-            metrics.requestFinished(result, after: ContinuousClock.now - started)
+            let latency = ContinuousClock.now - started
+            metrics.requestFinished(result, after: latency)
             let decision = source.classify(result, itemCount: eventCount)
+            tap.inFlight.finished(batch: batch.id.raw)
             self.queue.async {
+                self.logs.answered(batch.id, result: result, decision: decision, latency: latency)
                 let jitter = Double.random(in: 0...1, using: &self.random)
                 self.apply(.response(batch.id, decision, jitter: jitter))
             }

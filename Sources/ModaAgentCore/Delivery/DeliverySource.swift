@@ -16,13 +16,16 @@ protocol DeliverySource {
 
     /// The write recording a delivered batch; every item up to `through` is finished, so the
     /// queue may be cut there (events are; trace exports are removed by id, `through` unused).
-    func removal(ids: [Int64], through: Int64, status: DeliveryStatus) -> QueueWrite
-    /// The write moving item `id` to the dead letters, or nil when it is no longer queued.
+    /// `log`: the request for the delivery log of `modactl trace` (events only).
+    func removal(ids: [Int64], through: Int64, status: DeliveryStatus, log: DeliveryRecord?) -> QueueWrite
+    /// The write moving item `id` to the dead letters, or nil when it is no longer queued;
+    /// `latency`: the refused request's, for the delivery log.
     func deadLetter(
         id: Int64,
         fault: DeliveryFault,
         at time: Double,
-        status: DeliveryStatus
+        status: DeliveryStatus,
+        latency: Double?
     ) throws(QueueError)
         -> QueueWrite?
     func statusWrite(_ status: DeliveryStatus) -> QueueWrite
@@ -34,6 +37,8 @@ protocol DeliverySource {
 struct OutgoingRequest {
     var body: [UInt8]
     var contentType: String
+    /// Events only: the request's ids by conversation, for the delivery log.
+    var groups: [DeliveryRecord.Group] = []
 }
 
 /// The events queue: `{"events":[...]}` spliced from the stored events, to `endpoint` (SPEC 5).
@@ -52,7 +57,17 @@ struct EventSource: DeliverySource {
     func request(ids: [Int64]) throws(QueueError) -> OutgoingRequest? {
         let events = try reader.events(ids: ids)
         if events.isEmpty { return nil }
-        return OutgoingRequest(body: RequestBody.encode(events.lazy.map(\.body)), contentType: "application/json")
+        // The conversation of each event, for the delivery log: a scan of the body's top level up to
+        // `conversation_id`, while the rows are at hand.
+        let groups = DeliveryRecord.groups(
+            ids: events.map(\.id),
+            conversations: events.map { ConversationKey.of(event: $0.body) }
+        )
+        return OutgoingRequest(
+            body: RequestBody.encode(events.lazy.map(\.body)),
+            contentType: "application/json",
+            groups: groups
+        )
     }
 
     func endpoint(_ settings: DeliverySettings) -> String { settings.endpoint }
@@ -61,19 +76,30 @@ struct EventSource: DeliverySource {
         ResponseClassifier.classify(result, eventCount: itemCount)
     }
 
-    func removal(ids: [Int64], through: Int64, status: DeliveryStatus) -> QueueWrite {
-        .markDelivered(ids: ids, through: through, status: status)
+    func removal(ids: [Int64], through: Int64, status: DeliveryStatus, log: DeliveryRecord?) -> QueueWrite {
+        .markDelivered(ids: ids, through: through, status: status, log: log)
     }
 
     func deadLetter(
         id: Int64,
         fault: DeliveryFault,
         at time: Double,
-        status: DeliveryStatus
+        status: DeliveryStatus,
+        latency: Double?
     ) throws(QueueError)
         -> QueueWrite?
     {
-        try reader.events(ids: [id]).first.map { .deadLetter($0, fault: fault, at: time, status: status) }
+        try reader.events(ids: [id]).first.map { event in
+            let log = DeliveryRecord(
+                at: time,
+                status: fault.status ?? 0,
+                requestId: fault.requestId,
+                latency: latency,
+                message: fault.message,
+                groups: [.init(conversation: ConversationKey.of(event: event.body), ids: [event.id])]
+            )
+            return .deadLetter(event, fault: fault, at: time, status: status, log: log)
+        }
     }
 
     func statusWrite(_ status: DeliveryStatus) -> QueueWrite { .status(status) }

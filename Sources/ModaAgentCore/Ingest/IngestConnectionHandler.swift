@@ -313,9 +313,9 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 reply = fixed
             case .events:
                 switch next.next() {
-                case .accepted(let count):
+                case .accepted(let count, let firstID):
                     accepted += count
-                    reply = .accepted(count)
+                    reply = .accepted(count, firstID: firstID)
                 case .queueFull(let message):
                     metrics.rejected(.queueFull)
                     reply = .rejected(line: number, message: message, retryable: true)
@@ -325,6 +325,9 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
                 case nil:
                     reply = .rejected(line: number, message: "internal error: no outcome", retryable: true)
                 }
+            }
+            if case .rejected(let line, let message, _) = reply {
+                writer.tap.rejected(source: "socket", error: "line \(line): \(message)")
             }
             replies.writeString(reply.json)
         }

@@ -14,7 +14,9 @@ public final class QueueWriter: @unchecked Sendable {
     // touched only on `queue` (a serial queue); `pending`, `jobs`, `traces` and `drainScheduled`
     // only under `lock`.
     public enum Outcome: Sendable, Equatable {
-        case accepted(Int)
+        /// `count` events stored with the consecutive ids `firstID`... (one writer, one line's
+        /// inserts in a row: AUTOINCREMENT hands them out in order, never twice).
+        case accepted(Int, firstID: Int64)
         /// Refused for lack of room; the client may retry.
         case queueFull(String)
         /// The transaction failed (disk full, I/O error); nothing of the line is queued; retryable.
@@ -81,6 +83,9 @@ public final class QueueWriter: @unchecked Sendable {
     private var lastEventID: Int64 = 0
     private var lastTraceID: Int64?
     let checkpointer: Checkpointer
+    /// What `modactl tail` follows (docs/tracing.md); every part of the pipeline reaches it here.
+    public let tap = FlowTap()
+    private let logPruner: DeliveryLogPruner
     /// Delivered events up to `cutTarget` may be deleted; up to `cutDone` they are. Cutting runs in
     /// chunks of its own, when no line waits or when it falls far behind (see `drain`).
     private var cutTarget: Int64 = 0
@@ -98,6 +103,7 @@ public final class QueueWriter: @unchecked Sendable {
         db: SQLiteConnection,
         config: AgentConfig.Queue,
         reserve: DiskReserve? = nil,
+        trace: AgentConfig.Trace = AgentConfig.Trace(),
         logger: Logger = Logger(label: "moda-agent")
     ) throws(QueueError) {
         self.db = db
@@ -136,6 +142,7 @@ public final class QueueWriter: @unchecked Sendable {
         )
         oldest = try db.prepare("SELECT id, \(QueueWrite.storedSize) FROM events ORDER BY id")
         deleteThrough = try db.prepare("DELETE FROM events WHERE id <= ?")
+        logPruner = try DeliveryLogPruner(db: db, settings: trace, synchronous: synchronous, logger: logger)
     }
 
     /// Hands over the lines of one read; `completion` gets one outcome per line, in order, on the
@@ -217,13 +224,18 @@ public final class QueueWriter: @unchecked Sendable {
             pending.removeAll(keepingCapacity: true)
             jobs.removeAll(keepingCapacity: true)
             if !taken.2.isEmpty { traces.removeAll(keepingCapacity: true) }
-            if taken.0.isEmpty && taken.1.isEmpty && taken.2.isEmpty && !cutting { drainScheduled = false }
+            if taken.0.isEmpty && taken.1.isEmpty && taken.2.isEmpty && !cutting && !logPruner.isDue {
+                drainScheduled = false
+            }
             return taken
         }
         if group.isEmpty && taken.isEmpty && exports.isEmpty {
             // Nothing waits: the writer's idle moment is the cut's.
             if cutting {
                 cut()
+                queue.async { self.drain() }
+            } else if logPruner.isDue {
+                logPruner.prune()
                 queue.async { self.drain() }
             }
             return
@@ -238,9 +250,13 @@ public final class QueueWriter: @unchecked Sendable {
         )
         if work.contains(where: { $0.write.isRemoval }) { recoverSpace(&work) }
         for job in work {
+            if job.error == nil, let record = job.write.deliveryRecord {
+                logPruner.added(record)
+                tap.delivered(record, deadLetterID: nil)
+            }
             if let error = job.error {
                 job.completion(.failure(error))
-            } else if case .markDelivered(_, let through, _) = job.write, through > cutDone {
+            } else if case .markDelivered(_, let through, _, _) = job.write, through > cutDone {
                 cutTarget = max(cutTarget, through)
                 cutFailed = false
                 cutWaiters.append((through, job.completion))
@@ -251,6 +267,7 @@ public final class QueueWriter: @unchecked Sendable {
         for (submission, result) in zip(group, outcomes) {
             submission.completion(result)
         }
+        if !group.isEmpty { tap.committed(zip(group, outcomes).map { ($0.lines, $1) }) }
         for (submission, result) in zip(exports, traceOutcomes) {
             submission.completion(result)
         }
@@ -262,6 +279,7 @@ public final class QueueWriter: @unchecked Sendable {
         // Never idle under a steady load: cut between commits once far behind, so the delivered
         // rows kept (and `delivered`) stay bounded.
         if cutTarget - cutDone > Self.cutBacklog { cut() }
+        logPruner.pruneIfBusyDue()
         queue.async { self.drain() }
     }
 
@@ -388,19 +406,21 @@ public final class QueueWriter: @unchecked Sendable {
                                 dropped += freed.events
                             }
                         }
+                        var firstID: Int64 = 0
                         for event in line {
                             insert.bind(1, submission.receivedAt)
                             event.body.withUnsafeBytes { insert.bindText(2, $0) }
                             insert.bind(3, Int64(bitPattern: event.conversation))
                             insert.bind(4, Int64(event.body.count))
                             try insert.run()
+                            if firstID == 0 { firstID = db.lastInsertRowID }
                             added.append(
                                 ScannedEvent(id: db.lastInsertRowID, bytes: event.body.count, conversation: event.conversation)
                             )
                         }
                         events += Int64(line.count)
                         bytes += lineBytes
-                        lineOutcomes.append(.accepted(line.count))
+                        lineOutcomes.append(.accepted(line.count, firstID: firstID))
                     }
                     outcomes.append(lineOutcomes)
                 }
@@ -451,7 +471,7 @@ public final class QueueWriter: @unchecked Sendable {
             lastTraceID = db.lastInsertRowID
             exports += 1
             bytes += size
-            outcomes.append(.accepted(1))
+            outcomes.append(.accepted(1, firstID: lastTraceID ?? 0))
         }
         writeTraceCounters.bind(1, exports)
         writeTraceCounters.bind(2, bytes)

@@ -48,7 +48,7 @@ struct TraceSource: DeliverySource {
         return decision
     }
 
-    func removal(ids: [Int64], through: Int64, status: DeliveryStatus) -> QueueWrite {
+    func removal(ids: [Int64], through: Int64, status: DeliveryStatus, log: DeliveryRecord?) -> QueueWrite {
         .markTracesDelivered(ids: ids, status: status)
     }
 
@@ -56,7 +56,8 @@ struct TraceSource: DeliverySource {
         id: Int64,
         fault: DeliveryFault,
         at time: Double,
-        status: DeliveryStatus
+        status: DeliveryStatus,
+        latency: Double?
     ) throws(QueueError)
         -> QueueWrite?
     {

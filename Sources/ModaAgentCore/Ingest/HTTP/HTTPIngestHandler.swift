@@ -418,10 +418,10 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         let requestId = IngestAPIResponse.newRequestId()
         let response: IngestAPIResponse
         switch outcome {
-        case .accepted(let accepted):
+        case .accepted(let accepted, let firstID):
             metrics.burstAnswered(lines: 1, events: accepted)
             respond(
-                IngestAPIResponse.accepted(accepted, requestId: requestId),
+                IngestAPIResponse.accepted(accepted, firstID: firstID, requestId: requestId),
                 keepAlive: head.isKeepAlive,
                 context: context
             )
@@ -451,6 +451,9 @@ final class HTTPIngestHandler: ChannelDuplexHandler {
         allow: String? = nil,
         retryAfter: Bool = false
     ) {
+        if let refusal = response as? IngestAPIResponse, let message = refusal.message {
+            writer.tap.rejected(source: "http", error: "\(refusal.status.code): \(message)")
+        }
         write(
             response.status,
             contentType: response.contentType,
