@@ -37,7 +37,7 @@ final class DeliveryLogPruner {
     /// A committed write added `record` to the log.
     func added(_ record: DeliveryRecord) {
         bytes += record.storedBytes
-        if oldestAt == nil { oldestAt = record.at }
+        oldestAt = min(oldestAt ?? record.at, record.at)
     }
 
     /// Whether some of the log is past its bounds.
