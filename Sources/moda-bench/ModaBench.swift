@@ -32,7 +32,7 @@ struct ModaBench: ParsableCommand {
 
     @Option(
         parsing: .upToNextOption,
-        help: "Scenarios to run (default: all, in this order): ceilings ingest latency e2e wan replay outage memory."
+        help: "Scenarios to run (default: all, in this order): ceilings ingest latency e2e wan replay outage memory tail."
     )
     var scenario: [ScenarioName] = []
 
@@ -119,6 +119,7 @@ struct ModaBench: ParsableCommand {
                 case .memory:
                     MemoryScenario.run(context)
                     context.recordPeaks("memory (idle, 1M backlog, restarts)")
+                case .tail: TailScenario.run(context)
                 }
             }
         }

@@ -10,4 +10,5 @@ enum ScenarioName: String, CaseIterable, ExpressibleByArgument {
     case replay
     case outage
     case memory
+    case tail
 }
