@@ -18,7 +18,9 @@ struct Tail: ParsableCommand {
 
     @Flag(name: [.short, .long], help: "Keep printing records as they happen.") var follow = false
     @Option(help: "Only records of this conversation_id.") var conversation: String?
-    @Option(help: "Only records of these kinds: accepted, delivered, dead-lettered, rejected (repeat or comma-separate).")
+    @Option(
+        help: "Only records of these kinds: accepted, delivered, dead-lettered, rejected (repeat or comma-separate)."
+    )
     var kind: [String] = []
     @Flag(help: "Print each record as one JSON object per line.") var json = false
 
@@ -49,7 +51,9 @@ struct Tail: ParsableCommand {
             guard Self.write((json ? line : TailText.render(line)) + "\n") else { return }
             printed += 1
         }
-        if !follow && printed == 0 { print("nothing yet: no events accepted, delivered or rejected since the daemon started") }
+        if !follow && printed == 0 {
+            print("nothing yet: no events accepted, delivered or rejected since the daemon started")
+        }
     }
 
     /// False once stdout is closed (the reader went away).

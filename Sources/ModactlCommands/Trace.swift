@@ -16,7 +16,10 @@ struct Trace: ParsableCommand {
 
     @Argument(help: "Event ids (a reply's firstId and the ids after it).") var ids: [Int64] = []
     @Option(help: "Every event of this conversation_id (conversationId) instead of ids.") var conversation: String?
-    @Option(help: "With --conversation: only events received, delivered or dead-lettered within DURATION (30s, 15m, 12h, 7d).")
+    @Option(
+        help:
+            "With --conversation: only events received, delivered or dead-lettered within DURATION (30s, 15m, 12h, 7d)."
+    )
     var since: String?
     @Flag(help: "Print a JSON array of {id, state, ...} objects.") var json = false
 
@@ -50,7 +53,10 @@ struct Trace: ParsableCommand {
         }
         let now = Timestamp.now()
         if json {
-            print(traces.isEmpty ? "[]" : "[\n" + traces.map { "  " + $0.json(now: now).line }.joined(separator: ",\n") + "\n]")
+            print(
+                traces.isEmpty
+                    ? "[]" : "[\n" + traces.map { "  " + $0.json(now: now).line }.joined(separator: ",\n") + "\n]"
+            )
             return
         }
         if traces.isEmpty, let conversation {

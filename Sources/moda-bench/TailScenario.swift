@@ -50,7 +50,11 @@ enum TailScenario {
         for stalled in [false, true] {
             let label = stalled ? "with a stalled tail" : "no tail"
             context.record(
-                ResultRow(scenario: "tail: end to end \(count), \(label)", unit: .eventsPerSecond, samples: delivered[stalled] ?? [])
+                ResultRow(
+                    scenario: "tail: end to end \(count), \(label)",
+                    unit: .eventsPerSecond,
+                    samples: delivered[stalled] ?? []
+                )
             )
             context.record(
                 ResultRow(

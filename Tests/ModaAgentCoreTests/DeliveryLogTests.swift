@@ -8,7 +8,8 @@ import Testing
 /// within `trace.maxBytes` and `trace.retentionHours` by the writer's pruning.
 @Suite("delivery log")
 struct DeliveryLogTests {
-    static func writer(_ folder: TemporaryDirectory, trace: AgentConfig.Trace = .init()) throws -> (QueueWriter, String) {
+    static func writer(_ folder: TemporaryDirectory, trace: AgentConfig.Trace = .init()) throws -> (QueueWriter, String)
+    {
         var config = AgentConfig.Queue()
         config.path = folder.file("q/queue.db")
         let db = try QueueDatabase.open(path: config.path, durability: .normal, create: true)
@@ -17,7 +18,10 @@ struct DeliveryLogTests {
 
     /// A delivered request of `ids`, each id's conversation chosen by `conversation`.
     static func delivered(_ ids: [Int64], at: Double = Timestamp.now(), conversation: (Int64) -> String) -> QueueWrite {
-        let groups = DeliveryRecord.groups(ids: ids, conversations: ids.map { ConversationKey.of(id: conversation($0)) })
+        let groups = DeliveryRecord.groups(
+            ids: ids,
+            conversations: ids.map { ConversationKey.of(id: conversation($0)) }
+        )
         let record = DeliveryRecord(at: at, status: 200, requestId: "req-\(ids[0])", latency: 0.012, groups: groups)
         return .markDelivered(ids: [], through: 0, status: DeliveryStatus(), log: record)
     }
@@ -30,16 +34,23 @@ struct DeliveryLogTests {
         #expect(IDRunsCoding.decode(first: 5, last: 100_000, runs: blob).flatMap { Array($0) } == ids)
         #expect(IDRunsCoding.encode([3, 4, 5] as [Int64]) == nil)
         #expect(IDRunsCoding.decode(first: 3, last: 5, runs: nil) == [3...5])
-        #expect(IDRunsCoding.decode(first: 3, last: 5, runs: [0xFF, 0xFF]) == [], "a damaged blob yields nothing, no crash")
+        #expect(
+            IDRunsCoding.decode(first: 3, last: 5, runs: [0xFF, 0xFF]) == [],
+            "a damaged blob yields nothing, no crash"
+        )
     }
 
     @Test("a conversation id typed by the operator has the key of the stored event's, escapes and all")
     func conversationKey() {
         #expect(ConversationKey.of(id: "c1") == ConversationKey.of(event: Array(#"{"conversation_id":"c1"}"#.utf8)))
-        #expect(ConversationKey.of(id: "é/x") == ConversationKey.of(event: Array(#"{"conversation_id":"\u00e9\/x"}"#.utf8)))
+        #expect(
+            ConversationKey.of(id: "é/x") == ConversationKey.of(event: Array(#"{"conversation_id":"\u00e9\/x"}"#.utf8))
+        )
     }
 
-    @Test("trace --conversation over 100k delivered events (interleaved with another conversation) answers in under 1 s")
+    @Test(
+        "trace --conversation over 100k delivered events (interleaved with another conversation) answers in under 1 s"
+    )
     func conversationQueryTiming() async throws {
         let folder = TemporaryDirectory()
         defer { folder.remove() }
@@ -105,7 +116,10 @@ struct DeliveryLogTests {
         defer { db.close() }
         let logged = try db.scalarInt("SELECT coalesce(sum(bytes), 0) FROM delivery_log") ?? 0
         let oldest = try db.scalarInt("SELECT min(id) FROM delivery_log") ?? 0
-        #expect(logged <= 256 << 10 && maxSeen <= (256 << 10) + 64 * 16_000, "log \(logged) B, at most \(maxSeen) B seen")
+        #expect(
+            logged <= 256 << 10 && maxSeen <= (256 << 10) + 64 * 16_000,
+            "log \(logged) B, at most \(maxSeen) B seen"
+        )
         #expect(oldest > 1, "the oldest entries went first")
         #expect(try db.scalarInt("SELECT count(*) FROM delivery_log_ids WHERE entry < \(oldest)") == 0)
         // What SQLite really holds for the log, where dbstat is compiled in.

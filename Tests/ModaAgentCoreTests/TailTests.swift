@@ -84,7 +84,10 @@ struct TailTests {
             }
             try burst(1)
             var records = reader.read(timeout: .seconds(20)) { $0.contains { $0.contains(#""kind":"accepted""#) } }
-            #expect(!records.isEmpty, "the tail showed nothing: \(String(describing: try? String(contentsOfFile: folder.file("tail.err"), encoding: .utf8)))")
+            #expect(
+                !records.isEmpty,
+                "the tail showed nothing: \(String(describing: try? String(contentsOfFile: folder.file("tail.err"), encoding: .utf8)))"
+            )
             // The reader stalls while 20,000 events go through, then reads again.
             for _ in 0..<20 { try burst(1000) }
             #expect(await mock.waitForDeliveredCount(seq, timeout: .seconds(60)))
@@ -134,7 +137,10 @@ struct TailTests {
             chmod(agent.configPath, 0o644)
             let result = try await CommandRunner.run(
                 "/usr/bin/setpriv",
-                ["--reuid=nobody", "--regid=nogroup", "--clear-groups", BuiltProducts.modactl, "--config", agent.configPath, "tail"]
+                [
+                    "--reuid=nobody", "--regid=nogroup", "--clear-groups", BuiltProducts.modactl, "--config",
+                    agent.configPath, "tail",
+                ]
             )
             #expect(result.status == 1)
             #expect(result.stderr.contains("permission denied on \(socket)"), "\(result.stderr)")

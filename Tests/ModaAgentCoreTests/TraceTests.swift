@@ -41,7 +41,9 @@ struct TraceTests {
         json.contains(#""seq":\#(seq),"#) || json.contains(#""seq":\#(seq)}"#)
     }
 
-    @Test("socket and HTTP events: firstId, then queued, then delivered with Moda's requestId; a poisoned one dead-lettered")
+    @Test(
+        "socket and HTTP events: firstId, then queued, then delivered with Moda's requestId; a poisoned one dead-lettered"
+    )
     func queuedThenDelivered() async throws {
         try await withUpstream(
             .always(.status(503, message: "down for a moment", retryable: true)),
@@ -60,7 +62,10 @@ struct TraceTests {
             let host = try #require(await HTTPIngestTests.address(agent))
             let answer = try await HTTPIngestTests.curl(
                 "http://\(host)/v1/ingest",
-                ["-H", "Content-Type: application/json", "--data", #"{"events":[\#(Self.event(4)),\#(Self.event(5))]}"#],
+                [
+                    "-H", "Content-Type: application/json", "--data",
+                    #"{"events":[\#(Self.event(4)),\#(Self.event(5))]}"#,
+                ],
                 directory: agent.directory
             )
             #expect(answer.status == 200 && answer.json["count"] as? Int == 2)
@@ -84,13 +89,17 @@ struct TraceTests {
             var traces: [[String: Any]] = []
             _ = await waitForAsync(timeout: .seconds(10)) {
                 traces = (try? await Self.traced(agent, ids + [String(poisonID)])) ?? []
-                return traces.count == 6 && traces.allSatisfy { ["delivered", "dead-lettered"].contains($0["state"] as? String) }
+                return traces.count == 6
+                    && traces.allSatisfy { ["delivered", "dead-lettered"].contains($0["state"] as? String) }
             }
             for (offset, trace) in traces.prefix(5).enumerated() {
                 #expect(trace["state"] as? String == "delivered", "\(trace)")
                 #expect(trace["status"] as? Int == 200)
                 let number = try #require(Self.request(delivering: offset + 1, mock))
-                #expect(trace["requestId"] as? String == "req-\(number)", "the requestId of the request that carried it")
+                #expect(
+                    trace["requestId"] as? String == "req-\(number)",
+                    "the requestId of the request that carried it"
+                )
                 #expect((trace["latencyMs"] as? Double).map { $0 >= 0 } ?? (trace["latencyMs"] as? Int != nil))
             }
             let dead = try #require(traces.last)
@@ -113,23 +122,36 @@ struct TraceTests {
         }
     }
 
-    @Test("kill -9 after the upstream took a batch but before its removal: traced queued, then delivered once sent again")
+    @Test(
+        "kill -9 after the upstream took a batch but before its removal: traced queued, then delivered once sent again"
+    )
     func crashBeforeRemoval() async throws {
         try await withUpstream(.always(.status(503, message: "not yet", retryable: true))) { agent, mock in
-            let replies = try UnixSocketClient.exchange(path: agent.socketPath, Self.event(1) + "\n", keepingFirstId: true)
+            let replies = try UnixSocketClient.exchange(
+                path: agent.socketPath,
+                Self.event(1) + "\n",
+                keepingFirstId: true
+            )
             let id = try #require(replies.first.flatMap(ReplyText.firstId))
             // The upstream takes the batch, and the agent dies before it can read the 2xx.
             let killed = NIOLockedValueBox(false)
             mock.respond(
                 MockBehavior { request in
-                    if killed.withLockedValue({ flag in defer { flag = true }; return !flag }) { agent.signal(SIGKILL) }
+                    if killed.withLockedValue({ flag in
+                        defer { flag = true }; return !flag
+                    }) {
+                        agent.signal(SIGKILL)
+                    }
                     return Self.upstream.reply(request)
                 }
             )
             _ = await agent.waitForExit(timeout: .seconds(20))
             #expect(mock.requests.contains { $0.eventsJSON.contains { Self.has(1, $0) } })
             let afterCrash = try await Self.traced(agent, [String(id)])
-            #expect(afterCrash.first?["state"] as? String == "queued", "never delivered while still queued: \(afterCrash)")
+            #expect(
+                afterCrash.first?["state"] as? String == "queued",
+                "never delivered while still queued: \(afterCrash)"
+            )
 
             mock.respond(Self.upstream)
             try await agent.start()

@@ -162,10 +162,17 @@ public enum AgentDaemon {
         }
         var tailServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
         do {
-            let tail = try await TailServer.start(queuePath: config.queue.path, tap: writer.tap, group: MultiThreadedEventLoopGroup.singleton)
+            let tail = try await TailServer.start(
+                queuePath: config.queue.path,
+                tap: writer.tap,
+                group: MultiThreadedEventLoopGroup.singleton
+            )
             tailServices.append(.init(service: TailService(server: tail), serviceName: "tail"))
         } catch {
-            logger.warning("no tail socket: `modactl tail` and in-flight states of `trace` are unavailable", metadata: ["error": "\(error)"])
+            logger.warning(
+                "no tail socket: `modactl tail` and in-flight states of `trace` are unavailable",
+                metadata: ["error": "\(error)"]
+            )
         }
         var monitoring: MonitoringService?
         if let registry, let address = config.monitoring.listen {

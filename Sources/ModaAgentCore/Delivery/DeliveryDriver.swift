@@ -201,7 +201,13 @@ public final class DeliveryDriver: @unchecked Sendable {
             do {
                 let latency = logs.record(for: id, at: time)?.latency
                 guard
-                    let read = try source.deadLetter(id: eventID, fault: fault, at: time, status: status, latency: latency)
+                    let read = try source.deadLetter(
+                        id: eventID,
+                        fault: fault,
+                        at: time,
+                        status: status,
+                        latency: latency
+                    )
                 else {
                     return .written(id)
                 }
@@ -279,7 +285,12 @@ public final class DeliveryDriver: @unchecked Sendable {
         metrics.requestStarted()
         if !request.groups.isEmpty {
             logs.sent(batch.id, groups: request.groups)
-            writer.tap.inFlight.started(batch: batch.id.raw, ids: batch.ids, attempt: batch.attempts + 1, at: Timestamp.now())
+            writer.tap.inFlight.started(
+                batch: batch.id.raw,
+                ids: batch.ids,
+                attempt: batch.attempts + 1,
+                at: Timestamp.now()
+            )
         }
         let tap = writer.tap
         Task {

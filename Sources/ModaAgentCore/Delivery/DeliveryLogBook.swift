@@ -34,7 +34,12 @@ struct DeliveryLogBook {
         case .deadLetter(let fault):
             answered[batch] = (
                 groups,
-                Answer(status: fault.status ?? status, requestId: fault.requestId, latency: seconds, message: fault.message)
+                Answer(
+                    status: fault.status ?? status,
+                    requestId: fault.requestId,
+                    latency: seconds,
+                    message: fault.message
+                )
             )
         case .retry, .split, .pause:
             break

@@ -74,13 +74,15 @@ public struct EventTrace: Sendable, Equatable {
         case .inFlight(_, let since, let attempt):
             detail = "since \(Timestamp.iso8601(since)) (attempt \(attempt))"
         case .delivered(let at, let status, let requestId, let latency):
-            detail = "\(Timestamp.iso8601(at))  request \(requestId ?? "-")  (\(status)"
+            detail =
+                "\(Timestamp.iso8601(at))  request \(requestId ?? "-")  (\(status)"
                 + (latency.map { ", \(Self.milliseconds($0))" } ?? "") + ")"
         case .deadLettered(let at, let status, let message, let deadLetterID, let requestId, _):
             let letter = deadLetterID.map { "dead letter \($0)" } ?? "dead letter purged"
             detail = "\(Timestamp.iso8601(at))  \(status) \(message)  (\(letter), request \(requestId ?? "-"))"
         case .unknown:
-            detail = "not queued, dead-lettered or in the delivery log (older than trace.retentionHours and "
+            detail =
+                "not queued, dead-lettered or in the delivery log (older than trace.retentionHours and "
                 + "trace.maxBytes keep, or not an event id yet)"
         }
         return String(id).padded(10) + state.name.padded(15) + detail

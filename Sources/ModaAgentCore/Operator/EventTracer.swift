@@ -26,7 +26,11 @@ public final class EventTracer {
             for id in ids {
                 query.bind(1, id)
                 while try query.step() {
-                    let runs = IDRunsCoding.decode(first: query.int64(6), last: query.int64(7), runs: Self.blob(query, 8))
+                    let runs = IDRunsCoding.decode(
+                        first: query.int64(6),
+                        last: query.int64(7),
+                        runs: Self.blob(query, 8)
+                    )
                     if runs.contains(where: { $0.contains(id) }) { states[id] = Self.logged(query) }
                 }
                 query.reset()
@@ -94,7 +98,11 @@ public final class EventTracer {
             logged.bind(2, after)
             while try logged.step() {
                 let state = Self.logged(logged)
-                for run in IDRunsCoding.decode(first: logged.int64(6), last: logged.int64(7), runs: Self.blob(logged, 8)) {
+                for run in IDRunsCoding.decode(
+                    first: logged.int64(6),
+                    last: logged.int64(7),
+                    runs: Self.blob(logged, 8)
+                ) {
                     for id in run { states[id] = state }
                 }
             }
@@ -103,10 +111,17 @@ public final class EventTracer {
         return states.keys.sorted().map { EventTrace(id: $0, state: states[$0] ?? .unknown) }
     }
 
-    private static func queuedState(_ id: Int64, receivedAt: Double, inFlight: [InFlightBoard.Entry]) -> EventTrace.State {
+    private static func queuedState(
+        _ id: Int64,
+        receivedAt: Double,
+        inFlight: [InFlightBoard.Entry]
+    ) -> EventTrace.State {
         // Batches hold a few thousand ids in order: a binary search each.
-        for entry in inFlight where entry.ids.first.map({ $0 <= id }) == true && entry.ids.last.map({ $0 >= id }) == true {
-            if Self.contains(entry.ids, id) { return .inFlight(receivedAt: receivedAt, since: entry.since, attempt: entry.attempt) }
+        for entry in inFlight
+        where entry.ids.first.map({ $0 <= id }) == true && entry.ids.last.map({ $0 >= id }) == true {
+            if Self.contains(entry.ids, id) {
+                return .inFlight(receivedAt: receivedAt, since: entry.since, attempt: entry.attempt)
+            }
         }
         return .queued(receivedAt: receivedAt)
     }

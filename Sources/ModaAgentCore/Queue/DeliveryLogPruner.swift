@@ -76,13 +76,17 @@ final class DeliveryLogPruner {
             }
             bytes = max(0, bytes - freed)
             oldestAt = oldest
-            if freed == 0 && bytes > maxBytes { bytes = try db.scalarInt("SELECT coalesce(sum(bytes), 0) FROM delivery_log") ?? 0 }
+            if freed == 0 && bytes > maxBytes {
+                bytes = try db.scalarInt("SELECT coalesce(sum(bytes), 0) FROM delivery_log") ?? 0
+            }
         } catch {
             chunk.reset()
             // Tried again after the next start; the log only grows meanwhile, the queue is unaffected.
             failed = true
-            logger.error("cannot prune the delivery log; it may grow past trace.maxBytes until the next start",
-                         metadata: ["error": "\(error)"])
+            logger.error(
+                "cannot prune the delivery log; it may grow past trace.maxBytes until the next start",
+                metadata: ["error": "\(error)"]
+            )
         }
     }
 

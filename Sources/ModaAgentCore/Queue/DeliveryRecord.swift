@@ -61,7 +61,14 @@ public struct DeliveryRecord: Sendable, Equatable {
                 var end = start
                 while end + 1 < group.ids.count, group.ids[end + 1] - first <= Self.maxSpan { end += 1 }
                 let ids = group.ids[start...end]
-                pieces.append(Piece(conversation: group.conversation, first: first, last: ids.last ?? first, runs: IDRunsCoding.encode(ids)))
+                pieces.append(
+                    Piece(
+                        conversation: group.conversation,
+                        first: first,
+                        last: ids.last ?? first,
+                        runs: IDRunsCoding.encode(ids)
+                    )
+                )
                 start = end + 1
             }
         }

@@ -34,7 +34,9 @@ public struct OrderedJSON: Sendable {
         case .bool(let flag): out += flag ? "true" : "false"
         case .int(let number): out += String(number)
         case .double(let number):
-            out += number.isFinite ? (number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)) : "null"
+            out +=
+                number.isFinite
+                ? (number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)) : "null"
         case .string(let text): out += JSONText.quoted(text)
         case .array(let items):
             out += "["

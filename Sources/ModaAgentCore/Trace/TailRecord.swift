@@ -84,7 +84,7 @@ public struct TailRecord: Sendable {
         json.add("latencyMs", JSONValue(delivery.latency.map { ($0 * 10_000).rounded() / 10 }))
         if kind == .deadLettered {
             json.add("message", JSONValue(delivery.message))
-            json.add("deadLetterId", JSONValue(deadLetterID))
+            json.add("deadLetterId", ifPresent: deadLetterID.map { JSONValue($0) })
         }
         return json.line
     }

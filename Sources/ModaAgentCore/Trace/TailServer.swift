@@ -85,7 +85,10 @@ final class TailConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 var json = OrderedJSON()
                 json.add("since", .double(entry.since))
                 json.add("attempt", JSONValue(entry.attempt))
-                json.add("ids", .array(IDRuns(entry.ids).map { .array([JSONValue($0.lowerBound), JSONValue($0.upperBound)]) }))
+                json.add(
+                    "ids",
+                    .array(IDRuns(entry.ids).map { .array([JSONValue($0.lowerBound), JSONValue($0.upperBound)]) })
+                )
                 return json.value
             }
             var json = OrderedJSON()

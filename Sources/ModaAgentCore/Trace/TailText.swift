@@ -16,7 +16,9 @@ public enum TailText {
                 return first == last ? first : "\(first)-\(last)"
             }
             let latency = json["latencyMs"].map { " in \(number($0)) ms" } ?? ""
-            var text = head + ids.joined(separator: ",") + " (\(number(json["events"])) events)  "
+            let events = number(json["events"])
+            var text =
+                head + ids.joined(separator: ",") + " (\(events) \(events == "1" ? "event" : "events"))  "
                 + number(json["status"]) + latency + "  request \(json["requestId"]?.string ?? "-")"
             if let message = json["message"]?.string { text += "  " + message }
             return text
