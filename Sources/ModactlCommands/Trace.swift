@@ -53,9 +53,11 @@ struct Trace: ParsableCommand {
         }
         let now = Timestamp.now()
         if json {
+            let times = ISO8601Cache()
             print(
                 traces.isEmpty
-                    ? "[]" : "[\n" + traces.map { "  " + $0.json(now: now).line }.joined(separator: ",\n") + "\n]"
+                    ? "[]"
+                    : "[\n" + traces.map { "  " + $0.jsonLine(now: now, times: times) }.joined(separator: ",\n") + "\n]"
             )
             return
         }

@@ -40,6 +40,28 @@ struct DeliveryLogTests {
         )
     }
 
+    @Test("trace --json's fast line writer gives the same JSON as the general one, for every state")
+    func jsonLines() {
+        let states: [EventTrace.State] = [
+            .queued(receivedAt: 1_700_000_000.25),
+            .inFlight(receivedAt: 1_700_000_000, since: 1_700_000_001.5, attempt: 2),
+            .delivered(at: 1_700_000_002, status: 200, requestId: "r\"1", latency: 0.0123),
+            .deadLettered(
+                at: 1_700_000_003,
+                status: 400,
+                message: "bad \"x\"\n",
+                deadLetterID: 7,
+                requestId: nil,
+                latency: nil
+            ),
+            .unknown,
+        ]
+        for state in states {
+            let trace = EventTrace(id: 42, state: state)
+            #expect(trace.jsonLine(now: 1_700_000_010, times: ISO8601Cache()) == trace.json(now: 1_700_000_010).line)
+        }
+    }
+
     @Test("a conversation id typed by the operator has the key of the stored event's, escapes and all")
     func conversationKey() {
         #expect(ConversationKey.of(id: "c1") == ConversationKey.of(event: Array(#"{"conversation_id":"c1"}"#.utf8)))
@@ -65,7 +87,9 @@ struct DeliveryLogTests {
         defer { tracer.close() }
         let started = ContinuousClock.now
         let traces = try tracer.trace(conversation: "c-big")
-        let lines = traces.map { $0.json(now: 0).line }
+        let times = ISO8601Cache()
+        let lines = traces.map { $0.jsonLine(now: 0, times: times) }
+        #expect(lines.first == traces.first?.json(now: 0).line, "the fast line is the same JSON")
         let elapsed = ContinuousClock.now - started
         #expect(traces.count == 100_000 && lines.count == 100_000)
         #expect(traces.allSatisfy { $0.id % 2 == 0 })

@@ -65,6 +65,43 @@ public struct EventTrace: Sendable, Equatable {
         return json
     }
 
+    /// `json(now:).line`, written straight into a string with the times from `times`:
+    /// `trace --conversation` prints a line per event, 100,000 in well under a second.
+    public func jsonLine(now: Double, times: ISO8601Cache) -> String {
+        var out = "{\"id\":\(id),\"state\":\"\(state.name)\""
+        func add(_ key: String, _ value: String) { out += ",\"\(key)\":" + value }
+        func number(_ value: Double) -> String {
+            var text = ""
+            OrderedJSON.write(.double(value), to: &text)
+            return text
+        }
+        func text(_ value: String?) -> String { value.map(JSONText.quoted) ?? "null" }
+        switch state {
+        case .queued(let receivedAt):
+            add("receivedAt", times.quoted(receivedAt))
+            add("queuedSeconds", number(Self.rounded(max(0, now - receivedAt))))
+        case .inFlight(let receivedAt, let since, let attempt):
+            add("receivedAt", times.quoted(receivedAt))
+            add("since", times.quoted(since))
+            add("attempt", String(attempt))
+        case .delivered(let at, let status, let requestId, let latency):
+            add("at", times.quoted(at))
+            add("status", String(status))
+            add("requestId", times.quotedText(requestId))
+            add("latencyMs", latency.map { number(Self.rounded($0 * 1000)) } ?? "null")
+        case .deadLettered(let at, let status, let message, let deadLetterID, let requestId, let latency):
+            add("at", times.quoted(at))
+            add("status", String(status))
+            add("message", text(message))
+            add("deadLetterId", deadLetterID.map { String($0) } ?? "null")
+            add("requestId", text(requestId))
+            add("latencyMs", latency.map { number(Self.rounded($0 * 1000)) } ?? "null")
+        case .unknown:
+            break
+        }
+        return out + "}"
+    }
+
     /// One line of the text output: the id, the state, and what is known of it.
     public func text(now: Double) -> String {
         let detail: String
@@ -100,6 +137,29 @@ public struct EventTrace: Sendable, Equatable {
         if seconds < 7200 { return "\(Int(seconds / 60)) min" }
         if seconds < 172_800 { return "\(rounded(seconds / 3600)) h" }
         return "\(rounded(seconds / 86400)) d"
+    }
+}
+
+/// Quoted times and request ids, each made once: the events of one request share them.
+public final class ISO8601Cache {
+    private var times: [Double: String] = [:]
+    private var texts: [String: String] = [:]
+
+    public init() {}
+
+    func quoted(_ time: Double) -> String {
+        if let known = times[time] { return known }
+        let made = "\"" + Timestamp.iso8601(time) + "\""
+        times[time] = made
+        return made
+    }
+
+    func quotedText(_ text: String?) -> String {
+        guard let text else { return "null" }
+        if let known = texts[text] { return known }
+        let made = JSONText.quoted(text)
+        if texts.count < 10_000 { texts[text] = made }
+        return made
     }
 }
 

@@ -39,18 +39,20 @@ public final class FlowTap: @unchecked Sendable {
             }
             return
         }
-        guard backlog.loadThenWrappingIncrement(ordering: .relaxed) < Self.backlogLimit else {
-            backlog.wrappingDecrement(ordering: .relaxed)
-            let events = submissions.reduce(0) { $0 + $1.lines.reduce(0) { $0 + $1.count } }
-            for subscriber in lock.withLock({ subscribers }) where subscriber.kinds.contains(.accepted) {
-                subscriber.miss(events)
+        let followers = lock.withLock { subscribers.filter { $0.kinds.contains(.accepted) } }
+        guard !followers.isEmpty else { return }
+        // Every follower full (a stalled tail), or the tail's queue far behind: count, build nothing
+        // and wake no thread. Waking the tail's queue once per commit was what a stalled tail cost.
+        let anyRoom = followers.contains(where: \.hasRoom)
+        if anyRoom, backlog.loadThenWrappingIncrement(ordering: .relaxed) < Self.backlogLimit {
+            queue.async {
+                self.backlog.wrappingDecrement(ordering: .relaxed)
+                for submission in submissions { self.publishAccepted(submission.lines, submission.outcomes, at: at) }
             }
             return
         }
-        queue.async {
-            self.backlog.wrappingDecrement(ordering: .relaxed)
-            for submission in submissions { self.publishAccepted(submission.lines, submission.outcomes, at: at) }
-        }
+        if anyRoom { backlog.wrappingDecrement(ordering: .relaxed) }
+        for follower in followers { follower.miss(Self.acceptedCount(submissions, of: follower.conversation)) }
     }
 
     func delivered(_ record: DeliveryRecord, deadLetterID: Int64?) {
@@ -105,11 +107,30 @@ public final class FlowTap: @unchecked Sendable {
             if recent.count > Self.recentLimit { recent.removeFirst(recent.count - Self.recentLimit) }
         }
         guard isFollowed else { return }
+        let wanting = lock.withLock { subscribers.filter { $0.wants(record) } }
+        guard wanting.contains(where: \.hasRoom) else {
+            for subscriber in wanting { subscriber.miss(1) }
+            return
+        }
         queue.async {
-            for subscriber in self.lock.withLock({ self.subscribers }) where subscriber.wants(record) {
+            for subscriber in wanting {
                 subscriber.send(record.line(for: subscriber.conversation) + "\n", records: 1)
             }
         }
+    }
+
+    /// The accepted events of a commit a follower of `conversation` (nil: all) would have been shown.
+    private static func acceptedCount(
+        _ submissions: [(lines: [[PreparedEvent]], outcomes: [QueueWriter.Outcome])],
+        of conversation: UInt64?
+    ) -> Int {
+        var count = 0
+        for submission in submissions {
+            for (line, outcome) in zip(submission.lines, submission.outcomes) where outcome.isAccepted {
+                count += conversation.map { key in line.count { $0.conversation == key } } ?? line.count
+            }
+        }
+        return count
     }
 
     private func publishAccepted(_ lines: [[PreparedEvent]], _ outcomes: [QueueWriter.Outcome], at: Double) {
@@ -118,6 +139,7 @@ public final class FlowTap: @unchecked Sendable {
         var texts = [String](repeating: "", count: followers.count)
         var counts = [Int](repeating: 0, count: followers.count)
         var room = followers.map(\.hasRoom)
+        var missed = [Int](repeating: 0, count: followers.count)
         for (line, outcome) in zip(lines, outcomes) {
             guard case .accepted(_, let firstID) = outcome else { continue }
             for (offset, event) in line.enumerated() {
@@ -125,7 +147,7 @@ public final class FlowTap: @unchecked Sendable {
                 for (index, follower) in followers.enumerated()
                 where follower.conversation == nil || follower.conversation == event.conversation {
                     guard room[index] else {
-                        follower.miss(1)
+                        missed[index] += 1
                         continue
                     }
                     let built = record ?? .accepted(id: firstID + Int64(offset), event: event, at: at)
@@ -141,8 +163,9 @@ public final class FlowTap: @unchecked Sendable {
                 }
             }
         }
-        for (index, follower) in followers.enumerated() where counts[index] > 0 {
-            follower.send(texts[index], records: counts[index])
+        for (index, follower) in followers.enumerated() {
+            if counts[index] > 0 { follower.send(texts[index], records: counts[index]) }
+            if missed[index] > 0 { follower.miss(missed[index]) }
         }
     }
 }
