@@ -21,7 +21,11 @@ public struct DeliveryRecord: Sendable, Equatable {
     public var latency: Double?
     /// A refusal's reason (the API's `message`); nil for a delivery.
     public var message: String?
-    public var groups: [Group]
+    public let groups: [Group]
+    /// The rows of `delivery_log_ids` and what the record takes, worked out once, where the record is
+    /// made (delivery's queue), not on the queue's writer.
+    let pieces: [Piece]
+    let storedBytes: Int64
 
     public init(
         at: Double,
@@ -37,6 +41,8 @@ public struct DeliveryRecord: Sendable, Equatable {
         self.latency = latency
         self.message = message
         self.groups = groups
+        pieces = Self.pieces(of: groups)
+        storedBytes = Self.storedBytes(requestId: requestId, message: message, pieces: pieces)
     }
 
     /// Groups the ids of a request by conversation (`conversations[i]` is the key of `ids[i]`).
@@ -52,7 +58,7 @@ public struct DeliveryRecord: Sendable, Equatable {
 
     /// The rows of `delivery_log_ids`: each group cut into pieces spanning at most `maxSpan` ids,
     /// so a lookup by id reads only the pieces starting at most `maxSpan` before it.
-    var pieces: [Piece] {
+    private static func pieces(of groups: [Group]) -> [Piece] {
         var pieces: [Piece] = []
         for group in groups {
             var start = 0
@@ -86,7 +92,7 @@ public struct DeliveryRecord: Sendable, Equatable {
     /// What the record takes in the database, rows and index entries, counted against
     /// `trace.maxBytes`. An estimate on the generous side (measured against SQLite's dbstat in
     /// docs/tracing.md), so the log stays within the bound.
-    var storedBytes: Int64 {
+    private static func storedBytes(requestId: String?, message: String?, pieces: [Piece]) -> Int64 {
         var bytes = 64 + (requestId?.utf8.count ?? 0) + (message?.utf8.count ?? 0)
         for piece in pieces { bytes += 96 + (piece.runs?.count ?? 0) * 5 / 4 }
         return Int64(bytes)
