@@ -12,13 +12,14 @@ import Glibc
 public struct Modactl: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "modactl",
-        abstract: "Inspect and operate a moda-agent: status, send, flush, dead letters, redact.",
+        abstract: "Inspect and operate a moda-agent: status, send, flush, dead letters, redact, trace, tail.",
         discussion: """
             --config PATH may be given anywhere; without it $MODA_AGENT_CONFIG, else /etc/moda-agent/config.json.
-            status and dead-letters read the queue database directly and work with the daemon stopped.
+            status, dead-letters and trace read the queue database directly and work with the daemon stopped.
+            trace follows events by the ids replies carry (firstId); tail shows the flow as it happens.
             """,
         version: AgentVersion.current,
-        subcommands: [Status.self, Send.self, Flush.self, DeadLetters.self, Redact.self]
+        subcommands: [Status.self, Send.self, Flush.self, DeadLetters.self, Redact.self, Trace.self, Tail.self]
     )
 
     public init() {}

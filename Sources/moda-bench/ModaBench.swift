@@ -34,7 +34,7 @@ struct ModaBench: ParsableCommand {
         parsing: .upToNextOption,
         help: ArgumentHelp(
             "Scenarios to run (default: all, in this order): "
-                + "ceilings ingest latency drain e2e wan replay outage memory."
+                + "ceilings ingest latency drain e2e wan replay outage memory tail."
         )
     )
     var scenario: [ScenarioName] = []
@@ -135,6 +135,7 @@ struct ModaBench: ParsableCommand {
                 case .memory:
                     MemoryScenario.run(context)
                     context.recordPeaks("memory (idle, 1M backlog, restarts)")
+                case .tail: TailScenario.run(context)
                 }
             }
         }

@@ -11,4 +11,5 @@ enum ScenarioName: String, CaseIterable, ExpressibleByArgument {
     case replay
     case outage
     case memory
+    case tail
 }

@@ -170,9 +170,10 @@ struct ConfigLoaderTests {
         #expect(
             Set(object.keys) == [
                 "endpoint", "apiKeyFile", "apiKey", "environment", "socket", "queue", "batch", "delivery",
-                "http", "tracesEndpoint", "monitoring", "memory", "log", "redaction",
+                "http", "tracesEndpoint", "monitoring", "memory", "redaction", "trace", "log",
             ]
         )
+        #expect(json.contains("\"retentionHours\" : 168") && json.contains("\"maxBytes\" : 16777216"))
     }
 }
 
@@ -212,6 +213,20 @@ struct APIKeyResolverTests {
         config.apiKey = nil
         #expect(throws: ConfigError.missingAPIKey(apiKeyFile: config.apiKeyFile)) {
             try APIKeyResolver.resolve(config: config, environment: [:])
+        }
+    }
+}
+
+@Suite("config loading: trace")
+struct TraceConfigTests {
+    @Test("trace.retentionHours and trace.maxBytes: defaults, fractions, and errors naming the key")
+    func traceKeys() throws {
+        let defaults = try ConfigLoader.parse(Data("{}".utf8), path: "c.json")
+        #expect(defaults.trace.retentionHours == 168 && defaults.trace.maxBytes == 16_777_216)
+        let set = try ConfigLoader.parse(Data(#"{"trace":{"retentionHours":0.5,"maxBytes":1048576}}"#.utf8), path: "c.json")
+        #expect(set.trace.retentionHours == 0.5 && set.trace.maxBytes == 1_048_576)
+        for bad in [#"{"trace":{"retentionHours":0}}"#, #"{"trace":{"maxBytes":10}}"#, #"{"trace":{"keep":1}}"#] {
+            #expect(throws: ConfigError.self) { try ConfigLoader.parse(Data(bad.utf8), path: "c.json") }
         }
     }
 }

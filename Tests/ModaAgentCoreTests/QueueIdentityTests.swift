@@ -101,7 +101,7 @@ struct QueueIdentityTests {
                 continuation.resume(returning: $0)
             }
         }
-        #expect(outcomes == [.accepted(1)])
+        #expect(outcomes == [.accepted(1, firstID: 2)])
         let store = try QueueStore(path: path, durability: .full, create: false)
         let scanned = try store.scan(after: 0, limit: 10)
         #expect(scanned.map(\.id) == [1, 2])

@@ -48,7 +48,7 @@ struct QueueWriterTests {
         defer { folder.remove() }
         let (writer, path) = try makeWriter(folder)
         let outcomes = await submit(writer, [[event("{\"a\":1}")], [event("{\"b\":2}"), event("{\"c\":3}")]])
-        #expect(outcomes == [.accepted(1), .accepted(2)])
+        #expect(outcomes == [.accepted(1, firstID: 1), .accepted(2, firstID: 2)], "a line's events have consecutive ids")
         let snapshot = try QueueSnapshot(path: path)
         #expect(snapshot.events == ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"])
         #expect(snapshot.counters["queued_events"] == 3)
@@ -162,7 +162,7 @@ struct QueueWriterTests {
             for task in 0..<50 {
                 group.addTask {
                     let outcomes = await submit(writer, (0..<20).map { [event("{\"t\":\(task),\"i\":\($0)}")] })
-                    return outcomes.filter { $0 == .accepted(1) }.count
+                    return outcomes.filter { if case .accepted(1, _) = $0 { true } else { false } }.count
                 }
             }
             return await group.reduce(0, +)
@@ -180,13 +180,13 @@ struct QueueWriterTests {
             writer,
             [[event("{\"a\":111111}")], [event("{\"b\":2}"), event("{\"c\":3}")], [event("{}")]]
         )
-        #expect(outcomes[0] == .accepted(1))
+        #expect(outcomes[0] == .accepted(1, firstID: 1))
         guard case .queueFull(let message) = outcomes[1] else {
             Issue.record("expected queue full, got \(outcomes[1])")
             return
         }
         #expect(message.hasPrefix("queue full: 12 bytes queued (queue.maxBytes 20)"))
-        #expect(outcomes[2] == .accepted(1))
+        #expect(outcomes[2] == .accepted(1, firstID: 2))
         #expect(try QueueSnapshot(path: path).events == ["{\"a\":111111}", "{}"])
     }
 
@@ -216,14 +216,14 @@ struct QueueWriterTests {
         let folder = TemporaryDirectory()
         defer { folder.remove() }
         let (writer, path) = try makeWriter(folder, maxBytes: 40)
-        #expect(await submit(writer, trace: 30) == .accepted(1))
+        #expect(await submit(writer, trace: 30) == .accepted(1, firstID: 1))
         let outcomes = await submit(writer, [[event("{\"a\":111111}")], [event("{\"b\":2}")]])  // 12 and 7 bytes
         guard case .queueFull(let message) = outcomes[0] else {
             Issue.record("expected queue full, got \(outcomes[0])")
             return
         }
         #expect(message.hasPrefix("queue full: 30 bytes queued (queue.maxBytes 40)"), "\(message)")
-        #expect(outcomes[1] == .accepted(1))
+        #expect(outcomes[1] == .accepted(1, firstID: 1))
         let snapshot = try QueueSnapshot(path: path)
         #expect(snapshot.events == ["{\"b\":2}"])
     }
@@ -233,7 +233,7 @@ struct QueueWriterTests {
         let folder = TemporaryDirectory()
         defer { folder.remove() }
         let (writer, path) = try makeWriter(folder, maxBytes: 30, whenFull: .dropOldest)
-        #expect(await submit(writer, trace: 16) == .accepted(1))
+        #expect(await submit(writer, trace: 16) == .accepted(1, firstID: 1))
         for index in 1...3 {
             _ = await submit(writer, [[event("{\"n\":\(index)}")]])  // 7 bytes each: two fit beside the export
         }

@@ -12,6 +12,9 @@ public final class UnixSocketClient: @unchecked Sendable {
     private var pending: [UInt8] = []
 
     public var fd: Int32 { socket.fd }
+    /// Replies as read, `firstId` included; by default it is cut out, so tests that check the
+    /// protocol's other fields compare whole lines (`ReplyText.withoutFirstId`).
+    public var keepsFirstId = false
 
     public init(path: String) throws {
         socket = try BlockingSocket.unix(path: path)
@@ -40,7 +43,8 @@ public final class UnixSocketClient: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while lines.count < count {
             if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                lines.append(String(decoding: pending[..<newline], as: UTF8.self))
+                let line = String(decoding: pending[..<newline], as: UTF8.self)
+                lines.append(keepsFirstId ? line : ReplyText.withoutFirstId(line))
                 pending.removeSubrange(...newline)
                 continue
             }
@@ -66,10 +70,32 @@ public final class UnixSocketClient: @unchecked Sendable {
     }
 
     /// Sends all `lines`, half-closes and collects every reply: a complete client session.
-    public static func exchange(path: String, _ payload: String, timeout: Duration = .seconds(30)) throws -> [String] {
+    public static func exchange(
+        path: String,
+        _ payload: String,
+        timeout: Duration = .seconds(30),
+        keepingFirstId: Bool = false
+    ) throws -> [String] {
         let client = try UnixSocketClient(path: path)
+        client.keepsFirstId = keepingFirstId
         try client.send(payload)
         client.finishWriting()
         return client.readAll(timeout: timeout)
+    }
+}
+
+/// Reply lines without their queue ids, which differ from run to run.
+public enum ReplyText {
+    /// `{"ok":true,"accepted":2,"firstId":1041}` → `{"ok":true,"accepted":2}`.
+    public static func withoutFirstId(_ line: String) -> String {
+        guard let marker = line.firstRange(of: ",\"firstId\":") else { return line }
+        let digitsEnd = line[marker.upperBound...].firstIndex { !$0.isNumber } ?? line.endIndex
+        return String(line[..<marker.lowerBound] + line[digitsEnd...])
+    }
+
+    /// The `firstId` of an accepted reply, nil for any other line.
+    public static func firstId(_ line: String) -> Int64? {
+        guard let marker = line.firstRange(of: ",\"firstId\":") else { return nil }
+        return Int64(String(line[marker.upperBound...].prefix { $0.isNumber }))
     }
 }

@@ -34,6 +34,7 @@ extension AgentConfig {
             "tracesEndpoint": JSONValue(tracesEndpoint),
             "monitoring": ["listen": JSONValue(monitoring.listen) { .string("\($0)") }],
             "memory": ["maxBufferedBytes": JSONValue(memory.maxBufferedBytes)],
+            "trace": ["retentionHours": JSONValue(trace.retentionHours), "maxBytes": JSONValue(trace.maxBytes)],
             "log": ["level": JSONValue(log.level)],
             "redaction": [
                 "detectors": .array(redaction.detectors.map { JSONValue($0.rawValue) }),

@@ -16,6 +16,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var monitoring = Monitoring()
     public var memory = Memory()
     public var redaction = Redaction()
+    public var trace = Trace()
     public var log = Log()
 
     public init() {}
@@ -112,6 +113,12 @@ public struct AgentConfig: Sendable, Equatable {
     public struct Monitoring: Sendable, Equatable {
         /// `/metrics` and `/health` (SPEC 9); nil: no listener.
         public var listen: ListenAddress? = nil
+    }
+
+    /// The delivery log `modactl trace` reads (docs/tracing.md): kept this long and at most this big.
+    public struct Trace: Sendable, Equatable {
+        public var retentionHours: Double = 168
+        public var maxBytes: Int = 16_777_216
     }
 
     public struct Log: Sendable, Equatable {

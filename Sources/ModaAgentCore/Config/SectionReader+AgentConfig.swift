@@ -204,6 +204,21 @@ extension SectionReader {
         var redaction = try section("redaction")
         config.redaction = try redaction.readRedaction()
 
+        var trace = try section("trace")
+        config.trace.retentionHours = try trace.number(
+            "retentionHours",
+            default: config.trace.retentionHours,
+            minimum: 0,
+            exclusive: true
+        )
+        config.trace.maxBytes = try trace.integer(
+            "maxBytes",
+            default: config.trace.maxBytes,
+            range: (64 << 10)...(1 << 40),
+            hint: " (bytes the delivery log of `modactl trace` may take)"
+        )
+        try trace.rejectUnknownKeys()
+
         var log = try section("log")
         config.log.level = try log.choice("level", default: config.log.level, allowed: AgentConfig.Log.levels)
         try log.rejectUnknownKeys()

@@ -56,6 +56,7 @@ struct DaemonBuilder {
         }
         if receiversOn(parts.activated) { services.append("http", receivers(parts)) }
         if let monitoring = monitoring(parts) { services.append("monitoring", monitoring) }
+        services.append("tail", TailService(queuePath: config.queue.path, tap: parts.writer.tap, logger: logger))
         // The ingest socket last of the listeners: a client that reaches it finds the daemon up, and
         // shutdown stops it first.
         services.append("ingest", ingest(parts))

@@ -29,7 +29,7 @@ struct QueueService: DaemonService {
         }
         return QueueService(
             lock: lock,
-            writer: try QueueWriter(db: db, config: config.queue, reserve: reserve, logger: logger)
+            writer: try QueueWriter(db: db, config: config.queue, reserve: reserve, trace: config.trace, logger: logger)
         )
     }
 

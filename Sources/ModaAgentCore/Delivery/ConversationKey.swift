@@ -38,6 +38,14 @@ enum ConversationKey {
         event.withUnsafeBytes { of(event: $0) }
     }
 
+    /// The key of a conversation id as an operator types it (`modactl trace --conversation`): the
+    /// same FNV-1a over its UTF-8 bytes as over the stored event's unescaped string.
+    public static func of(id: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return hash == none ? 1 : hash
+    }
+
     private static func hash(_ token: JSONToken, in scanner: JSONScanner) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ byte: UInt8) {

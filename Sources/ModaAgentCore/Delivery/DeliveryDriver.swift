@@ -12,7 +12,7 @@ import Logging
 /// the other requests are in flight; the body lives only as long as its request.
 public final class DeliveryDriver: @unchecked Sendable {
     // @unchecked: the mutable state (`machine`, `timer`, `random`, `drainWaiters`, `spareBodies`,
-    // `sentSinceTimer`) and `source` (with its SQLite connection, not Sendable) are touched only on `queue`,
+    // `sentSinceTimer`, `logs`) and `source` (with its SQLite connection, not Sendable) are touched only on `queue`,
     // a serial queue; `published` is a lock-guarded value others read; the other properties are constants
     // of Sendable types (the writer, uploader, clock, logger and metrics).
     private let queue: DispatchQueue
@@ -33,6 +33,9 @@ public final class DeliveryDriver: @unchecked Sendable {
     private var sentSinceTimer = 0
     /// `machine.status` as of the last event, for monitors that must not wait behind a batch's encoding.
     private let published: PublishedValue<DeliveryStatus>
+    /// Per batch: its ids by conversation while it is in flight, then its answer once delivered or
+    /// refused, until its removal is handed to the writer (the delivery log's entry).
+    private var logs = DeliveryLogBook()
 
     /// `reader` is delivery's own connection to the queue; WAL lets it read beside the writer.
     public convenience init(
@@ -205,7 +208,8 @@ public final class DeliveryDriver: @unchecked Sendable {
             setTimer(instant)
         case .remove(let id, let ids, let through, let status):
             let count = ids.count
-            writer.perform(source.removal(ids: ids, through: through, status: status)) { result in
+            let log = ids.isEmpty ? nil : logs.record(for: id, at: Timestamp.now())
+            writer.perform(source.removal(ids: ids, through: through, status: status, log: log)) { result in
                 self.queue.async {
                     self.written(
                         id,
@@ -218,7 +222,8 @@ public final class DeliveryDriver: @unchecked Sendable {
         case .deadLetter(let id, let eventID, let fault, let time, let status):
             let write: QueueWrite
             do {
-                let verdict = DeadLetterVerdict(fault: fault, time: time, status: status)
+                let latency = logs.record(for: id, at: time)?.latency
+                let verdict = DeadLetterVerdict(fault: fault, time: time, status: status, latency: latency)
                 guard let read = try source.deadLetter(id: eventID, verdict) else { return .written(id) }
                 write = read
             } catch {
@@ -298,6 +303,16 @@ public final class DeliveryDriver: @unchecked Sendable {
         let body = SpareBody(request.body)
         sentSinceTimer += 1
         metrics.requestStarted()
+        if !request.groups.isEmpty {
+            logs.sent(batch.id, groups: request.groups)
+            writer.tap.inFlight.started(
+                batch: batch.id.raw,
+                ids: batch.ids,
+                attempt: batch.attempts + 1,
+                at: Timestamp.now()
+            )
+        }
+        let tap = writer.tap
         Task {
             let started = ContinuousClock.now
             let result = await uploader.post(
@@ -307,10 +322,13 @@ public final class DeliveryDriver: @unchecked Sendable {
                 apiKey: settings.apiKey,
                 timeoutSeconds: settings.delivery.timeoutSeconds
             )
-            metrics.requestFinished(result, after: ContinuousClock.now - started)
+            let latency = ContinuousClock.now - started
+            metrics.requestFinished(result, after: latency)
             let decision = source.classify(result, itemCount: eventCount)
+            tap.inFlight.finished(batch: batch.id.raw)
             self.queue.async {
                 self.keep(body.take(), limit: settings.delivery.maxInFlight)
+                self.logs.answered(batch.id, result: result, decision: decision, latency: latency)
                 let jitter = Double.random(in: 0...1, using: &self.random)
                 self.apply(.response(batch.id, decision, jitter: jitter))
             }

@@ -20,7 +20,8 @@ protocol DeliverySource {
 
     /// The write recording a delivered batch; every item up to `through` is finished, so the
     /// queue may be cut there (events are; trace exports are removed by id, `through` unused).
-    func removal(ids: [Int64], through: Int64, status: DeliveryStatus) -> QueueWrite
+    /// `log`: the request for the delivery log of `modactl trace` (events only).
+    func removal(ids: [Int64], through: Int64, status: DeliveryStatus, log: DeliveryRecord?) -> QueueWrite
     /// The write moving item `id` to the dead letters, or nil when it is no longer queued.
     func deadLetter(id: Int64, _ verdict: DeadLetterVerdict) throws(QueueError) -> QueueWrite?
 }
@@ -48,12 +49,16 @@ struct DeadLetterVerdict {
     var fault: DeliveryFault
     var time: Double
     var status: DeliveryStatus
+    /// The refused request's latency, for the delivery log.
+    var latency: Double?
 }
 
 /// One request's body and its `Content-Type`.
 struct OutgoingRequest {
     var body: ByteBuffer
     var contentType: String
+    /// Events only: the request's ids by conversation, for the delivery log.
+    var groups: [DeliveryRecord.Group] = []
 }
 
 /// The events queue: `{"events":[...]}` spliced from the stored events, to `endpoint` (SPEC 5).
@@ -69,8 +74,12 @@ struct EventSource: DeliverySource {
     }
 
     func request(ids: [Int64], spare: ByteBuffer) throws(QueueError) -> OutgoingRequest? {
-        guard let body = try reader.requestBody(ids: ids, spare: spare) else { return nil }
-        return OutgoingRequest(body: body, contentType: "application/json")
+        guard let rows = try reader.requestBody(ids: ids, spare: spare) else { return nil }
+        return OutgoingRequest(
+            body: rows.body,
+            contentType: "application/json",
+            groups: DeliveryRecord.groups(ids: rows.ids, conversations: rows.conversations)
+        )
     }
 
     func endpoint(_ settings: DeliverySettings) -> String { settings.endpoint }
@@ -79,13 +88,21 @@ struct EventSource: DeliverySource {
         ResponseClassifier.classify(result, eventCount: itemCount)
     }
 
-    func removal(ids: [Int64], through: Int64, status: DeliveryStatus) -> QueueWrite {
-        .markDelivered(ids: ids, through: through, status: status)
+    func removal(ids: [Int64], through: Int64, status: DeliveryStatus, log: DeliveryRecord?) -> QueueWrite {
+        .markDelivered(ids: ids, through: through, status: status, log: log)
     }
 
     func deadLetter(id: Int64, _ verdict: DeadLetterVerdict) throws(QueueError) -> QueueWrite? {
-        try reader.events(ids: [id]).first.map {
-            .deadLetter($0, fault: verdict.fault, at: verdict.time, status: verdict.status)
+        try reader.events(ids: [id]).first.map { event in
+            let log = DeliveryRecord(
+                at: verdict.time,
+                status: verdict.fault.status ?? 0,
+                requestId: verdict.fault.requestId,
+                latency: verdict.latency,
+                message: verdict.fault.message,
+                groups: [.init(conversation: ConversationKey.of(event: event.body), ids: [event.id])]
+            )
+            return .deadLetter(event, fault: verdict.fault, at: verdict.time, status: verdict.status, log: log)
         }
     }
 }

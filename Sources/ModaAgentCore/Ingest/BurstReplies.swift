@@ -9,6 +9,8 @@ struct BurstReplies: Equatable {
     var acceptedEvents = 0
     /// Why lines the validator passed were refused at the writer, one element per such line.
     var refusals: [IngestMetrics.RejectReason] = []
+    /// Every error reply of the burst, as `modactl tail` shows a rejected line.
+    var rejections: [String] = []
 
     /// `outcomes` has one element per `.events` entry of `burst`, in order.
     init(_ burst: IngestConnectionStateMachine.Burst, outcomes: [QueueWriter.Outcome]) {
@@ -21,9 +23,9 @@ struct BurstReplies: Equatable {
                 reply = fixed
             case .events(_, let line):
                 switch next.next() {
-                case .accepted(let events):
+                case .accepted(let events, let firstID):
                     acceptedEvents += events
-                    reply = .accepted(events)
+                    reply = .accepted(events, firstID: firstID)
                 case .queueFull(let message):
                     refusals.append(.queueFull)
                     reply = .rejected(line: line, message: message, retryable: true)
@@ -34,6 +36,7 @@ struct BurstReplies: Equatable {
                     reply = .rejected(line: line, message: "internal error: no outcome", retryable: true)
                 }
             }
+            if case .rejected(let line, let message, _) = reply { rejections.append("line \(line): \(message)") }
             text += reply.json
             count += 1
         }

@@ -7,6 +7,17 @@ protocol IngestCommitter: AnyObject, Sendable {
         receivedAt: Double,
         completion: @escaping @Sendable ([QueueWriter.Outcome]) -> Void
     )
+    /// A burst's error replies (`line N: ...`), for those who follow the flow.
+    func rejected(lines errors: [String])
 }
 
-extension QueueWriter: IngestCommitter {}
+extension IngestCommitter {
+    func rejected(lines errors: [String]) {}
+}
+
+extension QueueWriter: IngestCommitter {
+    /// Error replies go to `modactl tail` (the tap drops them when no one follows).
+    func rejected(lines errors: [String]) {
+        for error in errors { tap.rejected(source: "socket", error: error) }
+    }
+}

@@ -152,6 +152,8 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .answered(let lines, let events, let refusals):
             for reason in refusals { metrics.rejected(reason) }
             metrics.burstAnswered(lines: lines, events: events)
+        case .rejectedLines(let errors):
+            committer.rejected(lines: errors)
         case .account(let bytes, let partial):
             budget.account(bytes, partial: partial)
         case .askBudget(let partialBytes, let completedLine):

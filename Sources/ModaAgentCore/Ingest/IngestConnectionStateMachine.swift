@@ -71,6 +71,8 @@ struct IngestConnectionStateMachine {
         case dropReplies(Int)
         /// For the metrics: a burst answered, and why its lines were refused at the writer.
         case answered(lines: Int, events: Int, refusals: [IngestMetrics.RejectReason])
+        /// The burst's error replies, for `modactl tail`.
+        case rejectedLines([String])
         case account(bytes: Int, partial: Int)
         /// Ask `MemoryBudget.mayContinue`; a no is reported as `budgetRefused`.
         case askBudget(partialBytes: Int, completedLine: Bool)
@@ -210,6 +212,7 @@ struct IngestConnectionStateMachine {
     ) {
         let replies = BurstReplies(answered, outcomes: outcomes)
         actions.append(.answered(lines: replies.count, events: replies.acceptedEvents, refusals: replies.refusals))
+        if !replies.rejections.isEmpty { actions.append(.rejectedLines(replies.rejections)) }
         if !repliesStopped {
             let size = replies.text.utf8.count
             if let unread, unread + size <= Self.maxUnreadReplyBytes {

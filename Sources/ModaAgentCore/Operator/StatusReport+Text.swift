@@ -68,6 +68,8 @@ extension StatusReport {
             deadLine = paint.yellow("\(events), \(exports)")
         }
         lines.append(" Dead letters: \(deadLine)")
+        // Where to look next for one event or the live flow (docs/tracing.md).
+        lines.append("      Follow: modactl trace ID... (a reply's firstId) or --conversation CID; modactl tail --follow")
         if !hints.isEmpty {
             lines.append("")
             lines.append(contentsOf: hints.map { "  \($0)" })

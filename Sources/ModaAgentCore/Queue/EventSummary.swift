@@ -3,12 +3,15 @@
 struct EventSummary {
     var conversationId: String?
     var preview: String?
+    /// `messageType` of a typed event; nil for a standard one.
+    var messageType: String?
 
     static let previewLength = 80
 
     init(body: [UInt8]) {
         guard let object = JSONValue.parse(body), case .object = object else { return }
         conversationId = object["conversation_id"]?.string ?? object["conversationId"]?.string
+        messageType = object["messageType"]?.string
         let text: String? =
             object["message"]?.string ?? object["body"]?.string ?? Self.firstText(object["content"])
             ?? object["name"]?.string

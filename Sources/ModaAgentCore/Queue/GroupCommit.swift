@@ -91,9 +91,11 @@ final class GroupCommit {
                             }
                         }
                         guard fits else { continue }
+                        var firstID: Int64 = 0
                         for event in line {
                             try insert(event, receivedAt: submission.receivedAt)
                             let id = db.lastInsertRowID
+                            if firstID == 0 { firstID = id }
                             result.added.append(
                                 ScannedEvent(id: id, bytes: event.body.count, conversation: event.conversation)
                             )
@@ -101,7 +103,7 @@ final class GroupCommit {
                         change.queued += Int64(line.count)
                         change.bytes += lineBytes
                         eventBytes += lineBytes
-                        lineOutcomes.append(.accepted(line.count))
+                        lineOutcomes.append(.accepted(line.count, firstID: firstID))
                     }
                     result.outcomes.append(lineOutcomes)
                 }
@@ -177,7 +179,7 @@ final class GroupCommit {
             result.lastTraceID = db.lastInsertRowID
             change.queued += 1
             change.bytes += size
-            outcomes.append(.accepted(1))
+            outcomes.append(.accepted(1, firstID: db.lastInsertRowID))
         }
         try counters.add(change)
         return outcomes

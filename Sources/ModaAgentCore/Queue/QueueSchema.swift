@@ -159,6 +159,36 @@ enum QueueSchema {
             ALTER TABLE dead_letters ADD COLUMN content_type TEXT;
             """
         ),
+        (
+            // The delivery log of `modactl trace` (docs/tracing.md): one row per delivered or refused
+            // request, written in the transaction that removes its events, and its ids per conversation
+            // in pieces spanning at most `DeliveryRecord.maxSpan` ids (`runs` NULL: every id from first
+            // to last). Indexed for the two questions asked: by id (`first`) and by conversation.
+            // `bytes`: what the request's rows take, for `trace.maxBytes`.
+            "v7: delivery log",
+            """
+            CREATE TABLE delivery_log (
+                id INTEGER PRIMARY KEY,
+                at REAL NOT NULL,
+                status INTEGER NOT NULL,
+                request_id TEXT,
+                latency REAL,
+                message TEXT,
+                dead_letter_id INTEGER,
+                bytes INTEGER NOT NULL
+            );
+            CREATE TABLE delivery_log_ids (
+                entry INTEGER NOT NULL,
+                first INTEGER NOT NULL,
+                last INTEGER NOT NULL,
+                conversation INTEGER NOT NULL,
+                runs BLOB,
+                PRIMARY KEY (entry, first)
+            ) WITHOUT ROWID;
+            CREATE INDEX delivery_log_ids_first ON delivery_log_ids (first);
+            CREATE INDEX delivery_log_ids_conversation ON delivery_log_ids (conversation);
+            """
+        ),
     ]
 
     static var version: Int { migrations.count }

@@ -43,7 +43,7 @@ public final class QueueStore {
     init(connection: SQLiteConnection) throws(QueueError) {
         db = connection
         runQuery = try db.prepare("SELECT id, received_at, body FROM events WHERE id BETWEEN ? AND ? ORDER BY id")
-        bodyQuery = try db.prepare("SELECT body FROM events WHERE id BETWEEN ? AND ? ORDER BY id")
+        bodyQuery = try db.prepare("SELECT body, id, conversation FROM events WHERE id BETWEEN ? AND ? ORDER BY id")
         countersQuery = try db.prepare(
             "SELECT queued_events, queued_bytes, dropped_events, delivered_events FROM counters WHERE id = 1"
         )
@@ -107,29 +107,45 @@ public final class QueueStore {
     /// `{"events":[e1,e2,...]}` (`RequestBody`), written from SQLite's row buffers straight into the
     /// buffer the HTTP client sends: no array per event, no second copy of the body. Nil when none
     /// is queued any more. `spare`: an earlier body's buffer to write into (its pages already mapped).
-    func requestBody(ids: [Int64], spare: ByteBuffer = ByteBuffer()) throws(QueueError) -> ByteBuffer? {
+    func requestBody(ids: [Int64], spare: ByteBuffer = ByteBuffer()) throws(QueueError) -> RequestRows? {
         var body = spare
         body.clear()
-        var count = 0
+        var found: [Int64] = []
+        var conversations: [UInt64] = []
         defer { bodyQuery.reset() }
         for run in IDRuns(ids) {
             bodyQuery.bind(1, run.lowerBound)
             bodyQuery.bind(2, run.upperBound)
             while try bodyQuery.step() {
-                if count == 0 {
+                if found.isEmpty {
                     body.reserveCapacity(Self.bodyCapacity(ids.count))
                     body.writeStaticString("{\"events\":[")
+                    found.reserveCapacity(ids.count)
+                    conversations.reserveCapacity(ids.count)
                 } else {
                     body.writeInteger(UInt8(ascii: ","))
                 }
                 bodyQuery.withBytes(0) { _ = body.writeBytes($0) }
-                count += 1
+                found.append(bodyQuery.int64(1))
+                // Rows older than v5 have no key of their own: read it from the body, as the scan does.
+                conversations.append(
+                    bodyQuery.isNull(2)
+                        ? bodyQuery.withBytes(0) { ConversationKey.of(event: $0) }
+                        : UInt64(bitPattern: bodyQuery.int64(2))
+                )
             }
             bodyQuery.reset()
         }
-        guard count > 0 else { return nil }
+        guard !found.isEmpty else { return nil }
         body.writeStaticString("]}")
-        return body
+        return RequestRows(body: body, ids: found, conversations: conversations)
+    }
+
+    /// A batch's request body and, for the delivery log, the ids it holds and their conversations.
+    struct RequestRows {
+        var body: ByteBuffer
+        var ids: [Int64]
+        var conversations: [UInt64]
     }
 
     /// A first guess at a body's size (events are a few hundred bytes); the buffer grows past it.

@@ -11,9 +11,10 @@ public enum QueueWrite: Sendable {
     /// largest part of a commit and of its fsync. Cut only from the head, the queue frees whole
     /// pages, as a single lane did; until the cut passes them, `delivered` keeps the batch's ids
     /// so a restart never sends them again (`purgeDelivered`).
-    case markDelivered(ids: [Int64], through: Int64, status: DeliveryStatus)
-    /// Moves one event to the dead letters with the API's verdict.
-    case deadLetter(QueuedEvent, fault: DeliveryFault, at: Double, status: DeliveryStatus)
+    /// `log`: the request for the delivery log, written in the same transaction (docs/tracing.md).
+    case markDelivered(ids: [Int64], through: Int64, status: DeliveryStatus, log: DeliveryRecord? = nil)
+    /// Moves one event to the dead letters with the API's verdict (and logs the refusal).
+    case deadLetter(QueuedEvent, fault: DeliveryFault, at: Double, status: DeliveryStatus, log: DeliveryRecord? = nil)
     case status(DeliveryStatus)
     /// The same three for the trace exports' queue.
     case markTracesDelivered(ids: [Int64], status: DeliveryStatus)
@@ -21,6 +22,14 @@ public enum QueueWrite: Sendable {
     case traceStatus(DeliveryStatus)
     /// The heartbeat's snapshot of the memory budget, for `modactl status`.
     case memory(MemoryBudget.Snapshot, pid: Int32)
+
+    /// The delivery log entry this write adds, if any.
+    var deliveryRecord: DeliveryRecord? {
+        switch self {
+        case .markDelivered(_, _, _, let log), .deadLetter(_, _, _, _, let log): return log
+        default: return nil
+        }
+    }
 
     var isRemoval: Bool {
         switch self {
@@ -34,7 +43,7 @@ public enum QueueWrite: Sendable {
     func apply(to db: SQLiteConnection, counters: QueueCounters) throws(QueueError) {
         try db.transaction { () throws(QueueError) in
             switch self {
-            case .markDelivered(let ids, _, let status):
+            case .markDelivered(let ids, _, let status, let log):
                 // The writer deletes the rows up to `through` afterwards (`QueueWriter.cut`).
                 let record = try db.prepare("INSERT OR REPLACE INTO delivered (first, last) VALUES (?, ?)")
                 for run in IDRuns(ids) {
@@ -42,9 +51,11 @@ public enum QueueWrite: Sendable {
                     record.bind(2, run.upperBound)
                     try record.run()
                 }
+                if let log { try DeliveryLog.insert(log, deadLetterID: nil, into: db) }
                 try Self.write(status, to: db)
-            case .deadLetter(let event, let fault, let time, let status):
+            case .deadLetter(let event, let fault, let time, let status, let log):
                 try Self.insertDeadLetter(event, fault: fault, at: time, into: db)
+                if let log { try DeliveryLog.insert(log, deadLetterID: db.lastInsertRowID, into: db) }
                 let (events, bytes) = try Self.delete(ids: [event.id], in: db)
                 try counters.add(QueueCounters.Events(queued: -events, bytes: -bytes))
                 try Self.write(status, to: db)

@@ -16,7 +16,9 @@ public final class QueueWriter: @unchecked Sendable {
     // `levelsReader`) only on `queue`, a serial queue. `levels` guards its value with a lock of its own;
     // the streams' continuations are thread-safe.
     public enum Outcome: Sendable, Equatable {
-        case accepted(Int)
+        /// `count` events stored with the consecutive ids `firstID`... (one writer, one line's
+        /// inserts in a row: AUTOINCREMENT hands them out in order, never twice).
+        case accepted(Int, firstID: Int64)
         /// Refused for lack of room; the client may retry.
         case queueFull(String)
         /// The transaction failed (disk full, I/O error); nothing of the line is queued; retryable.
@@ -92,12 +94,16 @@ public final class QueueWriter: @unchecked Sendable {
     /// How full the queue is, published after every transaction for monitors that must not wait.
     public let levels: PublishedValue<QueueLevels>
     private let levelsReader: QueueLevelsReader
+    /// What `modactl tail` follows (docs/tracing.md); every part of the pipeline reaches it here.
+    public let tap = FlowTap()
+    private let logPruner: DeliveryLogPruner
 
     /// `reserve` is the space set aside for removing delivered events on a full disk.
     init(
         db: SQLiteConnection,
         config: AgentConfig.Queue,
         reserve: DiskReserve? = nil,
+        trace: AgentConfig.Trace = AgentConfig.Trace(),
         logger: Logger = Logger(label: "moda-agent")
     ) throws(QueueError) {
         self.db = db
@@ -130,6 +136,12 @@ public final class QueueWriter: @unchecked Sendable {
         cutter = try HeadCutter(db: db, counters: counters, durability: config.durability)
         levelsReader = try QueueLevelsReader(db: db)
         levels = PublishedValue(try levelsReader.read())
+        logPruner = try DeliveryLogPruner(
+            db: db,
+            settings: trace,
+            synchronous: config.durability == .full ? "FULL" : "NORMAL",
+            logger: logger
+        )
     }
 
     /// Hands over the lines of one read; `completion` gets one outcome per line, in order, on the
@@ -213,10 +225,13 @@ public final class QueueWriter: @unchecked Sendable {
         enum Step {
             case commit(Inbox)
             case cut(rows: Int64)
+            case prune
         }
         let step = lock.withLock { () -> Step? in
             switch schedule.next(inboxEmpty: inbox.isEmpty, justCommitted: justCommitted) {
             case .idle:
+                // Nothing else waits: the writer's idle moment is the delivery log's pruning too.
+                if logPruner.isDue { return .prune }
                 inbox.scheduled = false
                 return nil
             case .cut(_, let rows):
@@ -230,6 +245,9 @@ public final class QueueWriter: @unchecked Sendable {
         case nil: return
         case .cut(let rows):
             cut(rows: rows)
+            justCommitted = false
+        case .prune:
+            logPruner.prune()
             justCommitted = false
         case .commit(let taken):
             commit(taken)
@@ -247,9 +265,13 @@ public final class QueueWriter: @unchecked Sendable {
         lastCommitFailure.store(result.failed != nil, ordering: .relaxed)
         if jobs.contains(where: { $0.write.isRemoval }) { recoverSpace(&jobs) }
         for job in jobs {
+            if job.error == nil, let record = job.write.deliveryRecord {
+                logPruner.added(record)
+                tap.delivered(record, deadLetterID: nil)
+            }
             if let error = job.error {
                 job.completion(.failure(error))
-            } else if case .markDelivered(_, let through, _) = job.write {
+            } else if case .markDelivered(_, let through, _, _) = job.write {
                 schedule.delivered(through: through, waiter: job.completion)?(.success(()))
             } else {
                 job.completion(.success(()))
@@ -257,6 +279,9 @@ public final class QueueWriter: @unchecked Sendable {
         }
         for (submission, outcomes) in zip(taken.submissions, result.outcomes) {
             submission.completion(outcomes)
+        }
+        if !taken.submissions.isEmpty {
+            tap.committed(zip(taken.submissions, result.outcomes).map { ($0.lines, $1) })
         }
         for (submission, outcome) in zip(taken.traces, result.traceOutcomes) {
             submission.completion(outcome)
@@ -268,6 +293,7 @@ public final class QueueWriter: @unchecked Sendable {
             let stored = result.traceOutcomes.count { if case .accepted = $0 { true } else { false } }
             announceTraces.yield(Commit(events: stored, lastID: lastTraceID))
         }
+        logPruner.pruneIfBusyDue()
     }
 
     /// Deletes the next chunk of delivered events; on failure delivery sees its removals fail and

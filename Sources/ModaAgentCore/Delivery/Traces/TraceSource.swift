@@ -45,7 +45,7 @@ struct TraceSource: DeliverySource {
         return decision
     }
 
-    func removal(ids: [Int64], through: Int64, status: DeliveryStatus) -> QueueWrite {
+    func removal(ids: [Int64], through: Int64, status: DeliveryStatus, log: DeliveryRecord?) -> QueueWrite {
         .markTracesDelivered(ids: ids, status: status)
     }
 

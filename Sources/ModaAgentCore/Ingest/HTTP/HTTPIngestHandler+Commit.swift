@@ -100,10 +100,10 @@ extension HTTPIngestHandler {
         let requestId = IngestAPIResponse.newRequestId()
         let response: IngestAPIResponse
         switch outcome {
-        case .accepted(let accepted):
+        case .accepted(let accepted, let firstID):
             metrics.burstAnswered(lines: 1, events: accepted)
             respond(
-                IngestAPIResponse.accepted(accepted, requestId: requestId),
+                IngestAPIResponse.accepted(accepted, firstID: firstID, requestId: requestId),
                 keepAlive: head.isKeepAlive,
                 context: context
             )

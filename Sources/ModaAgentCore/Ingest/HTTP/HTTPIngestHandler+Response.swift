@@ -10,6 +10,9 @@ extension HTTPIngestHandler {
         allow: String? = nil,
         retryAfter: Bool = false
     ) {
+        if let refusal = response as? IngestAPIResponse, let message = refusal.message {
+            writer.tap.rejected(source: "http", error: "\(refusal.status.code): \(message)")
+        }
         write(
             response.status,
             contentType: response.contentType,

@@ -10,9 +10,11 @@ struct IngestAPIResponse: Sendable, Equatable {
     var message: String?
     var retryable: Bool
     var requestId: String
+    /// The queue id of the first event accepted; the request's events have consecutive ids.
+    var firstID: Int64? = nil
 
-    static func accepted(_ count: Int, requestId: String) -> Self {
-        Self(status: .ok, count: count, message: nil, retryable: false, requestId: requestId)
+    static func accepted(_ count: Int, firstID: Int64, requestId: String) -> Self {
+        Self(status: .ok, count: count, message: nil, retryable: false, requestId: requestId, firstID: firstID)
     }
 
     static func refused(_ status: HTTPResponseStatus, _ message: String, retryable: Bool = false, requestId: String) -> Self {
@@ -21,6 +23,7 @@ struct IngestAPIResponse: Sendable, Equatable {
 
     var json: String {
         var fields = ["\"success\":\(message == nil)", "\"count\":\(count)"]
+        if let firstID { fields.append("\"firstId\":\(firstID)") }
         if let message { fields.append("\"message\":\(JSONText.quoted(message))") }
         fields.append("\"requestId\":\(JSONText.quoted(requestId))")
         if message != nil { fields.append("\"retryable\":\(retryable)") }

@@ -1,0 +1,92 @@
+import Foundation
+import ModaAgentTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stalled `modactl tail --follow` must cost the pipeline nothing (docs/tracing.md): the
+/// end-to-end run and the ack latency run, each without a tail and with a tail that asked to
+/// follow and never reads, alternated in one run so the machine's noise hits both alike.
+enum TailScenario {
+    static let name = "stalled tail"
+
+    static func run(_ context: BenchContext) {
+        let plan = context.plan
+        var delivered: [Bool: [Double]] = [false: [], true: []]
+        var p99: [Bool: [Double]] = [false: [], true: []]
+        context.eachRun(name) { run throws(BenchFailure) in
+            for stalled in [false, true] {
+                let rate = try context.withAgent { agent throws(BenchFailure) in
+                    let tail = stalled ? try StalledTail(agent) : nil
+                    defer { _ = tail }
+                    context.mock.resetTally(target: plan.events)
+                    let result = try context.load(agent, events: plan.events, name)
+                    let reached = try context.mock.waitForTarget(stallSeconds: plan.stallSeconds) { agent.isRunning }
+                    return Double(plan.events) / Monotonic.seconds(from: result.startedAt, to: reached)
+                }
+                let latency = try context.withAgent { agent throws(BenchFailure) in
+                    let tail = stalled ? try StalledTail(agent) : nil
+                    defer { _ = tail }
+                    let load = PacedLoad(
+                        socketPath: agent.socketPath,
+                        rate: plan.latencyRate,
+                        events: Int(plan.latencyRate * plan.latencySeconds),
+                        stallSeconds: plan.stallSeconds
+                    )
+                    let result = try load.run()
+                    try result.check(name)
+                    return result.percentile(0.99)
+                }
+                delivered[stalled, default: []].append(rate)
+                p99[stalled, default: []].append(latency)
+                context.say(
+                    "  run \(run)\(stalled ? ", stalled tail" : ", no tail"): \(Unit.eventsPerSecond.format(rate)) "
+                        + "events/s end to end, ack p99 \(Unit.milliseconds.format(latency)) ms"
+                )
+            }
+        }
+        let count = Unit.count(plan.events)
+        for stalled in [false, true] {
+            let label = stalled ? "with a stalled tail" : "no tail"
+            context.record(
+                ResultRow(
+                    scenario: "tail: end to end \(count), \(label)",
+                    unit: .eventsPerSecond,
+                    samples: delivered[stalled] ?? []
+                )
+            )
+            context.record(
+                ResultRow(
+                    scenario: "tail: ack p99 at \(Unit.eventsPerSecond.format(plan.latencyRate)) events/s, \(label)",
+                    unit: .milliseconds,
+                    samples: p99[stalled] ?? []
+                )
+            )
+        }
+    }
+}
+
+/// A tail that asks to follow everything and never reads: its socket buffers fill, then the
+/// daemon drops its records and counts them.
+final class StalledTail {
+    private let socket: BlockingSocket
+
+    init(_ agent: AgentChild) throws(BenchFailure) {
+        let path = agent.workspace.file("queue/tail.sock")
+        let deadline = Date().addingTimeInterval(10)
+        var connected: BlockingSocket?
+        while connected == nil && Date() < deadline {
+            connected = try? BlockingSocket.unix(path: path)
+            if connected == nil { usleep(10_000) }
+        }
+        guard let connected else { throw BenchFailure("no tail socket at \(path)") }
+        socket = connected
+        let request = Array(#"{"follow":true}"#.utf8) + [UInt8(ascii: "\n")]
+        do {
+            try socket.send(request, prefix: request.count)
+        } catch {
+            throw BenchFailure("cannot ask the tail socket to follow: \(error)")
+        }
+    }
+}
