@@ -23,7 +23,7 @@ struct IngestConnectionHandlerTests {
         /// Answers the oldest burst: every line accepted, or as `outcome` says.
         func commitNext(_ outcome: QueueWriter.Outcome? = nil) {
             let next = waiting.withLock { $0.removeFirst() }
-            next.completion(next.lines.map { outcome ?? .accepted($0.count) })
+            next.completion(next.lines.map { outcome ?? .accepted($0.count, firstID: 1) })
         }
     }
 
@@ -100,7 +100,7 @@ struct IngestConnectionHandlerTests {
         #"{"conversation_id":"c","role":"user","message":"m\#(n)"}"# + "\n"
     }
 
-    static let ok = #"{"ok":true,"accepted":1}"#
+    static let ok = #"{"ok":true,"accepted":1,"firstId":1}"#
 
     @Test("pipelining: lines of several bursts are answered in order, each after its commit")
     func pipelining() throws {

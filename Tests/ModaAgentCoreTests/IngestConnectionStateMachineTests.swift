@@ -30,7 +30,7 @@ struct IngestConnectionStateMachineTests {
     }
 
     private static func accepted(_ burst: Machine.Burst) -> [QueueWriter.Outcome] {
-        burst.lines.map { .accepted($0.count) }
+        burst.lines.map { .accepted($0.count, firstID: 7) }
     }
 
     @Test("a burst is submitted once its read completes, accounted, and the budget asked")
@@ -58,7 +58,10 @@ struct IngestConnectionStateMachineTests {
             .committed(first, Self.accepted(first), unreadReplyBytes: 0),
             partialBytes: 0
         )
-        #expect(Self.written(answered) == #"{"ok":true,"accepted":1}"# + "\n" + #"{"ok":true,"accepted":1}"# + "\n")
+        #expect(
+            Self.written(answered)
+                == #"{"ok":true,"accepted":1,"firstId":7}"# + "\n" + #"{"ok":true,"accepted":1,"firstId":7}"# + "\n"
+        )
         #expect(answered.contains(.read), "the held read goes out once a burst is answered")
         #expect(!machine.readHeld)
     }
@@ -96,18 +99,19 @@ struct IngestConnectionStateMachineTests {
         let burst = try #require(Self.submitted(machine.handle(.readComplete(lineNumber: 3), partialBytes: 0)))
         #expect(burst.lines.count == 2, "only the valid lines go to the writer")
         let actions = machine.handle(
-            .committed(burst, [.accepted(1), .queueFull("queue full")], unreadReplyBytes: 0),
+            .committed(burst, [.accepted(1, firstID: 41), .queueFull("queue full")], unreadReplyBytes: 0),
             partialBytes: 0
         )
         let text = try #require(Self.written(actions))
         #expect(
             text.split(separator: "\n").map(String.init) == [
-                #"{"ok":true,"accepted":1}"#,
+                #"{"ok":true,"accepted":1,"firstId":41}"#,
                 #"{"ok":false,"accepted":0,"retryable":false,"error":"line 2: bad"}"#,
                 #"{"ok":false,"accepted":0,"retryable":true,"error":"line 3: queue full"}"#,
             ]
         )
         #expect(actions.contains(.answered(lines: 3, events: 1, refusals: [.queueFull])))
+        #expect(actions.contains(.rejectedLines(["line 2: bad", "line 3: queue full"])))
     }
 
     @Test("half-close: the last line (framed by the driver without \"\\n\") is submitted, answered, then closed")
