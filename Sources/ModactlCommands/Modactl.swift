@@ -6,7 +6,7 @@ import ModaAgentCore
 import Glibc
 #endif
 
-/// The operator's CLI. `--config` may stand anywhere on the command line (SPEC 1), so it is taken
+/// The operator's CLI. `--config` may stand anywhere on the command line (docs/operating.md), so it is taken
 /// out before ArgumentParser sees the rest. A library, so the installed `modactl` can be a second
 /// name of the moda-agent binary (one program in the package instead of two of 27 MB each).
 public struct Modactl: ParsableCommand {
@@ -91,7 +91,7 @@ enum GlobalOptions {
 }
 
 extension ParsableCommand {
-    /// ArgumentParser exits 64 (EX_USAGE) on usage errors; SPEC 1 fixes 2, as most Unix tools use.
+    /// ArgumentParser exits 64 (EX_USAGE) on usage errors; docs/operating.md fixes 2, as most Unix tools use.
     static func exitMappingUsage(_ error: any Error) -> Never {
         if exitCode(for: error) == .validationFailure {
             let message = fullMessage(for: error)

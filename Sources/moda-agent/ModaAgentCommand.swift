@@ -34,7 +34,7 @@ struct ModaAgentCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            // ArgumentParser exits 64 (EX_USAGE) on usage errors; SPEC 1 fixes 2.
+            // ArgumentParser exits 64 (EX_USAGE) on usage errors; docs/operating.md fixes 2.
             if exitCode(for: error) == .validationFailure {
                 StandardError.line(fullMessage(for: error))
                 Glibc.exit(ExitStatus.usage)

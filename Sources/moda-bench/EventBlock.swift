@@ -1,7 +1,7 @@
 import ModaAgentTestSupport
 
 /// A block of ready-to-send event lines, renumbered in place. Each line is a ~320-byte standard
-/// event, valid per SPEC 4 (conversation_id, role, message, plus typed extras) and without a
+/// event, valid per docs/protocol.md (conversation_id, role, message, plus typed extras) and without a
 /// timestamp, so the agent does its full job (validate, stamp, store). Lines differ only in a
 /// fixed-width `"seq"`: the generator never formats JSON while the clock runs, it overwrites ten
 /// digits. seq = 1,000,000,000 + n keeps ten digits and stays a plain JSON number. A connection

@@ -4,7 +4,7 @@ import ModaAgentTestSupport
 /// writer sends whatever is due (one line at a time when on schedule, a catch-up burst when late,
 /// so a stall shows up as latency rather than as a lower rate) and stamps each line with the time
 /// it handed it to the kernel; the reader stamps each reply. The agent answers in input order
-/// (SPEC 3.2), so reply k belongs to line k. Each thread keeps its own stamps and they are paired
+/// (docs/protocol.md), so reply k belongs to line k. Each thread keeps its own stamps and they are paired
 /// only after both have finished: nothing is shared while the clock runs.
 struct PacedLoad: Sendable {
     let socketPath: String

@@ -1,5 +1,5 @@
 /// Counts reply lines as they stream in and spots refusals cheaply: a reply starts `{"ok":true`
-/// or `{"ok":false` (SPEC 3.2), so the byte at column 6 decides; no JSON parse per reply.
+/// or `{"ok":false` (docs/protocol.md), so the byte at column 6 decides; no JSON parse per reply.
 /// Keeps the text of the first refusal for the error report.
 struct ReplyCounter {
     private(set) var lines = 0

@@ -4,7 +4,7 @@ import Testing
 
 @testable import ModaAgentCore
 
-/// SPEC 5: every wait runs on the monotonic clock. Stored receive times are wall-clock, for
+/// docs/operating.md: every wait runs on the monotonic clock. Stored receive times are wall-clock, for
 /// display; a wall clock stepped back must not hold a batch.
 @Suite("clocks")
 struct ClockTests {

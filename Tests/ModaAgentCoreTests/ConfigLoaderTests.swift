@@ -43,7 +43,7 @@ struct ConfigLoaderTests {
         let data = try Data(contentsOf: root.appendingPathComponent("config.example.json"))
         var config = try ConfigLoader.parse(data, path: "config.example.json")
         config.apiKeyFile = AgentConfig().apiKeyFile
-        // SPEC 2: the example turns the monitoring listener and the HTTP receivers on, on loopback.
+        // docs/configuration.md: the example turns the monitoring listener and the HTTP receivers on, on loopback.
         #expect(config.monitoring.listen == ListenAddress(host: "127.0.0.1", port: 9810))
         config.monitoring.listen = nil
         #expect(config.http.listen == .tcp(ListenAddress(host: "127.0.0.1", port: 4318)))

@@ -3,7 +3,7 @@ import ModaAgentTestSupport
 import NIOConcurrencyHelpers
 import Testing
 
-/// SPEC 8 under stress: kill -9 at random moments, under load, while the upstream flaps.
+/// docs/guarantees.md under stress: kill -9 at random moments, under load, while the upstream flaps.
 /// Quick in CI; `MODA_CRASH_CYCLES=200 swift test --filter CrashLoopTests` for the long form.
 @Suite("crash loop")
 struct CrashLoopTests {

@@ -6,7 +6,7 @@ import Testing
 import Glibc
 #endif
 
-/// Full disks, damaged files and upstream faults (SPEC 8).
+/// Full disks, damaged files and upstream faults (docs/guarantees.md).
 @Suite("fault tolerance")
 struct FaultToleranceTests {
     @Test("a full disk refuses new lines retryably, keeps what is queued, and recovers without a restart")

@@ -62,7 +62,7 @@ struct HTTPBodyBudgetTests {
         let holder = try HTTPTracesTests.connect(host)
         defer { close(holder) }
         HTTPTracesTests.sendAll(holder, Self.head(first.count) + first.prefix(800_000))
-        #expect(await waitFor { budget.bufferedBytes == 1 << 20 }, "the partial body is counted")
+        #expect(await waitFor(timeout: .seconds(30)) { budget.bufferedBytes == 1 << 20 }, "the partial body is counted")
         let heldByFirst = budget.bufferedBytes
 
         // B: the start of a 700 KB body, which does not fit beside A: it waits in line for room.
@@ -70,12 +70,12 @@ struct HTTPBodyBudgetTests {
         let second = Self.body(700_000)
         let waiter = try HTTPTracesTests.connect(host)
         HTTPTracesTests.sendAll(waiter, Self.head(second.count) + second.prefix(32_768))
-        #expect(await waitFor { budget.waitingCount == 1 }, "the second body waits for room")
+        #expect(await waitFor(timeout: .seconds(30)) { budget.waitingCount == 1 }, "the second body waits for room")
 
         // B's client goes away: its place in line is given back now, not when A is answered.
         close(waiter)
         #expect(
-            await waitFor(timeout: .seconds(5)) { budget.waitingCount == 0 && budget.bufferedBytes == heldByFirst },
+            await waitFor(timeout: .seconds(15)) { budget.waitingCount == 0 && budget.bufferedBytes == heldByFirst },
             "still waiting: \(budget.waitingCount), held \(budget.bufferedBytes) of A's \(heldByFirst)"
         )
 
@@ -84,7 +84,7 @@ struct HTTPBodyBudgetTests {
         var reply = [UInt8](repeating: 0, count: 512)
         let read = recv(holder, &reply, reply.count, 0)
         #expect(String(decoding: reply.prefix(max(0, read)), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
-        #expect(await waitFor { budget.bufferedBytes == 0 }, "held: \(budget.bufferedBytes)")
+        #expect(await waitFor(timeout: .seconds(30)) { budget.bufferedBytes == 0 }, "held: \(budget.bufferedBytes)")
         #expect(budget.waitingCount == 0)
         await server.stop(writer: writer)
     }

@@ -6,7 +6,7 @@ import Testing
 import Glibc
 #endif
 
-/// SPEC 10.1: `POST /v1/ingest` on the agent, in Moda's own request and response shapes, driven by
+/// docs/protocol.md: `POST /v1/ingest` on the agent, in Moda's own request and response shapes, driven by
 /// the clients people use: curl and Python's standard library.
 @Suite("HTTP receivers: POST /v1/ingest")
 struct HTTPIngestTests {

@@ -8,7 +8,7 @@ import Testing
 import Glibc
 #endif
 
-/// SPEC 10.2: OTLP/HTTP trace exports through the agent, from the OpenTelemetry Python SDK (the
+/// docs/protocol.md: OTLP/HTTP trace exports through the agent, from the OpenTelemetry Python SDK (the
 /// Moda SDK's exporter) to a mock upstream that is down for a while and then up.
 @Suite("HTTP receivers: OTLP traces", .serialized)
 struct HTTPTracesTests {

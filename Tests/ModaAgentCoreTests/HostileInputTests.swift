@@ -7,7 +7,7 @@ import Testing
 import Glibc
 #endif
 
-/// Input meant to hurt (SPEC 3.2: bad input never crashes the daemon, never affects others).
+/// Input meant to hurt (docs/protocol.md: bad input never crashes the daemon, never affects others).
 /// The fuzz run is seeded and time-boxed; `MODA_FUZZ_SECONDS=600` runs it longer.
 @Suite("hostile input")
 struct HostileInputTests {

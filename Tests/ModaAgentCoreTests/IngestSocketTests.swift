@@ -2,7 +2,7 @@ import Foundation
 import ModaAgentTestSupport
 import Testing
 
-/// The socket protocol end to end (SPEC 3), against the built daemon.
+/// The socket protocol end to end (docs/protocol.md), against the built daemon.
 @Suite("ingest socket")
 struct IngestSocketTests {
     @Test("events of every shape and envelopes are acknowledged and stored with timestamp and environment")
@@ -35,7 +35,7 @@ struct IngestSocketTests {
         }
     }
 
-    @Test("blank lines, CRLF, bad JSON, bad UTF-8, long lines and big events each get the reply SPEC 3 says")
+    @Test("blank lines, CRLF, bad JSON, bad UTF-8, long lines and big events each get the reply docs/protocol.md says")
     func framingEdgeCases() async throws {
         try await AgentProcess.with(overrides: ["socket": ["maxLineBytes": 1024], "batch": ["maxEventBytes": 512]]) {
             agent in

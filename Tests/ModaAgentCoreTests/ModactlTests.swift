@@ -2,7 +2,7 @@ import Foundation
 import ModaAgentTestSupport
 import Testing
 
-/// `modactl` as an operator runs it (SPEC 7), against a real daemon and database.
+/// `modactl` as an operator runs it (docs/operating.md), against a real daemon and database.
 @Suite("modactl")
 struct ModactlTests {
     private func checkStatusShape(_ status: [String: Any], running: Bool, state: String) throws {

@@ -8,7 +8,7 @@ import Testing
 import Glibc
 #endif
 
-/// SPEC 9: `/metrics` scraped by a real Prometheus, `/health` as a load balancer or an alert reads it.
+/// docs/monitoring.md: `/metrics` scraped by a real Prometheus, `/health` as a load balancer or an alert reads it.
 @Suite("monitoring")
 struct MonitoringTests {
     /// A loopback port free at the moment of asking, for a server that takes its port from the
@@ -53,7 +53,7 @@ struct MonitoringTests {
     }
 
     @Test(
-        "health: each SPEC 9.2 rule",
+        "health: each docs/monitoring.md rule",
         arguments: [
             (DeliveryStatus.State.idle, nil, 0, false, nil),
             (.ok, nil, 0, false, nil),

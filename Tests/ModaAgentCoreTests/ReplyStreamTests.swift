@@ -6,7 +6,7 @@ import Testing
 import Glibc
 #endif
 
-/// SPEC 3.1 and 3.2 at the edges of a connection's life: a client that closes at once, and one
+/// docs/protocol.md at the edges of a connection's life: a client that closes at once, and one
 /// that reads its replies late.
 @Suite("reply stream")
 struct ReplyStreamTests {

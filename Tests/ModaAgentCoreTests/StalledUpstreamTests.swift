@@ -2,7 +2,7 @@ import Foundation
 import ModaAgentTestSupport
 import Testing
 
-/// SPEC 5: a request, from connecting to its response's last byte, takes at most
+/// docs/operating.md: a request, from connecting to its response's last byte, takes at most
 /// `delivery.timeoutSeconds`; past that it is a retryable timeout that `status` shows.
 @Suite("a stalled upstream")
 struct StalledUpstreamTests {

@@ -47,7 +47,7 @@ struct SystemdUnitTests {
         #expect(result.output.isEmpty, "systemd-analyze verify complained:\n\(result.output)")
     }
 
-    @Test("the HTTP receivers' socket unit passes its fd to the service, named http (SPEC 10)")
+    @Test("the HTTP receivers' socket unit passes its fd to the service, named http (docs/protocol.md)")
     func httpSocketUnit() throws {
         let http = try Self.settings(of: Self.httpSocketUnit)
         #expect(http["FileDescriptorName"] == ["http"])

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Glibc
 #endif
 
-/// Finds the Moda API key in the order SPEC 2 fixes: `MODA_API_KEY`, the systemd credential
+/// Finds the Moda API key in the order docs/configuration.md fixes: `MODA_API_KEY`, the systemd credential
 /// `$CREDENTIALS_DIRECTORY/api-key`, the `apiKeyFile`, the literal `apiKey`. First found wins.
 public enum APIKeyResolver {
     public enum Source: String, Sendable {

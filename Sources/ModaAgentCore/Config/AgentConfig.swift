@@ -1,4 +1,4 @@
-/// The daemon's settings, one struct per section of the config file (SPEC 2).
+/// The daemon's settings, one struct per section of the config file (docs/configuration.md).
 /// Every field has the documented default, so `AgentConfig()` is a valid config.
 public struct AgentConfig: Sendable, Equatable {
     public var endpoint: String = "https://moda-ingest.modas.workers.dev/v1/ingest"
@@ -11,7 +11,7 @@ public struct AgentConfig: Sendable, Equatable {
     public var batch = Batch()
     public var delivery = Delivery()
     public var http = HTTP()
-    /// Where trace exports go (SPEC 10.2); nil: `effectiveTracesEndpoint`.
+    /// Where trace exports go (docs/protocol.md); nil: `effectiveTracesEndpoint`.
     public var tracesEndpoint: String? = nil
     public var monitoring = Monitoring()
     public var memory = Memory()
@@ -102,7 +102,7 @@ public struct AgentConfig: Sendable, Equatable {
             }
         }
 
-        /// The HTTP receivers (SPEC 10); nil: none.
+        /// The HTTP receivers (docs/protocol.md); nil: none.
         public var listen: Listen? = nil
         /// When set, requests need `Authorization: Bearer <token>`; never printed.
         public var token: String? = nil
@@ -111,7 +111,7 @@ public struct AgentConfig: Sendable, Equatable {
     }
 
     public struct Monitoring: Sendable, Equatable {
-        /// `/metrics` and `/health` (SPEC 9); nil: no listener.
+        /// `/metrics` and `/health` (docs/monitoring.md); nil: no listener.
         public var listen: ListenAddress? = nil
     }
 

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Glibc
 #endif
 
-/// Reads and checks the JSON config file (SPEC 2): unknown keys, wrong types and out-of-range values
+/// Reads and checks the JSON config file (docs/configuration.md): unknown keys, wrong types and out-of-range values
 /// are refused with the key's dotted path; everything absent takes its default.
 public enum ConfigLoader {
     public static let defaultPath = "/etc/moda-agent/config.json"

@@ -1,4 +1,4 @@
-/// Where an HTTP listener binds (SPEC 9, 10): `"HOST:PORT"` with an IPv4 address, `[IPv6]` or
+/// Where an HTTP listener binds (docs/monitoring.md, docs/protocol.md): `"HOST:PORT"` with an IPv4 address, `[IPv6]` or
 /// `localhost`. Kept as the text the operator wrote, for `--check-config` and log lines.
 public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String

@@ -1,4 +1,4 @@
-/// The exit codes both programs share (SPEC 1), from sysexits.h where one fits.
+/// The exit codes both programs share (docs/operating.md), from sysexits.h where one fits.
 public enum ExitStatus {
     public static let success: Int32 = 0
     public static let failure: Int32 = 1

@@ -54,7 +54,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         )
     }
 
-    /// The trace exports' delivery (SPEC 10.2): one lane, one request at a time, to `tracesEndpoint`.
+    /// The trace exports' delivery (docs/protocol.md): one lane, one request at a time, to `tracesEndpoint`.
     public static func traces(
         reader: QueueStore,
         writer: QueueWriter,

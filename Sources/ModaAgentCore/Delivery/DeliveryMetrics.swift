@@ -1,6 +1,6 @@
 import CoreMetrics
 
-/// What delivery tells a monitoring system (SPEC 9.1), through swift-metrics: a no-op unless the
+/// What delivery tells a monitoring system (docs/monitoring.md), through swift-metrics: a no-op unless the
 /// daemon bootstrapped a metrics backend (`monitoring.listen`).
 struct DeliveryMetrics: Sendable {
     private let queue: String
@@ -9,7 +9,7 @@ struct DeliveryMetrics: Sendable {
     private let retries: Counter
     private let deadLettered: Counter
 
-    /// `queue`: `events` or `traces`, the label of SPEC 9.1.
+    /// `queue`: `events` or `traces`, the label of docs/monitoring.md.
     init(queue: String = "events") {
         self.queue = queue
         duration = CoreMetrics.Timer(

@@ -1,7 +1,7 @@
 /// The part of the config delivery uses; replaced as a whole on SIGHUP.
 public struct DeliverySettings: Sendable {
     public var endpoint: String
-    /// Where trace exports go (SPEC 10.2): `tracesEndpoint`, or `endpoint`'s origin + `/v1/traces`.
+    /// Where trace exports go (docs/protocol.md): `tracesEndpoint`, or `endpoint`'s origin + `/v1/traces`.
     public var tracesEndpoint: String
     public var apiKey: String
     public var batch: AgentConfig.Batch

@@ -61,7 +61,7 @@ struct OutgoingRequest {
     var groups: [DeliveryRecord.Group] = []
 }
 
-/// The events queue: `{"events":[...]}` spliced from the stored events, to `endpoint` (SPEC 5).
+/// The events queue: `{"events":[...]}` spliced from the stored events, to `endpoint` (docs/operating.md).
 struct EventSource: DeliverySource {
     let reader: QueueStore
 

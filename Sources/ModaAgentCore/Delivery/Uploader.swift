@@ -24,7 +24,7 @@ public final class Uploader: Sendable {
     }
 
     /// The whole exchange, from connecting to the response's last byte, is bounded by
-    /// `timeoutSeconds` (SPEC 5): the client's own deadline stops at the response head, so an
+    /// `timeoutSeconds` (docs/operating.md): the client's own deadline stops at the response head, so an
     /// upstream that sends headers and then stalls or trickles the body would hold a batch forever.
     public func post(
         body: ByteBuffer,

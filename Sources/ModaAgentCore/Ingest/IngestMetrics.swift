@@ -2,7 +2,7 @@ import Atomics
 import CoreMetrics
 
 /// What ingest counts: atomics for the daemon's own use (the heartbeat, the last log line), and
-/// the SPEC 9.1 instruments through swift-metrics, a no-op unless the daemon bootstrapped a
+/// the docs/monitoring.md instruments through swift-metrics, a no-op unless the daemon bootstrapped a
 /// backend. Counted once per read burst, not per line, to keep the hot path flat.
 public final class IngestMetrics: Sendable {
     public enum RejectReason: String, Sendable, CaseIterable {
@@ -23,7 +23,7 @@ public final class IngestMetrics: Sendable {
     private let rejectedCounters: [RejectReason: Counter]
     private let connections = Meter(label: "moda_agent_connections")
 
-    /// `source`: `socket` or `http`, the label of SPEC 9.1.
+    /// `source`: `socket` or `http`, the label of docs/monitoring.md.
     public init(source: String = "socket") {
         receivedCounter = Counter(label: "moda_agent_received_lines_total", dimensions: [("source", source)])
         acceptedCounter = Counter(label: "moda_agent_accepted_events_total", dimensions: [("source", source)])

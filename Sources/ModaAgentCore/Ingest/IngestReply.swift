@@ -1,4 +1,4 @@
-/// One reply line of the socket protocol (SPEC 3.2).
+/// One reply line of the socket protocol (docs/protocol.md).
 public enum IngestReply: Sendable, Equatable {
     /// `count` events with consecutive queue ids from `firstID` (what `modactl trace` takes).
     case accepted(Int, firstID: Int64)

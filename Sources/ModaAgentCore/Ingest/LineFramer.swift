@@ -4,7 +4,7 @@ import NIOCore
 import Glibc
 #endif
 
-/// Splits a connection's byte stream into lines (SPEC 3.1).
+/// Splits a connection's byte stream into lines (docs/protocol.md).
 ///
 ///     bytes ──▶ [ pending partial line ] ──▶ .line(n, bytes)      complete line, "\r\n" trimmed
 ///                        │                   .tooLong(n)          over maxLineBytes: the rest up to

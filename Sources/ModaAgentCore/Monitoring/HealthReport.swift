@@ -1,4 +1,4 @@
-/// `/health` (SPEC 9.2), decided from one sample of the daemon's state: a pure function, so each
+/// `/health` (docs/monitoring.md), decided from one sample of the daemon's state: a pure function, so each
 /// rule is a row in a test.
 public struct HealthReport: Sendable, Equatable {
     public var healthy: Bool

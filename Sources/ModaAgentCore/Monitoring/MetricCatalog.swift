@@ -1,4 +1,4 @@
-/// The metrics of SPEC 9.1: names, help text and histogram buckets, in one place. Instruments are
+/// The metrics of docs/monitoring.md: names, help text and histogram buckets, in one place. Instruments are
 /// created where the work happens (ingest, queue, delivery) with swift-metrics; these names tie
 /// them to the contract.
 enum MetricCatalog {

@@ -165,7 +165,7 @@ public final class Monitor: @unchecked Sendable {
     }
 }
 
-/// The per-queue gauges of SPEC 9.1 for one `queue` label (the events' are the monitor's own).
+/// The per-queue gauges of docs/monitoring.md for one `queue` label (the events' are the monitor's own).
 private struct QueueGauges {
     let queued: Meter
     let bytes: Meter

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The monitoring listener (SPEC 9): `GET /metrics` and `GET /health` over HTTP/1.1, apart from
+/// The monitoring listener (docs/monitoring.md): `GET /metrics` and `GET /health` over HTTP/1.1, apart from
 /// the receivers. A scraper or a hostile client here cannot stall ingest or delivery: requests
 /// are small GETs answered from a sample, a connection idle for 10 s is closed, a request body
 /// over 8 KiB or headers over NIO's limit end the connection, and at most 32 connections are open.

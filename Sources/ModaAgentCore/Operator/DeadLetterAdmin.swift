@@ -129,7 +129,7 @@ public final class DeadLetterAdmin {
 }
 
 extension DeadLetter {
-    /// One element of `dead-letters list --json` (SPEC 7).
+    /// One element of `dead-letters list --json` (docs/operating.md).
     public var listJSON: JSONValue {
         [
             "id": JSONValue(id), "kind": JSONValue(kind.rawValue), "time": JSONValue(Timestamp.iso8601(deadAt)),

@@ -1,5 +1,5 @@
 extension StatusReport {
-    /// The `status --json` object of SPEC 7.
+    /// The `status --json` object of docs/operating.md.
     public var jsonObject: JSONValue {
         let lastError = Self.lastErrorJSON(delivery.lastError)
         let tenths = { (seconds: Double) in JSONValue((seconds * 10).rounded() / 10) }

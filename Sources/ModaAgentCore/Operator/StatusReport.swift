@@ -12,7 +12,7 @@ public struct StatusReport: Sendable {
         public var uptimeSeconds: Double?
     }
 
-    /// The trace exports' queue (SPEC 10.2), beside the events'.
+    /// The trace exports' queue (docs/protocol.md), beside the events'.
     public struct Traces: Sendable {
         public var counters: QueueStore.TraceCounters
         public var oldestAgeSeconds: Double?

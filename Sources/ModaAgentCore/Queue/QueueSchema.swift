@@ -124,7 +124,7 @@ enum QueueSchema {
             """
         ),
         (
-            // OTLP trace exports (SPEC 10.2), stored as received in a queue of their own, with their
+            // OTLP trace exports (docs/protocol.md), stored as received in a queue of their own, with their
             // own counters and delivery state: the two queues are delivered independently. Dead
             // letters stay one table, so `modactl dead-letters` ids are one sequence for both kinds.
             // Independent of v5 (events): it touches no table v5 changes.

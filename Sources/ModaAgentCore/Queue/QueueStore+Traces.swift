@@ -1,4 +1,4 @@
-/// The trace exports' queue (SPEC 10.2, schema v6), read like the events': by delivery's driver
+/// The trace exports' queue (docs/protocol.md, schema v6), read like the events': by delivery's driver
 /// for traces and by the operator's commands. Statements are prepared per call: exports are few
 /// and large, and a daemon without HTTP receivers never reads them.
 extension QueueStore {

@@ -8,7 +8,7 @@ import Musl
 
 /// Adopts the sockets that systemd created and passed in (`LISTEN_FDS`, sd_listen_fds(3)): the ingest socket of
 /// `moda-agent.socket`, and the HTTP receivers' socket of a second socket unit with `FileDescriptorName=http`
-/// (SPEC 10).
+/// (docs/protocol.md).
 ///
 /// Under socket activation systemd owns the socket file: its path, mode and group come from the socket unit, and
 /// the daemon must neither bind, chmod nor unlink it (the unit keeps listening while the daemon restarts).

@@ -19,7 +19,7 @@ public struct SystemdNotifier: Sendable {
     public let isEnabled: Bool
 
     /// Whether systemd asked this process for watchdog pings: `WATCHDOG_USEC` set and valid, and
-    /// `WATCHDOG_PID`, if set, naming us (SPEC 6). Pings nobody asked for are noise in the manager's log.
+    /// `WATCHDOG_PID`, if set, naming us (docs/operating.md). Pings nobody asked for are noise in the manager's log.
     public let isWatchdogEnabled: Bool
 
     /// Reads `NOTIFY_SOCKET` and the watchdog variables. They are left in place because libsystemd reads

@@ -1,7 +1,7 @@
 import FoundationEssentials
 
 /// Turns the outcome of one trace export POST into a `DeliveryDecision`, per the OTLP/HTTP
-/// specification (SPEC 10.2). Pure, like `ResponseClassifier`:
+/// specification (docs/protocol.md). Pure, like `ResponseClassifier`:
 /// 1. No response (connection error, timeout): retry; an untrusted server certificate: pause, as for events.
 /// 2. 2xx: delivered, whatever the body; a `partial_success` naming rejected spans is reported
 ///    beside the decision, for the log and a counter.

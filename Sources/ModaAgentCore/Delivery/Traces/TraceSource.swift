@@ -1,7 +1,7 @@
 import NIOCore
 import Logging
 
-/// The trace exports' queue (SPEC 10.2): exports relayed as received to `tracesEndpoint`, with
+/// The trace exports' queue (docs/protocol.md): exports relayed as received to `tracesEndpoint`, with
 /// their own `Content-Type`. Protobuf exports of one batch are concatenated (concatenated
 /// messages of one type merge their repeated fields, so N exports make one valid
 /// `ExportTraceServiceRequest`); a JSON export travels alone (`ScannedEvent.travelsAlone`): JSON

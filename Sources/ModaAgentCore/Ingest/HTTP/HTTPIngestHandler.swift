@@ -4,7 +4,7 @@ import NIOHTTPCompression
 
 /// One HTTP connection to the receivers: collects a request's body up to `http.maxBodyBytes`
 /// (after gzip decoding), checks the token, validates it as the socket validates a line, hands it
-/// to the group-commit writer, and answers only once it is durable (SPEC 10). `/v1/ingest` answers in
+/// to the group-commit writer, and answers only once it is durable (docs/protocol.md). `/v1/ingest` answers in
 /// Moda's shapes, the OTLP routes in OTLP's (`OTLPResponse`).
 ///
 /// A body held takes its share of `memory.maxBufferedBytes` as it grows (`MemoryBudget.reserve`),

@@ -4,7 +4,7 @@ import NIOHTTP1
 import NIOHTTPCompression
 import NIOPosix
 
-/// The HTTP receivers' listener (`http.listen`, SPEC 10): TCP or a Unix socket. Requests are read
+/// The HTTP receivers' listener (`http.listen`, docs/protocol.md): TCP or a Unix socket. Requests are read
 /// with NIO's HTTP/1.1 codec (pipelined requests answered in order), gzip bodies decoded within
 /// `http.maxBodyBytes`, and each connection idle for 60 s closed, so a slow or silent client holds
 /// only its own connection.
@@ -15,7 +15,7 @@ public struct HTTPIngestServer: Sendable {
     /// False for a socket systemd passed: its file is systemd's, never unlinked here.
     private let ownsSocketFile: Bool
 
-    /// `activatedSocket`: the listening fd systemd passed as `http` (SPEC 10), used instead of
+    /// `activatedSocket`: the listening fd systemd passed as `http` (docs/protocol.md), used instead of
     /// `http.listen`. `socketMode`: the permissions of a `unix:` listener's socket file, as
     /// `socket.mode` for the ingest socket.
     public static func start(

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import NIOHTTP1
 
-/// The answers of `POST /v1/ingest` in Moda's own shapes (SPEC 10.1), so code written for Moda's
+/// The answers of `POST /v1/ingest` in Moda's own shapes (docs/protocol.md), so code written for Moda's
 /// API works unchanged against the agent: `success`, `count`, `requestId`, and on errors `message`
 /// and `retryable`.
 struct IngestAPIResponse: Sendable, Equatable {

@@ -2,7 +2,7 @@ import CoreMetrics
 import Logging
 import NIOConcurrencyHelpers
 
-/// `/v1/metrics` and `/v1/logs` (SPEC 10.2): answered and discarded, since Moda takes traces only.
+/// `/v1/metrics` and `/v1/logs` (docs/protocol.md): answered and discarded, since Moda takes traces only.
 /// Each is counted, and the first of each signal since the daemon started is logged once, so an
 /// operator learns why an application's metrics or logs go nowhere.
 final class OTLPDiscards: Sendable {

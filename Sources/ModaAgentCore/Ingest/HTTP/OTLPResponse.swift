@@ -1,6 +1,6 @@
 import NIOHTTP1
 
-/// The answers of the OTLP routes (SPEC 10.2) in the request's encoding: an empty
+/// The answers of the OTLP routes (docs/protocol.md) in the request's encoding: an empty
 /// `Export…ServiceResponse` on success (no bytes in protobuf, `{}` in JSON), and on failure a
 /// `google.rpc.Status` with a gRPC code and the message, as OTLP/HTTP clients read errors.
 struct OTLPResponse: Sendable, Equatable {

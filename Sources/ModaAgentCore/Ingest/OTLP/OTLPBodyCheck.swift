@@ -1,4 +1,4 @@
-/// Whether a `/v1/traces` body is what its `Content-Type` says (SPEC 10.2), before it is stored:
+/// Whether a `/v1/traces` body is what its `Content-Type` says (docs/protocol.md), before it is stored:
 /// protobuf framing (`ProtobufFraming`), or one JSON object (the socket's own UTF-8 and syntax
 /// checks). The message is the 400's.
 enum OTLPBodyCheck {

@@ -1,7 +1,7 @@
 /// Checks that an OTLP protobuf `ExportTraceServiceRequest` is well framed, without decoding it:
 /// every field's tag, varint and length prefix parses and stays inside its message, down through
 /// the messages that hold spans. The body is stored and relayed as it came, so this is the whole
-/// check (SPEC 10.2: "a protobuf whose field framing does not parse gets 400").
+/// check (docs/protocol.md: "a protobuf whose field framing does not parse gets 400").
 ///
 ///     ExportTraceServiceRequest ─ 1: ResourceSpans ─┬─ 1: Resource (framing)
 ///                                                    └─ 2: ScopeSpans ─┬─ 1: InstrumentationScope (framing)

@@ -1,4 +1,4 @@
-/// One OTLP/HTTP trace export as the receivers store it and delivery relays it (SPEC 10.2): the
+/// One OTLP/HTTP trace export as the receivers store it and delivery relays it (docs/protocol.md): the
 /// body as received (after gzip decoding), never re-encoded, and the `Content-Type` it came with.
 public struct TraceExport: Sendable, Equatable {
     public var contentType: String
