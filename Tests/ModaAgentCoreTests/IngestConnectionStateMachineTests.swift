@@ -71,8 +71,8 @@ struct IngestConnectionStateMachineTests {
         "the reply-prefix rule: replies stop once too many wait unread, and never resume",
         arguments: [
             (unread: 0 as Int?, writes: true),
-            (unread: Machine.maxUnreadReplyBytes - 50, writes: true),
-            (unread: Machine.maxUnreadReplyBytes - 49, writes: false),
+            (unread: Machine.maxUnreadReplyBytes - 74, writes: true),
+            (unread: Machine.maxUnreadReplyBytes - 73, writes: false),
             (unread: nil, writes: false),
         ]
     )
@@ -80,7 +80,7 @@ struct IngestConnectionStateMachineTests {
         var machine = Machine()
         let first = try #require(Self.submitted(Self.burst(&machine, lines: 1...2)))
         let second = try #require(Self.submitted(Self.burst(&machine, lines: 3...4)))
-        // Two replies of 25 bytes each: 50 bytes.
+        // Two replies of 37 bytes each (`firstId` included): 74 bytes.
         let answer = machine.handle(.committed(first, Self.accepted(first), unreadReplyBytes: unread), partialBytes: 0)
         #expect((Self.written(answer) != nil) == writes)
         #expect(answer.contains(.dropReplies(2)) == !writes)
@@ -206,9 +206,9 @@ struct IngestConnectionStateMachineTests {
         var machine = Machine()
         let burst = try #require(Self.submitted(Self.burst(&machine, lines: 1...1)))
         let answered = machine.handle(.committed(burst, Self.accepted(burst), unreadReplyBytes: 0), partialBytes: 0)
-        #expect(answered.contains(.account(bytes: 25 - 10, partial: 0)), "the line's 10 bytes out, 25 of reply in")
-        let actions13 = machine.handle(.replyWritten(bytes: 25), partialBytes: 0)
-        #expect(actions13 == [.account(bytes: -25, partial: 0)])
+        #expect(answered.contains(.account(bytes: 37 - 10, partial: 0)), "the line's 10 bytes out, 37 of reply in")
+        let actions13 = machine.handle(.replyWritten(bytes: 37), partialBytes: 0)
+        #expect(actions13 == [.account(bytes: -37, partial: 0)])
     }
 
     @Test("a drain submits what was framed, holds reads, and closes once answered")

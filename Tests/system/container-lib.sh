@@ -86,7 +86,8 @@ container_boot() {
 inside() { nsenter -t "$container_pid" -a "$@"; }
 
 status_text() { inside systemctl show -p StatusText --value moda-agent; }
-status_is() { [ "$(status_text)" = "$1" ]; }
+# The events' part of STATUS=; with the HTTP receivers on, the trace exports' part follows it after "; ".
+status_is() { local text; text=$(status_text); [ "$text" = "$1" ] || [ "${text%%;*}" = "$1" ]; }
 
 # The current run of moda-agent.service (the one systemd started last) logged only its start-up lines,
 # none at notice level or above. Prints a summary.

@@ -113,8 +113,8 @@ enum IDRunsCoding {
         var previousEnd = first  // one past the last id of the previous run
         var runs = IDRuns(Array(ids))
         while let run = runs.next() {
-            append(UInt64(run.lowerBound - previousEnd), to: &bytes)
-            append(UInt64(run.upperBound - run.lowerBound + 1), to: &bytes)
+            Varint.append(UInt64(run.lowerBound - previousEnd), to: &bytes)
+            Varint.append(UInt64(run.upperBound - run.lowerBound + 1), to: &bytes)
             previousEnd = run.upperBound + 1
         }
         return bytes
@@ -127,7 +127,7 @@ enum IDRunsCoding {
         var index = 0
         var position = first
         while index < blob.count {
-            guard let gap = read(blob, &index), let length = read(blob, &index), length > 0 else { break }
+            guard let gap = Varint.read(blob, &index), let length = Varint.read(blob, &index), length > 0 else { break }
             let start = position + Int64(truncatingIfNeeded: gap)
             let end = start + Int64(truncatingIfNeeded: length) - 1
             guard start <= end, end <= last else { break }
@@ -135,27 +135,5 @@ enum IDRunsCoding {
             position = end + 1
         }
         return result
-    }
-
-    private static func append(_ value: UInt64, to bytes: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(value & 0x7F) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
-    }
-
-    private static func read(_ bytes: [UInt8], _ index: inout Int) -> UInt64? {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while index < bytes.count, shift < 64 {
-            let byte = bytes[index]
-            index += 1
-            value |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return value }
-            shift += 7
-        }
-        return nil
     }
 }

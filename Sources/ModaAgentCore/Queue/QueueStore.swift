@@ -20,7 +20,9 @@ public final class QueueStore {
     /// operator's command reads (never migrates) may lack.
     private var scanQuery: SQLiteStatement?
     private let runQuery: SQLiteStatement
-    private let bodyQuery: SQLiteStatement
+    /// Prepared on first use, by delivery: it names v5's `conversation` column, which a queue `modactl`
+    /// opens without migrating may not have.
+    private var preparedBodyQuery: SQLiteStatement?
     private let countersQuery: SQLiteStatement
 
     public convenience init(path: String, durability: AgentConfig.Durability, create: Bool) throws(QueueError) {
@@ -43,7 +45,6 @@ public final class QueueStore {
     init(connection: SQLiteConnection) throws(QueueError) {
         db = connection
         runQuery = try db.prepare("SELECT id, received_at, body FROM events WHERE id BETWEEN ? AND ? ORDER BY id")
-        bodyQuery = try db.prepare("SELECT body, id, conversation FROM events WHERE id BETWEEN ? AND ? ORDER BY id")
         countersQuery = try db.prepare(
             "SELECT queued_events, queued_bytes, dropped_events, delivered_events FROM counters WHERE id = 1"
         )
@@ -112,6 +113,13 @@ public final class QueueStore {
         body.clear()
         var found: [Int64] = []
         var conversations: [UInt64] = []
+        let bodyQuery: SQLiteStatement
+        if let prepared = preparedBodyQuery {
+            bodyQuery = prepared
+        } else {
+            bodyQuery = try db.prepare("SELECT body, id, conversation FROM events WHERE id BETWEEN ? AND ? ORDER BY id")
+            preparedBodyQuery = bodyQuery
+        }
         defer { bodyQuery.reset() }
         for run in IDRuns(ids) {
             bodyQuery.bind(1, run.lowerBound)

@@ -93,20 +93,17 @@ public enum QueueWrite: Sendable {
         into db: SQLiteConnection
     ) throws(QueueError) {
         let summary = EventSummary(body: event.body)
-        let insert = try db.prepare(
-            "INSERT INTO dead_letters (event_id, received_at, dead_at, status, error, request_id, "
-                + "conversation_id, preview, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        let row = DeadLetterRow(
+            itemID: event.id,
+            receivedAt: event.receivedAt,
+            conversationId: summary.conversationId,
+            preview: summary.preview,
+            kind: "events",
+            contentType: nil
         )
-        insert.bind(1, event.id)
-        insert.bind(2, event.receivedAt)
-        insert.bind(3, time)
-        insert.bind(4, Int64(fault.status ?? 0))
-        insert.bind(5, fault.message)
-        insert.bind(6, fault.requestId)
-        insert.bind(7, summary.conversationId)
-        insert.bind(8, summary.preview)
-        event.body.withUnsafeBytes { insert.bindText(9, $0) }
-        try insert.run()
+        try row.insert(fault: fault, at: time, into: db) { insert in
+            event.body.withUnsafeBytes { insert.bindText(9, $0) }
+        }
     }
 
     private static func insertDeadLetter(
@@ -115,20 +112,18 @@ public enum QueueWrite: Sendable {
         at time: Double,
         into db: SQLiteConnection
     ) throws(QueueError) {
-        let insert = try db.prepare(
-            "INSERT INTO dead_letters (event_id, received_at, dead_at, status, error, request_id, "
-                + "preview, body, kind, content_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'traces', ?)"
+        let row = DeadLetterRow(
+            itemID: trace.id,
+            receivedAt: trace.receivedAt,
+            conversationId: nil,
+            preview: TraceSummary(trace.export).preview,
+            kind: "traces",
+            contentType: trace.export.contentType
         )
-        insert.bind(1, trace.id)
-        insert.bind(2, trace.receivedAt)
-        insert.bind(3, time)
-        insert.bind(4, Int64(fault.status ?? 0))
-        insert.bind(5, fault.message)
-        insert.bind(6, fault.requestId)
-        insert.bind(7, TraceSummary(trace.export).preview)
-        trace.export.body.withUnsafeBytes { insert.bindBlob(8, $0) }
-        insert.bind(9, trace.export.contentType)
-        try insert.run()
+        // An export is stored as received: protobuf is bytes, not text.
+        try row.insert(fault: fault, at: time, into: db) { insert in
+            trace.export.body.withUnsafeBytes { insert.bindBlob(9, $0) }
+        }
     }
 
     private static func deleteTraces(ids: [Int64], in db: SQLiteConnection) throws(QueueError) -> (Int64, Int64) {
@@ -238,5 +233,40 @@ struct IDRuns: Sequence, IteratorProtocol {
             index += 1
         }
         return first...last
+    }
+}
+
+/// One row of `dead_letters`, for either kind: what the item was and why the API refused it.
+private struct DeadLetterRow {
+    var itemID: Int64
+    var receivedAt: Double
+    var conversationId: String?
+    var preview: String?
+    var kind: String
+    var contentType: String?
+
+    /// `bindBody` binds column 9, the body as it was queued.
+    func insert(
+        fault: DeliveryFault,
+        at time: Double,
+        into db: SQLiteConnection,
+        bindBody: (SQLiteStatement) -> Void
+    ) throws(QueueError) {
+        let insert = try db.prepare(
+            "INSERT INTO dead_letters (event_id, received_at, dead_at, status, error, request_id, "
+                + "conversation_id, preview, body, kind, content_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        insert.bind(1, itemID)
+        insert.bind(2, receivedAt)
+        insert.bind(3, time)
+        insert.bind(4, Int64(fault.status ?? 0))
+        insert.bind(5, fault.message)
+        insert.bind(6, fault.requestId)
+        insert.bind(7, conversationId)
+        insert.bind(8, preview)
+        bindBody(insert)
+        insert.bind(10, kind)
+        insert.bind(11, contentType)
+        try insert.run()
     }
 }

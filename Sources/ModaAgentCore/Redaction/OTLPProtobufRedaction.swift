@@ -90,25 +90,13 @@ enum OTLPProtobufRedaction {
         return output
     }
 
+    /// A varint within `..<end` of the message being read.
     private static func varint(_ bytes: UnsafeRawBufferPointer, _ position: inout Int, end: Int) -> UInt64? {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while position < end, shift < 64 {
-            let byte = bytes[position]
-            position += 1
-            value |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return value }
-            shift += 7
-        }
-        return nil
+        let message = UnsafeRawBufferPointer(rebasing: bytes[..<end])
+        return Varint.read(message, &position)
     }
 
     static func appendVarint(_ value: UInt64, to output: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            output.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        output.append(UInt8(value))
+        Varint.append(value, to: &output)
     }
 }

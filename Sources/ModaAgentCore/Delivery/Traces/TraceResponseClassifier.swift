@@ -146,18 +146,7 @@ enum ProtobufFields {
 
     static func each(in bytes: ArraySlice<UInt8>, _ visit: (UInt64, Value) -> Bool) -> Bool {
         var index = bytes.startIndex
-        func varint() -> UInt64? {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while index < bytes.endIndex, shift < 64 {
-                let byte = bytes[index]
-                index += 1
-                value |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { return value }
-                shift += 7
-            }
-            return nil
-        }
+        func varint() -> UInt64? { Varint.read(bytes, &index) }
         while index < bytes.endIndex {
             guard let tag = varint() else { return false }
             let value: Value
