@@ -127,19 +127,7 @@ public enum QueueWrite: Sendable {
     }
 
     private static func deleteTraces(ids: [Int64], in db: SQLiteConnection) throws(QueueError) -> (Int64, Int64) {
-        let statement = try db.prepare("DELETE FROM traces WHERE id BETWEEN ? AND ? RETURNING length(body)")
-        var exports: Int64 = 0
-        var bytes: Int64 = 0
-        for run in IDRuns(ids) {
-            statement.bind(1, run.lowerBound)
-            statement.bind(2, run.upperBound)
-            while try statement.step() {
-                exports += 1
-                bytes += statement.int64(0)
-            }
-            statement.reset()
-        }
-        return (exports, bytes)
+        try delete(IDRuns(ids), from: "traces", size: "length(body)", in: db)
     }
 
     /// Deletes the delivered events still in the queue (`markDelivered`) and forgets them; returns
@@ -164,11 +152,11 @@ public enum QueueWrite: Sendable {
     /// Deletes each run of ids with one statement; returns how many rows and bytes went.
     private static func delete<Runs: Sequence<ClosedRange<Int64>>>(
         _ runs: Runs,
+        from table: String = "events",
+        size: String = storedSize,
         in db: SQLiteConnection
     ) throws(QueueError) -> (events: Int64, bytes: Int64) {
-        let statement = try db.prepare(
-            "DELETE FROM events WHERE id BETWEEN ? AND ? RETURNING \(storedSize)"
-        )
+        let statement = try db.prepare("DELETE FROM \(table) WHERE id BETWEEN ? AND ? RETURNING \(size)")
         var events: Int64 = 0
         var bytes: Int64 = 0
         for run in runs {
