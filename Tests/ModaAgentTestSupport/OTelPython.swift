@@ -39,10 +39,18 @@ public enum OTelPython {
     }
 
     private actor MadeOnce {
-        private var ready: String?
+        /// One preparation for every caller: an actor is reentrant at each `await`, so without it two suites
+        /// asking at once both built the virtualenv in the same folder, and one's ensurepip failed.
+        private var preparing: Task<String, any Error>?
 
         func python() async throws -> String {
-            if let ready { return ready }
+            if let preparing { return try await preparing.value }
+            let task = Task { try await Self.prepare() }
+            preparing = task
+            return try await task.value
+        }
+
+        private static func prepare() async throws -> String {
             let python = OTelPython.folder + "/bin/python"
             var usable = FileManager.default.isExecutableFile(atPath: python)
             if usable {
@@ -55,19 +63,23 @@ public enum OTelPython {
             if !usable {
                 try await make()
             }
-            ready = python
             return python
         }
 
         /// Made beside and renamed into place, so an interrupted install never looks complete.
-        private func make() async throws {
+        private static func make() async throws {
             let building = OTelPython.folder + ".building-\(getpid())"
             try? FileManager.default.removeItem(atPath: building)
             try FileManager.default.createDirectory(
                 atPath: URL(fileURLWithPath: building).deletingLastPathComponent().path,
                 withIntermediateDirectories: true
             )
-            let venv = try await CommandRunner.run("/usr/bin/env", ["python3", "-m", "venv", building])
+            // ensurepip takes over a minute on a machine busy with every other suite: the default 60 s killed it.
+            let venv = try await CommandRunner.run(
+                "/usr/bin/env",
+                ["python3", "-m", "venv", building],
+                timeout: .seconds(600)
+            )
             guard venv.status == 0 else {
                 throw Unavailable(
                     description: "python3 -m venv failed (install python3-venv): \(venv.stdout) \(venv.stderr)"
