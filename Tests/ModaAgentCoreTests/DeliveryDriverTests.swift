@@ -146,15 +146,9 @@ private final class Rig: Sendable {
 
     /// Waits for `condition`, at most 60 s of real time (a loaded CI machine runs every suite at once).
     func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !condition() {
-            guard ContinuousClock.now < deadline else {
-                let seen = "\(uploader.requests.count) requests, \(queued) queued, \(driver.status)"
-                Issue.record("timed out waiting until \(what): \(seen)")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        guard await !waitFor(timeout: .seconds(60), every: .milliseconds(5), condition) else { return }
+        let seen = "\(uploader.requests.count) requests, \(queued) queued, \(driver.status)"
+        Issue.record("timed out waiting until \(what): \(seen)")
     }
 
     func close() {

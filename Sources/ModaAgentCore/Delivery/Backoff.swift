@@ -1,5 +1,5 @@
 /// Exponential backoff with jitter, as pure functions of the attempt number and a random draw
-/// (SPEC §5: start at `retryInitialSeconds`, double up to `retryMaxSeconds`, jitter never above
+/// (docs/operating.md, "Delivery": start at `retryInitialSeconds`, double up to `retryMaxSeconds`, jitter never above
 /// the doubled value nor below half of it). The caller owns the attempt count and the clock.
 public struct Backoff: Sendable, Equatable {
     /// Seconds before the first retry.

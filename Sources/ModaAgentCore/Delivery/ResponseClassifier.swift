@@ -1,4 +1,4 @@
-/// Turns the outcome of one POST into a `DeliveryDecision` (SPEC §5). Pure: no clock, no state,
+/// Turns the outcome of one POST into a `DeliveryDecision` (docs/operating.md, "Delivery"). Pure: no clock, no state,
 /// no I/O, so every rule is tested with a table.
 ///
 /// Precedence, from the first rule that applies:
@@ -8,7 +8,7 @@
 ///    anything else cannot confirm delivery and is retried (at-least-once, never a silent loss).
 /// 3. 3xx, 401, 403, 404: pause. These are configuration faults; a `retryable` flag does not turn
 ///    them into retries, as the state word (`unauthorized`, `misconfigured`) tells the operator more.
-/// 4. 408, 429, 5xx: retry, whatever the body says (SPEC: "retry, never give up").
+/// 4. 408, 429, 5xx: retry, whatever the body says (docs/operating.md: retried forever, never given up).
 /// 5. Other 4xx with JSON `"retryable": true`: retry.
 /// 6. Other 4xx (400, 413, 422, …): split a batch of more than one event, dead-letter a single one.
 /// 7. Anything else (1xx, out-of-range codes): retry; the server is not behaving as the API does.

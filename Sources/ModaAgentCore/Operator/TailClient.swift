@@ -15,7 +15,7 @@ public final class TailClient {
             switch self {
             case .noDaemon(let socket, let reason):
                 return "no moda-agent answers on its tail socket \(socket) (\(reason)); start it with "
-                    + "`systemctl start moda-agent`, or check queue.path in the config (the socket is beside the queue)"
+                    + "\(StartHint.start()), or check queue.path in the config (the socket is beside the queue)"
             case .notPermitted(let socket, let owner):
                 return "permission denied on \(socket): the tail shows conversation text, so only root and the "
                     + "daemon's user (\(owner)) may open it. Run `sudo modactl tail`, or `sudo -u \(owner) modactl tail`"

@@ -196,12 +196,12 @@ struct RedactionEndToEndTests {
 
             // The counts since this start: one event, for modactl status (written within a second).
             var findings: [String: Any] = [:]
-            for _ in 0..<50 where findings["email"] as? Int != 1 {
+            let counted = await waitForAsync(timeout: .seconds(5), every: .milliseconds(100)) {
                 let redaction = (try? await agent.status())?["redaction"] as? [String: Any]
                 findings = redaction?["findings"] as? [String: Any] ?? [:]
-                if findings["email"] as? Int != 1 { try await Task.sleep(for: .milliseconds(100)) }
+                return findings["email"] as? Int == 1
             }
-            #expect(findings["email"] as? Int == 1, "\(findings)")
+            #expect(counted, "\(findings)")
             let monitoring = try #require(await MonitoringTests.monitoringAddress(agent), "\(agent.log())")
             let metrics = try await MonitoringTests.get("http://\(monitoring)/metrics").body
             #expect(metrics.contains(#"moda_agent_redactions_total{detector="email"} 1"#), "\(metrics)")
