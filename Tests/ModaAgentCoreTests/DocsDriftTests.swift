@@ -103,10 +103,11 @@ struct DocsDriftTests {
         for folder in ["Sources", "Tests"] {
             let base = Self.root.appendingPathComponent(folder)
             let files = FileManager.default.enumerator(atPath: base.path)?.compactMap { $0 as? String } ?? []
-            for file in files where file.hasSuffix(".swift") {
+            // This file names the pattern it looks for.
+            for file in files where file.hasSuffix(".swift") && !file.hasSuffix("DocsDriftTests.swift") {
                 let text = try String(contentsOf: base.appendingPathComponent(file), encoding: .utf8)
                 for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-                where line.contains("SPEC ") && line.range(of: #"SPEC \d"#, options: .regularExpression) != nil {
+                where line.contains("SPEC") && line.range(of: #"SPEC (§|\d)|SPEC:"#, options: .regularExpression) != nil {
                     offenders.append("\(folder)/\(file):\(number + 1)")
                 }
             }
