@@ -190,6 +190,25 @@ struct IngestConnectionStateMachineTests {
         #expect(actions12.isEmpty)
     }
 
+    @Test("a grant's reservation is on the connection's account until its next burst settles it, and given back if it went")
+    func budgetReservation() {
+        var machine = Machine()
+        _ = machine.handle(.readComplete(lineNumber: 0), partialBytes: 4096)
+        #expect(machine.handle(.budgetGranted(reserved: 4096), partialBytes: 4096).isEmpty)
+        #expect(machine.accounted == 8192 && machine.accountedPartial == 8192)
+        // The read landed and took 1 KiB of the 4 KiB it might have: the rest goes back.
+        let settled = machine.handle(.readComplete(lineNumber: 0), partialBytes: 5120)
+        #expect(settled.first == .account(bytes: 5120 - 8192, partial: 5120 - 8192))
+        #expect(machine.accounted == 5120)
+
+        var gone = Machine()
+        _ = gone.handle(.removed, partialBytes: 0)
+        #expect(
+            gone.handle(.budgetGranted(reserved: 1024), partialBytes: 0) == [.account(bytes: -1024, partial: -1024)],
+            "a reservation granted as the connection left goes back at once"
+        )
+    }
+
     @Test("a partial line only: the budget hears no completed line, and is accounted its bytes")
     func partialLineAccounting() {
         var machine = Machine()

@@ -155,12 +155,11 @@ struct MemoryBoundTests {
             }
             #expect(shown, "status memory: \(memory)")
             #expect(memory["maxBufferedBytes"] as? Int == budget)
-            // Known, open in issue 22: reads already under way when the budget fills are accounted after
-            // they land, so the budget's own figure can end up about 5 MB over (21.7 MB of 16 MiB seen once
-            // in three runs); resident memory still stays under the ceiling checked below.
-            withKnownIssue("the budget's figure can overrun by the reads under way (issue 22)", isIntermittent: true) {
-                #expect((memory["bufferedBytes"] as? Int ?? .max) <= budget + (4 << 20), "\(memory)")
-            }
+            // The budget's own figure: grants past half the budget reserve what their read may add, and
+            // the finishers' lines are counted ahead, so it overruns only by what the design allows, the one
+            // line (socket.maxLineBytes, 1 MiB) finished when nothing else can free memory. Before both,
+            // 21.7 MB of 16 MiB was seen; after, 17.9–18.0 MB at 16 MiB and at most the budget at 64.
+            #expect((memory["bufferedBytes"] as? Int ?? .max) <= budget + (2 << 20), "\(memory)")
             let ceiling = idle.current + budget / 1024 + 20 * 1024
             let holding = try #require(ProcessMemory.rss(pid: agent.pid))
             #expect(

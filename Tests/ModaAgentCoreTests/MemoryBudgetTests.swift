@@ -70,6 +70,48 @@ struct MemoryBudgetTests {
         #expect(connections.takeResumed().isEmpty)
     }
 
+    @Test("reads a burst: four below half the budget, one past it (so connections let go cannot overrun it by a burst each), four for the finisher")
+    func burstSizeFollowsTheBudget() {
+        let (budget, connections) = Self.make()
+        let (a, b, c) = (connections.ticket("a"), connections.ticket("b"), connections.ticket("c"))
+        budget.account(300 * Self.kib)
+        #expect(budget.readsAllowed(c, partialBytes: 0, completedLine: true).reads == IngestRecvAllocator.readsPerBurst)
+        budget.account(300 * Self.kib)
+        #expect(
+            budget.readsAllowed(c, partialBytes: 0, completedLine: true) == .init(reads: 1, reserved: 1024),
+            "past half: one read a burst, reserved"
+        )
+        #expect(budget.readsAllowed(a, partialBytes: Self.big, completedLine: false).reads == IngestRecvAllocator.readsPerBurst)
+        #expect(a.finishing, "the finisher reads whole bursts: its line is the way out")
+        #expect(budget.readsAllowed(b, partialBytes: Self.big, completedLine: false).reads == 0, "paused")
+        budget.account(-400 * Self.kib)
+        #expect(budget.readsAllowed(c, partialBytes: 0, completedLine: true).reads == IngestRecvAllocator.readsPerBurst)
+    }
+
+    @Test("past half, each grant reserves what its read may add: connections let go together cannot take the budget past its limit")
+    func grantsReserve() {
+        let budget = MemoryBudget(limit: Self.limit, maxLineBytes: 256 * Self.kib)
+        let tickets = (0..<200).map { _ -> MemoryBudget.Ticket in
+            let ticket = MemoryBudget.Ticket()
+            budget.join(ticket)
+            return ticket
+        }
+        budget.account(900 * Self.kib, partial: 900 * Self.kib)
+        var reserved = 0
+        var paused = 0
+        for ticket in tickets {
+            // Within its share (512 KiB among 200): 1 KiB, which its next read may double.
+            let grant = budget.readsAllowed(ticket, partialBytes: Self.kib, completedLine: false)
+            if grant.reads == 0 { paused += 1 }
+            if grant.reads == 1 { #expect(grant.reserved == Self.kib, "its buffer again: a read may double it") }
+            reserved += grant.reserved
+        }
+        #expect(paused > 0, "the grants stopped at the limit")
+        #expect(reserved >= 100 * Self.kib, "most were let go, each with its reservation: \(reserved)")
+        #expect(budget.bufferedBytes == 900 * Self.kib + reserved)
+        #expect(budget.bufferedBytes <= Self.limit, "\(budget.bufferedBytes) of \(Self.limit)")
+    }
+
     @Test("past half, a partial line within its share reads on: a client whose read ended mid-line")
     func smallPartialReadsOn() {
         let (budget, connections) = Self.make()

@@ -33,6 +33,8 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// The last reply write, so the connection closes only once replies are out, not with them queued.
     private var lastWrite: EventLoopFuture<Void>?
     private var handling = false
+    /// NIO's `maxMessagesPerRead` as last set for this connection (the server's default to start).
+    private var readsPerBurst = IngestRecvAllocator.readsPerBurst
     private var queued = CircularBuffer<Machine.Event>(initialCapacity: 4)
 
     let budget: MemoryBudget
@@ -157,8 +159,13 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         case .account(let bytes, let partial):
             budget.account(bytes, partial: partial)
         case .askBudget(let partialBytes, let completedLine):
-            if !budget.mayContinue(ticket, partialBytes: partialBytes, completedLine: completedLine) {
+            let grant = budget.readsAllowed(ticket, partialBytes: partialBytes, completedLine: completedLine)
+            // A paused connection resumes with single reads too: the room that woke it is one read's.
+            setReadsPerBurst(max(1, grant.reads), context: context)
+            if grant.reads == 0 {
                 handle(.budgetRefused, context: context)
+            } else if grant.reserved > 0 {
+                handle(.budgetGranted(reserved: grant.reserved), context: context)
             }
         case .leaveBudget(let held, let partial):
             budget.leave(ticket, held: held, partial: partial)
@@ -170,6 +177,13 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             lastWrite.whenComplete { _ in bound.value.close(promise: nil) }
         }
+    }
+
+    /// NIO reads the option at the start of each burst; set only when it changes.
+    private func setReadsPerBurst(_ reads: Int, context: ChannelHandlerContext) {
+        guard reads != readsPerBurst else { return }
+        readsPerBurst = reads
+        _ = try? context.channel.syncOptions?.setOption(.maxMessagesPerRead, value: UInt(reads))
     }
 
     private func submit(_ burst: Machine.Burst, context: ChannelHandlerContext) {

@@ -44,6 +44,9 @@ struct IngestConnectionStateMachine {
         /// The budget answered an `askBudget` with no: reads wait for `budgetResumed`.
         case budgetRefused
         case budgetResumed
+        /// The budget let reads go on and counted `reserved` bytes on this connection's account (as
+        /// unfinished line) for what the next read may add; the next settlement gives back what it did not.
+        case budgetGranted(reserved: Int)
         /// The peer shut its side (EOF); the driver has framed its unterminated last line.
         case inputClosed
         /// The channel went inactive (a reset, a failed write, our own close). When
@@ -74,7 +77,7 @@ struct IngestConnectionStateMachine {
         /// The burst's error replies, for `modactl tail`.
         case rejectedLines([String])
         case account(bytes: Int, partial: Int)
-        /// Ask `MemoryBudget.mayContinue`; a no is reported as `budgetRefused`.
+        /// Ask `MemoryBudget.readsAllowed`; a no (0 reads) is reported as `budgetRefused`.
         case askBudget(partialBytes: Int, completedLine: Bool)
         case leaveBudget(held: Int, partial: Int)
         /// Close once the last reply written is out.
@@ -156,6 +159,14 @@ struct IngestConnectionStateMachine {
             if !leftBudget { actions.append(.askBudget(partialBytes: partialBytes, completedLine: completedLine)) }
         case .budgetRefused:
             budgetPaused = true
+        case .budgetGranted(let reserved):
+            if leftBudget {
+                // Granted as the connection went: the budget holds the reservation on no one's account.
+                actions.append(.account(bytes: -reserved, partial: -reserved))
+            } else {
+                accounted += reserved
+                accountedPartial += reserved
+            }
         case .budgetResumed:
             guard budgetPaused else { break }
             budgetPaused = false
