@@ -33,11 +33,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CMalloc"),
         // sd_notify, sd_listen_fds_with_names, sd_journal_sendv: systemd keeps its own protocols correct.
-        .systemLibrary(
-            name: "CSystemd",
-            pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]
-        ),
+        // Loaded with dlopen (in libc since glibc 2.34) only where it is used: Sources/CSystemd.
+        .target(name: "CSystemd"),
         // Operator redaction patterns run through Vectorscan: linear time, refuses what it cannot run so.
         .systemLibrary(
             name: "CVectorscan",
@@ -93,6 +90,8 @@ let package = Package(
             name: "moda-bench",
             dependencies: [
                 "ModaAgentTestSupport",
+                "ModaAgentCore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -112,6 +111,7 @@ let package = Package(
             dependencies: [
                 "ModaAgentCore",
                 "ModaAgentTestSupport",
+                "CSystemd",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 // The docs drift test reads modactl's command tree.
                 "ModactlCommands",

@@ -1,3 +1,4 @@
+import CSystemd
 import Testing
 
 @testable import ModaAgentCore
@@ -183,6 +184,13 @@ struct SocketActivationTests {
             #expect(error.description.contains("moda-agent.socket"), "\(error)")
         }
         #expect(SocketActivationError.inspectionFailed(fd: 3, errno: EBADF).description.contains("Bad file descriptor"))
+        // Passed sockets on a host without libsystemd (Sources/CSystemd loads it with dlopen): the package to install.
+        #expect(SocketActivationError.listenFDsFailed(errno: ELIBACC).description.contains("install libsystemd0"))
+    }
+
+    /// The tests run where the build found libsystemd's headers, so its library is there to be loaded.
+    @Test func libsystemdLoadsWhereInstalled() {
+        #expect(moda_sd_available() == 1, "libsystemd.so.0 could not be loaded")
     }
 }
 

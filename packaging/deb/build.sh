@@ -49,6 +49,12 @@ depends=$(cd "$work" && dpkg-shlibdeps -O "${binaries[@]/#/-e}" | sed -n 's/^shl
 case "$depends" in
 *libvectorscan5*) echo "the program loads libhs.so.5; the release link should take libhs.a: $depends" >&2; exit 1 ;;
 esac
+# libsystemd is loaded with dlopen where the daemon runs under systemd (Sources/CSystemd), so it is no NEEDED
+# entry dpkg-shlibdeps could see; the package names it. 227: sd_listen_fds_with_names, the newest call used.
+case "$depends" in
+*libsystemd0*) ;;
+*) depends="$depends, libsystemd0 (>= 227)" ;;
+esac
 # Packed relative relocations (DT_RELR, `make build` links with them) need glibc 2.36: an older loader would
 # skip them and the program would crash at start. The linker records no symbol version saying so, so
 # dpkg-shlibdeps cannot know; the package says it.

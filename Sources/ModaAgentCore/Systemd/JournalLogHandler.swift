@@ -138,7 +138,7 @@ public struct JournalLogHandler: LogHandler {
             var vectors = ranges.map { iovec(iov_base: base + $0.lowerBound, iov_len: $0.count) }
             // The result is deliberately ignored: there is nowhere left to report a failed log write, and without
             // a journald the call "succeeds" anyway.
-            _ = sd_journal_sendv(&vectors, CInt(vectors.count))
+            _ = moda_sd_journal_sendv(&vectors, CInt(vectors.count))
         }
     }
 }

@@ -27,13 +27,13 @@ public enum SocketActivation {
     public static func listeningUnixStreamSocket() throws(SocketActivationError) -> CInt? {
         // sd_listen_fds ignores the variables (returns 0) when LISTEN_PID names another process: they were
         // inherited from a socket-activated parent and are not meant for us.
-        try self.adopt(count: sd_listen_fds(1), firstFD: SD_LISTEN_FDS_START)
+        try self.adopt(count: moda_sd_listen_fds(1), firstFD: SD_LISTEN_FDS_START)
     }
 
     /// The passed sockets by name: the one named `http` is the HTTP receivers', any other the ingest socket.
     public static func listeningSockets() throws(SocketActivationError) -> Sockets {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-        let count = sd_listen_fds_with_names(1, &names)
+        let count = moda_sd_listen_fds_with_names(1, &names)
         var named: [String] = []
         if let names {
             for index in 0..<Int(max(0, count)) {
@@ -66,7 +66,7 @@ public enum SocketActivation {
         var sockets = Sockets()
         if let fd = ingest.first {
             // listening = 1 also rules out an Accept=yes socket unit, whose per-connection sockets are not listening.
-            let isUnixStream = sd_is_socket_unix(fd, CInt(SOCK_STREAM.rawValue), 1, nil, 0)
+            let isUnixStream = moda_sd_is_socket_unix(fd, CInt(SOCK_STREAM.rawValue), 1, nil, 0)
             if isUnixStream < 0 {
                 throw .inspectionFailed(fd: fd, errno: -isUnixStream)
             }
@@ -77,7 +77,7 @@ public enum SocketActivation {
         }
         if let fd = http.first {
             // TCP (IPv4 or IPv6) or a Unix socket, as http.listen allows.
-            let isStream = sd_is_socket(fd, AF_UNSPEC, CInt(SOCK_STREAM.rawValue), 1)
+            let isStream = moda_sd_is_socket(fd, AF_UNSPEC, CInt(SOCK_STREAM.rawValue), 1)
             if isStream < 0 {
                 throw .inspectionFailed(fd: fd, errno: -isStream)
             }

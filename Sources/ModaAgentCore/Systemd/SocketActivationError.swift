@@ -21,6 +21,9 @@ public enum SocketActivationError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .listenFDsFailed(let code) where code == ELIBACC:
+            return "socket activation: systemd passed sockets (LISTEN_FDS) but libsystemd.so.0 cannot be loaded; "
+                + "install libsystemd0 (the moda-agent package depends on it)"
         case .listenFDsFailed(let code):
             return "socket activation: cannot take the sockets systemd passed (LISTEN_FDS): "
                 + "\(Self.text(code)); check moda-agent.socket and that LISTEN_FDS/LISTEN_PID "

@@ -70,7 +70,7 @@ public struct SystemdNotifier: Sendable {
     public func send(_ state: String) {
         guard self.isEnabled else { return }
         // sd_notify returns < 0 on failure (e.g. the manager went away); nothing useful to do about it here.
-        _ = sd_notify(0, state)
+        _ = moda_sd_notify(0, state)
     }
 
     /// How often to ping the watchdog: half of `WATCHDOG_USEC`, as sd_watchdog_enabled(3) recommends.
@@ -79,7 +79,7 @@ public struct SystemdNotifier: Sendable {
     /// inherited, not meant for us) or when the variables are malformed.
     public static func watchdogInterval() -> Duration? {
         var usec: UInt64 = 0
-        guard sd_watchdog_enabled(0, &usec) > 0, usec > 0 else { return nil }
+        guard moda_sd_watchdog_enabled(0, &usec) > 0, usec > 0 else { return nil }
         return .microseconds(Int64(clamping: usec / 2))
     }
 
