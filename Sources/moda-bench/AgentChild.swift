@@ -23,7 +23,8 @@ final class AgentChild {
         endpoint: String,
         durability: String,
         monitoring: Bool,
-        redaction: [String] = []
+        redaction: [String] = [],
+        traceMaxBytes: Int? = nil
     ) throws(BenchFailure) {
         self.binary = binary
         self.workspace = workspace
@@ -35,6 +36,7 @@ final class AgentChild {
         ]
         if monitoring { config["monitoring"] = ["listen": "127.0.0.1:0"] }
         if !redaction.isEmpty { config["redaction"] = ["detectors": redaction] }
+        if let traceMaxBytes { config["trace"] = ["maxBytes": traceMaxBytes] }
         do {
             let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: workspace.file("config.json")))

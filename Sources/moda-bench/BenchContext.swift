@@ -18,6 +18,8 @@ final class BenchContext {
     let monitoring: Bool
     /// Run the daemons with redaction on (`--redaction`): the detectors named here.
     var redaction: [String] = []
+    /// `trace.maxBytes` for the daemons (nil: the default); binaries older than the delivery log refuse the key.
+    var traceMaxBytes: Int?
     private(set) var rows: [ResultRow] = []
     private(set) var failures: [String] = []
     /// Ceiling samples, turned into rows at the end, once the agent's figures they are compared with are known.
@@ -139,7 +141,8 @@ final class BenchContext {
                 endpoint: mock.endpoint,
                 durability: durability,
                 monitoring: monitoring,
-                redaction: redaction
+                redaction: redaction,
+                traceMaxBytes: traceMaxBytes
             )
         } catch {
             workspace.remove()

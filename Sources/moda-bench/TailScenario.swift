@@ -11,18 +11,38 @@ import Glibc
 enum TailScenario {
     static let name = "stalled tail"
 
+    /// `trace.maxBytes` for these runs: small enough that the end-to-end run fills the delivery log
+    /// many times over, so the bound is measured in a real daemon, not only in the writer's tests.
+    static let traceMaxBytes = 1 << 20
+
     static func run(_ context: BenchContext) {
+        guard hasTailSocket(context) else {
+            context.say("  skipped: \(context.agentBinary) has no tail socket (it is older than modactl tail)")
+            return
+        }
         let plan = context.plan
         var delivered: [Bool: [Double]] = [false: [], true: []]
         var p99: [Bool: [Double]] = [false: [], true: []]
+        var logLargest: [Double] = []
+        context.traceMaxBytes = traceMaxBytes
+        defer { context.traceMaxBytes = nil }
         context.eachRun(name) { run throws(BenchFailure) in
             for stalled in [false, true] {
                 let rate = try context.withAgent { agent throws(BenchFailure) in
                     let tail = stalled ? try StalledTail(agent) : nil
                     defer { _ = tail }
+                    let sampler = DeliveryLogSampler(queuePath: agent.workspace.file("queue/queue.db"))
                     context.mock.resetTally(target: plan.events)
                     let result = try context.load(agent, events: plan.events, name)
                     let reached = try context.mock.waitForTarget(stallSeconds: plan.stallSeconds) { agent.isRunning }
+                    // The last removals' entries, then the pruning after them.
+                    Thread.sleep(forTimeInterval: 1)
+                    let log = sampler.stop()
+                    logLargest.append(Double(log.largest))
+                    context.say(
+                        "  delivery log: largest \(log.largest) B, last \(log.last) B of trace.maxBytes "
+                            + "\(traceMaxBytes) (\(log.samples) samples)"
+                    )
                     return Double(plan.events) / Monotonic.seconds(from: result.startedAt, to: reached)
                 }
                 let latency = try context.withAgent { agent throws(BenchFailure) in
@@ -47,6 +67,13 @@ enum TailScenario {
             }
         }
         let count = Unit.count(plan.events)
+        context.record(
+            ResultRow(
+                scenario: "tail: delivery log at most, \(count) events, trace.maxBytes \(traceMaxBytes >> 10) KiB",
+                unit: .kibibytes,
+                samples: logLargest.map { $0 / 1024 }
+            )
+        )
         for stalled in [false, true] {
             let label = stalled ? "with a stalled tail" : "no tail"
             context.record(
@@ -64,6 +91,23 @@ enum TailScenario {
                 )
             )
         }
+    }
+}
+
+extension TailScenario {
+    /// Whether the binary opens a tail socket beside its queue (started once, with the default config,
+    /// which every binary accepts), so a side-by-side run with an older daemon skips it rather than failing.
+    static func hasTailSocket(_ context: BenchContext) -> Bool {
+        let probed = try? context.withAgent { agent throws(BenchFailure) -> Bool in
+            let path = agent.workspace.file("queue/tail.sock")
+            let deadline = Date().addingTimeInterval(5)
+            while Date() < deadline {
+                if FileManager.default.fileExists(atPath: path) { return true }
+                usleep(20_000)
+            }
+            return false
+        }
+        return probed ?? false
     }
 }
 

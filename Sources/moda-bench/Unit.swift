@@ -6,6 +6,7 @@ enum Unit {
     case microseconds
     case seconds
     case mebibytes
+    case kibibytes
 
     var label: String {
         switch self {
@@ -15,6 +16,7 @@ enum Unit {
         case .microseconds: "µs"
         case .seconds: "s"
         case .mebibytes: "MiB"
+        case .kibibytes: "KiB"
         }
     }
 
@@ -26,6 +28,7 @@ enum Unit {
             return Self.fixed(value, 0)
         case .milliseconds: return Self.fixed(value, value < 10 ? 2 : 1)
         case .microseconds, .seconds, .mebibytes: return Self.fixed(value, 1)
+        case .kibibytes: return Self.fixed(value, 0)
         }
     }
 

@@ -88,9 +88,11 @@ struct TailTests {
                 !records.isEmpty,
                 "the tail showed nothing: \(String(describing: try? String(contentsOfFile: folder.file("tail.err"), encoding: .utf8)))"
             )
-            // The reader stalls while 20,000 events go through, then reads again.
-            for _ in 0..<20 { try burst(1000) }
-            #expect(await mock.waitForDeliveredCount(seq, timeout: .seconds(60)))
+            // The reader stalls while 200,000 events go through, then reads again.
+            let started = ContinuousClock.now
+            for _ in 0..<200 { try burst(1000) }
+            #expect(await mock.waitForDeliveredCount(seq, timeout: .seconds(180)))
+            print("tail: 200,000 events acknowledged and delivered past a stalled tail in \(ContinuousClock.now - started)")
             records += reader.read(timeout: .seconds(20)) { $0.contains { $0.contains(#""kind":"missed""#) } }
             for _ in 0..<5 { try burst(100) }
             #expect(await mock.waitForDeliveredCount(seq, timeout: .seconds(30)))

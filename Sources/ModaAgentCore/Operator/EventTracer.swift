@@ -14,6 +14,12 @@ public final class EventTracer {
 
     public func close() { db.close() }
 
+    /// What the delivery log holds, as `trace.maxBytes` counts it (each entry's recorded size).
+    public func logBytes() throws(QueueError) -> Int {
+        guard hasLog else { return 0 }
+        return Int(try db.scalarInt("SELECT coalesce(sum(bytes), 0) FROM delivery_log") ?? 0)
+    }
+
     /// The state of each id, in the order asked.
     public func trace(ids: [Int64], inFlight: [InFlightBoard.Entry] = []) throws(QueueError) -> [EventTrace] {
         var states: [Int64: EventTrace.State] = [:]
