@@ -20,6 +20,8 @@ final class MockHTTPHandler: ChannelInboundHandler {
     private var bodyTooLarge = false
     private var pendingReply: Scheduled<Void>?
     private var isOpen = true
+    /// A request received and not yet answered (the pipeline handler in front passes one at a time).
+    private var awaitingAnswer = false
 
     init(recorder: MockServerRecorder) {
         self.recorder = recorder
@@ -35,6 +37,7 @@ final class MockHTTPHandler: ChannelInboundHandler {
         isOpen = false
         pendingReply?.cancel()
         pendingReply = nil
+        finishRequest()
         context.fireChannelInactive()
     }
 
@@ -83,8 +86,16 @@ final class MockHTTPHandler: ChannelInboundHandler {
                     MockRequest(number: number, method: method, path: path, headers: headers, body: bytes)
                 }
             }
+            awaitingAnswer = true
             answer(behavior.reply(request), to: request, keepAlive: requestHead.isKeepAlive, context: context)
         }
+    }
+
+    /// The request in hand is answered, dropped, or its connection gone: one fewer unanswered.
+    private func finishRequest() {
+        guard awaitingAnswer else { return }
+        awaitingAnswer = false
+        recorder.requestFinished()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -96,6 +107,7 @@ final class MockHTTPHandler: ChannelInboundHandler {
         guard isOpen else { return }
         switch reply {
         case .dropConnection:
+            finishRequest()
             context.close(promise: nil)
         case .delay(let seconds, let next):
             let nanoseconds = Int64(min(max(seconds, 0), 86_400) * 1_000_000_000)
@@ -108,6 +120,7 @@ final class MockHTTPHandler: ChannelInboundHandler {
             // The server "commits" the batch as it answers: a batch whose connection died during
             // a delay was never answered, so it does not count as delivered.
             recorder.recordAnswer(request, confirmsDelivery: rendered.confirmsDelivery)
+            finishRequest()
             write(rendered, keepAlive: keepAlive, context: context)
         }
     }

@@ -140,6 +140,10 @@ public final class MockModaServer: Sendable {
 
     public var requestCount: Int { recorder.requestCount }
 
+    /// The most requests the server held unanswered at once (received, reply not yet written) since the
+    /// last call; each call starts counting again from the requests unanswered now.
+    public func takePeakUnanswered() -> Int { recorder.takePeakUnanswered() }
+
     /// The raw JSON of each event in each batch answered with success, in arrival order.
     /// A batch sent again after a lost answer appears again: delivery is at-least-once.
     public var deliveredEvents: [String] { recorder.deliveredEvents }

@@ -11,6 +11,9 @@ final class MockServerRecorder: Sendable {
         var tally = MockTally()
         var connectionCount = 0
         var nextNumber = 1
+        /// Requests received and not yet answered, and the most there were at once since the last reset.
+        var unanswered = 0
+        var peakUnanswered = 0
     }
 
     let recording: MockRecording
@@ -37,6 +40,8 @@ final class MockServerRecorder: Sendable {
         let behavior = state.withLock { state in
             if keep { state.requests.append(request) }
             state.requestCount += 1
+            state.unanswered += 1
+            state.peakUnanswered = max(state.peakUnanswered, state.unanswered)
             return state.behavior
         }
         return (request, behavior)
@@ -54,6 +59,18 @@ final class MockServerRecorder: Sendable {
             }
             state.deliveredCount += request.eventCount
             if keep { state.deliveredEvents.append(contentsOf: request.eventsJSON) }
+        }
+    }
+
+    func requestFinished() {
+        state.withLock { $0.unanswered -= 1 }
+    }
+
+    /// The most requests unanswered at once since the last call, which starts counting again from now.
+    func takePeakUnanswered() -> Int {
+        state.withLock { state in
+            defer { state.peakUnanswered = state.unanswered }
+            return state.peakUnanswered
         }
     }
 
