@@ -199,7 +199,12 @@ public struct DeliveryStateMachine: Sendable {
             stallUntil = nil
         }
         var holding = false
-        for (id, write) in writes.sorted(by: { $0.key < $1.key }) {
+        // Sorted only when some removal waits on the writer: sorting on every evaluation was 0.6 % of the
+        // daemon's CPU end to end (perf, the 1M run), for a dictionary that is almost always all submitted.
+        let waitingRemoval = writes.values.contains {
+            if case .removal(_, _, let removal) = $0 { removal != .submitted } else { false }
+        }
+        for (id, write) in waitingRemoval ? writes.sorted(by: { $0.key < $1.key }) : [] {
             guard case .removal(let batch, let through, let removal) = write, removal != .submitted else { continue }
             holding = true
             if removal == .failed {
