@@ -40,6 +40,23 @@ struct QueueWriterTests {
         let normal = try QueueDatabase.open(path: folder.file("queue.db"), durability: .normal, create: true)
         #expect(try normal.scalarInt("PRAGMA synchronous") == 1)
         #expect(try db.scalarInt("PRAGMA user_version") == Int64(QueueSchema.version))
+        #expect(try db.scalarInt("PRAGMA page_size") == 16384, "a new queue has 16 KiB pages")
+    }
+
+    @Test("a queue made with 4 KiB pages (before 16 KiB) opens, migrates and keeps its pages")
+    func olderPageSizeKept() throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let path = folder.file("queue.db")
+        let old = try SQLiteConnection(path: path)
+        try old.execute("PRAGMA page_size = 4096")
+        try old.execute("PRAGMA journal_mode = WAL")
+        try old.execute("CREATE TABLE placeholder (x)")
+        old.close()
+        let db = try QueueDatabase.open(path: path, durability: .full, create: true)
+        defer { db.close() }
+        #expect(try db.scalarInt("PRAGMA page_size") == 4096)
+        #expect(try db.scalarInt("PRAGMA user_version") == Int64(QueueSchema.version))
     }
 
     @Test("lines are committed with one outcome each, in order, and counted")
@@ -82,16 +99,17 @@ struct QueueWriterTests {
         defer { folder.remove() }
         let (writer, path) = try makeWriter(folder)
         let line = [event("{\"m\":\"" + String(repeating: "x", count: 4000) + "\"}")]
-        // 30 commits of 100 pages: three times the checkpoint threshold, ten times over.
-        for _ in 0..<30 {
+        // 120 commits of 100 events of 4 KB each: three times the checkpoint threshold in all.
+        for _ in 0..<120 {
             _ = await submit(writer, Array(repeating: line, count: 100))
             writer.checkpointer.waitUntilIdle()
         }
-        let walPages = (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0) / 4096
-        #expect(walPages > 0)
-        #expect(walPages < Int(Checkpointer.pages) + 300, "the WAL started over instead of growing to 3,000 pages")
+        let walBytes = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
+        #expect(walBytes > 0)
+        // 120 commits of 100 events of 4 KB: 48 MB, three times the threshold.
+        #expect(walBytes < Checkpointer.bytes + 1200 * 4096, "the WAL started over instead of growing to 48 MB: \(walBytes)")
         let snapshot = try QueueSnapshot(path: path)
-        #expect(snapshot.counters["queued_events"] == 3000)
+        #expect(snapshot.counters["queued_events"] == 12000)
     }
 
     @Test("a delivery write shares the group commit: the head is cut, delivered ids above it are kept aside")

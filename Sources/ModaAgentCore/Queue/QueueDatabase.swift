@@ -28,6 +28,13 @@ enum QueueDatabase {
             // Appends and reads of the queue's head touch few pages; SQLite's default 2 MB cache per
             // connection would only be resident memory.
             try db.execute("PRAGMA cache_size = -512")
+            // 16 KiB pages for a new queue (an existing one keeps its own: SQLite changes it only by a VACUUM
+            // outside WAL mode). Each WAL frame is a page, written by its own pwrite with its header: with 4 KiB
+            // pages and ~300-byte events the writer made a syscall pair every dozen events. Measured side by
+            // side (docs/performance.md): CPU per event end to end 5.5 → 4.7 µs, 263.6k → 302.8k events/s, ack
+            // p99 at 10k/s 1.65 → 1.57 ms; 64 KiB pages saved no more CPU and raised ack p99 to 2.35 ms, as
+            // each small commit rewrites whole pages.
+            try db.execute("PRAGMA page_size = 16384")
             let mode = try db.scalarText("PRAGMA journal_mode = WAL")
             guard mode?.lowercased() == "wal" else {
                 throw QueueError.cannotOpen(
