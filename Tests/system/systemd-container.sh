@@ -58,8 +58,16 @@ check_monitoring() {
         '{"status":"ok"'*) ;;
         *) fail "GET /health under the unit answered '$health'" ;;
     esac
-    inside curl -s --max-time 2 "http://127.0.0.1:$port/metrics" | grep -q '^moda_agent_build_info{version=' \
-        || fail "GET /metrics under the unit lacks moda_agent_build_info"
+    # Asked again for up to 10 s: a clean-clone run with every suite at once once saw the first scrape
+    # come back without the line while /health already answered.
+    local metrics=""
+    for _ in $(seq 1 50); do
+        metrics=$(inside curl -s --max-time 5 "http://127.0.0.1:$port/metrics" || true)
+        printf '%s\n' "$metrics" | grep -q '^moda_agent_build_info{version=' && break
+        sleep 0.2
+    done
+    printf '%s\n' "$metrics" | grep -q '^moda_agent_build_info{version=' \
+        || fail "GET /metrics under the unit lacks moda_agent_build_info (got ${#metrics} bytes: ${metrics:0:200})"
     echo "monitoring: ok ($health)"
 }
 
