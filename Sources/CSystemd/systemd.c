@@ -7,7 +7,6 @@
 
 // The functions, looked up once; all NULL when libsystemd.so.0 is not installed.
 static struct {
-    int (*booted)(void);
     int (*listen_fds)(int);
     int (*listen_fds_with_names)(int, char ***);
     int (*is_socket_unix)(int, int, int, const char *, size_t);
@@ -23,7 +22,6 @@ static int loaded = 0;
 static void load(void) {
     void *library = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
     if (library == NULL) return;
-    sd.booted = (int (*)(void))dlsym(library, "sd_booted");
     sd.listen_fds = (int (*)(int))dlsym(library, "sd_listen_fds");
     sd.listen_fds_with_names = (int (*)(int, char ***))dlsym(library, "sd_listen_fds_with_names");
     sd.is_socket_unix = (int (*)(int, int, int, const char *, size_t))dlsym(library, "sd_is_socket_unix");
@@ -32,7 +30,7 @@ static void load(void) {
     sd.watchdog_enabled = (int (*)(int, uint64_t *))dlsym(library, "sd_watchdog_enabled");
     sd.journal_sendv = (int (*)(const struct iovec *, int))dlsym(library, "sd_journal_sendv");
     // Every one of these has been in libsystemd0 since systemd 209; a library missing one is not libsystemd.
-    loaded = sd.booted && sd.listen_fds && sd.listen_fds_with_names && sd.is_socket_unix && sd.is_socket
+    loaded = sd.listen_fds && sd.listen_fds_with_names && sd.is_socket_unix && sd.is_socket
         && sd.notify && sd.watchdog_enabled && sd.journal_sendv;
     if (!loaded) dlclose(library);
 }
@@ -45,10 +43,6 @@ int moda_sd_available(void) {
 // Absent, not empty: libsystemd answers a set but malformed variable with an error, and so must we.
 static int has(const char *variable) {
     return getenv(variable) != NULL;
-}
-
-int moda_sd_booted(void) {
-    return moda_sd_available() ? sd.booted() : 0;
 }
 
 int moda_sd_listen_fds(int unset_environment) {

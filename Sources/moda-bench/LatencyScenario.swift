@@ -9,12 +9,7 @@ enum LatencyScenario {
         var p999: [Double] = []
         context.eachRun(label) { run throws(BenchFailure) in
             let result = try context.withAgent { agent throws(BenchFailure) in
-                let load = PacedLoad(
-                    socketPath: agent.socketPath,
-                    rate: plan.latencyRate,
-                    events: Int(plan.latencyRate * plan.latencySeconds),
-                    stallSeconds: plan.stallSeconds
-                )
+                let load = PacedLoad.latency(plan, socketPath: agent.socketPath)
                 let result = try load.run()
                 try result.check(label)
                 return result

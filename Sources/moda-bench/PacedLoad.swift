@@ -110,3 +110,16 @@ struct PacedLoad: Sendable {
         return stamps
     }
 }
+
+extension PacedLoad {
+    /// The latency run: one connection at `plan.latencyRate` for `plan.latencySeconds` (the latency and
+    /// tail scenarios).
+    static func latency(_ plan: BenchPlan, socketPath: String) -> PacedLoad {
+        PacedLoad(
+            socketPath: socketPath,
+            rate: plan.latencyRate,
+            events: Int(plan.latencyRate * plan.latencySeconds),
+            stallSeconds: plan.stallSeconds
+        )
+    }
+}

@@ -48,12 +48,7 @@ enum TailScenario {
                 let latency = try context.withAgent { agent throws(BenchFailure) in
                     let tail = stalled ? try StalledTail(agent) : nil
                     defer { _ = tail }
-                    let load = PacedLoad(
-                        socketPath: agent.socketPath,
-                        rate: plan.latencyRate,
-                        events: Int(plan.latencyRate * plan.latencySeconds),
-                        stallSeconds: plan.stallSeconds
-                    )
+                    let load = PacedLoad.latency(plan, socketPath: agent.socketPath)
                     let result = try load.run()
                     try result.check(name)
                     return result.percentile(0.99)

@@ -290,3 +290,13 @@ struct MemoryBudgetTests {
         budget.release(held)
     }
 }
+
+extension MemoryBudget {
+    /// `readsAllowed`'s decision alone: a grant's reservation is given back at once, as a connection's
+    /// next burst would settle it.
+    func mayContinue(_ ticket: Ticket, partialBytes: Int, completedLine: Bool) -> Bool {
+        let grant = readsAllowed(ticket, partialBytes: partialBytes, completedLine: completedLine)
+        if grant.reserved > 0 { account(-grant.reserved, partial: -grant.reserved) }
+        return grant.reads > 0
+    }
+}

@@ -18,8 +18,6 @@
 /// Whether libsystemd.so.0 could be loaded (loads it on first use).
 int moda_sd_available(void);
 
-/// 0 (not booted with systemd) when libsystemd is absent.
-int moda_sd_booted(void);
 /// 0 without LISTEN_FDS (nothing loaded); -ELIBACC when it is set and libsystemd is absent.
 int moda_sd_listen_fds(int unset_environment);
 int moda_sd_listen_fds_with_names(int unset_environment, char ***names);

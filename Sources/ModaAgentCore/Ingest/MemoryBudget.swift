@@ -158,13 +158,6 @@ public final class MemoryBudget: Sendable {
         connections.wrappingIncrement(ordering: .relaxed)
     }
 
-    /// `readsAllowed`'s decision alone, for the budget's own tests: a grant's reservation is given back at once.
-    func mayContinue(_ ticket: Ticket, partialBytes: Int, completedLine: Bool) -> Bool {
-        let grant = readsAllowed(ticket, partialBytes: partialBytes, completedLine: completedLine)
-        if grant.reserved > 0 { account(-grant.reserved, partial: -grant.reserved) }
-        return grant.reads > 0
-    }
-
     /// What a connection's next burst may do: `reads` (0: pause) and `reserved`, bytes the budget has
     /// already counted on the connection's account for what that burst may add (as unfinished line).
     public struct Grant: Equatable, Sendable {
@@ -218,15 +211,14 @@ public final class MemoryBudget: Sendable {
         // What this read may add, beside what the finishers at work may still add (a line each, read
         // whatever the budget): counted in, grants stop at the limit. Without the finishers' part four
         // finishers took a 16 MiB budget to 21 MB in `MemoryBoundTests`.
-        let growth = Self.readGrowth(partialBytes: partialBytes) + state.finishers * lineLimit
+        let growth = Self.readGrowth(partialBytes: partialBytes)
+        let fits = now + growth + state.finishers * lineLimit <= limit
         if holdsPartial {
             if now <= partialLimit { return Grant(reads: Self.fullBurst, reserved: 0) }
             let share = partialLimit / max(1, connections.load(ordering: .relaxed))
             // Its next read may double its buffer, so all the connections still reading cannot take the
             // budget past `limit` by their share each; what it may add is reserved.
-            if partialBytes * 2 <= share && now + growth <= limit {
-                return reserve(Self.readGrowth(partialBytes: partialBytes))
-            }
+            if partialBytes * 2 <= share && fits { return reserve(growth) }
             let othersWait = state.waiters.contains {
                 if case .connection(_, partial: true) = $0 { return true }
                 return false
@@ -236,9 +228,8 @@ public final class MemoryBudget: Sendable {
                 ticket.isFinisher.store(true, ordering: .relaxed)
                 return Grant(reads: Self.fullBurst, reserved: 0)
             }
-        } else if now + growth <= limit {
-            return now <= partialLimit
-                ? Grant(reads: Self.fullBurst, reserved: 0) : reserve(Self.readGrowth(partialBytes: 0))
+        } else if fits {
+            return now <= partialLimit ? Grant(reads: Self.fullBurst, reserved: 0) : reserve(growth)
         }
         state.waiters.append(.connection(ticket, partial: holdsPartial))
         waiting.store(state.waiters.count, ordering: .sequentiallyConsistent)
