@@ -183,6 +183,24 @@ struct DeliveryStateMachineTests {
         #expect(h.rows.isEmpty)
     }
 
+    @Test("flush sends what was queued when it was asked; what comes after waits its flush interval")
+    func flushCoversWhatWasQueued() {
+        var h = DeliveryHarness(maxEvents: 100, flushIntervalMs: 1_000)
+        h.start()
+        h.commit(5)
+        h.handle(.flushRequested)
+        #expect(h.sent == [[1, 2, 3, 4, 5]], "flush sends the partial batch at once")
+        h.answer(.ok)
+        for _ in 0..<5 {
+            h.advance(by: .milliseconds(100))
+            h.commit(2)
+        }
+        #expect(h.sent.count == 1, "lines committed after the flush are not sent one commit at a time")
+        h.advance(by: .milliseconds(600))
+        #expect(h.sent.count == 2, "they go once the first of them has waited the interval")
+        #expect(h.sent.last == Array(6...15))
+    }
+
     @Test("401 pauses as unauthorized, retries every retryMaxSeconds, and at once on reload")
     func unauthorizedPausesUntilReload() {
         var h = DeliveryHarness(flushIntervalMs: 0, retryInitialSeconds: 1, retryMaxSeconds: 30)

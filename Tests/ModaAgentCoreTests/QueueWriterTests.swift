@@ -30,6 +30,33 @@ struct QueueWriterTests {
         }
     }
 
+    @Test("ids never repeat: the writer and a replay both give ids above the mark, the table emptied between")
+    func idsAboveTheMark() async throws {
+        let folder = TemporaryDirectory()
+        defer { folder.remove() }
+        let (writer, path) = try makeWriter(folder)
+        let first = await submit(writer, [[event("{\"a\":1}"), event("{\"a\":2}")], [event("{\"a\":3}")]])
+        #expect(first == [.accepted(2, firstID: 1), .accepted(1, firstID: 3)])
+        let side = try QueueDatabase.open(path: path, durability: .full, create: false)
+        // As the head's cut leaves it: every row gone.
+        try side.execute("DELETE FROM events")
+        try side.execute(
+            "INSERT INTO dead_letters (event_id, received_at, dead_at, status, error, body) "
+                + "VALUES (2, 1, 1, 400, 'bad', '{\"a\":2}')"
+        )
+        side.close()
+        #expect(await submit(writer, [[event("{\"a\":4}")]]) == [.accepted(1, firstID: 4)])
+        let admin = try DeadLetterAdmin(queuePath: path, access: .readWrite)
+        #expect(try admin.replay(ids: nil) == 1)
+        admin.close()
+        let reader = try QueueDatabase.open(path: path, durability: .full, create: false)
+        #expect(try reader.scalarInt("SELECT max(id) FROM events") == 5, "the replayed event above the writer's 4")
+        #expect(try reader.scalarInt("SELECT last_event_id FROM counters") == 5)
+        reader.close()
+        #expect(await submit(writer, [[event("{\"a\":5}")]]) == [.accepted(1, firstID: 6)])
+        writer.finish()
+    }
+
     @Test("the database runs in WAL mode with synchronous=FULL for durability full")
     func pragmas() throws {
         let folder = TemporaryDirectory()

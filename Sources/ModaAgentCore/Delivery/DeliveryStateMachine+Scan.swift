@@ -10,9 +10,10 @@ extension DeliveryStateMachine {
             return true
         case .caughtUp(let pollAt):
             if now.instant >= pollAt { return true }
-            if (force || drainDeadline != nil) && nothingOut && scanned > 0 { return true }
+            let flushScan = force && forceThrough == nil
+            if (flushScan || drainDeadline != nil) && nothingOut && scanned > 0 { return true }
             guard newest > scanned else { return false }
-            if force || drainDeadline != nil || newest - scanned >= Int64(maxEvents) { return true }
+            if flushScan || drainDeadline != nil || newest - scanned >= Int64(maxEvents) { return true }
             // What came since may complete a lane's waiting batch: the fullest lane plus everything
             // unscanned could make a full batch, so look.
             let fullest = lanes.reduce(0) { max($0, $1.busy == nil ? $1.waiting.count : 0) }
@@ -30,6 +31,8 @@ extension DeliveryStateMachine {
         now: Now,
         into actions: inout [Action]
     ) {
+        // A flush covers what this scan found, when it reached the queue's end.
+        if force && forceThrough == nil && events.count < limit { forceThrough = max(newest, events.last?.id ?? scanned) }
         guard let last = events.last else {
             newest = scanned
             if nothingOut && after != 0 {

@@ -48,11 +48,27 @@ public final class DeadLetterAdmin {
         try store.db.transaction { () throws(QueueError) -> (events: Int, traces: Int) in
             let filter = try makeFilter(ids)
             let events = hasTraces ? "\(filter.isEmpty ? "WHERE" : filter + " AND") kind = 'events'" : filter
-            try store.db.execute(
-                "INSERT INTO events (received_at, body) SELECT received_at, body FROM dead_letters \(events) "
-                    + "ORDER BY id"
-            )
+            if try QueueCounters.hasIDMark(store.db) {
+                // New ids above every id the queue has given, as the daemon's writer gives them (`GroupCommit`).
+                try store.db.execute(
+                    "INSERT INTO events (id, received_at, body) "
+                        + "SELECT mark.last + row_number() OVER (ORDER BY id), received_at, body FROM dead_letters, "
+                        + "(SELECT max(last_event_id, coalesce((SELECT max(id) FROM events), 0)) AS last "
+                        + "FROM counters WHERE id = 1) AS mark \(events) ORDER BY id"
+                )
+            } else {
+                try store.db.execute(
+                    "INSERT INTO events (received_at, body) SELECT received_at, body FROM dead_letters \(events) "
+                        + "ORDER BY id"
+                )
+            }
             let moved = store.db.changes
+            if try QueueCounters.hasIDMark(store.db) {
+                try store.db.execute(
+                    "UPDATE counters SET last_event_id = max(last_event_id, coalesce((SELECT max(id) FROM events), 0)) "
+                        + "WHERE id = 1"
+                )
+            }
             let bytes =
                 try store.db.scalarInt(
                     "SELECT total(length(CAST(body AS BLOB))) FROM dead_letters \(events)"

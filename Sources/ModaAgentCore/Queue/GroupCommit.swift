@@ -26,7 +26,7 @@ final class GroupCommit {
         self.db = db
         self.counters = counters
         self.room = room
-        insert = try db.prepare("INSERT INTO events (received_at, body, conversation, size) VALUES (?, ?, ?, ?)")
+        insert = try db.prepare("INSERT INTO events (received_at, body, conversation, size, id) VALUES (?, ?, ?, ?, ?)")
         oldest = try db.prepare("SELECT id, \(QueueWrite.storedSize) FROM events ORDER BY id")
         deleteThrough = try db.prepare("DELETE FROM events WHERE id <= ?")
     }
@@ -52,6 +52,7 @@ final class GroupCommit {
                 let totals = try counters.totals()
                 var change = QueueCounters.Events()
                 var eventBytes = totals.eventBytes
+                var lastID = totals.lastEventID
                 var purged = false
                 for submission in submissions {
                     var lineOutcomes: [QueueWriter.Outcome] = []
@@ -93,8 +94,9 @@ final class GroupCommit {
                         guard fits else { continue }
                         var firstID: Int64 = 0
                         for event in line {
-                            try insert(event, receivedAt: submission.receivedAt)
-                            let id = db.lastInsertRowID
+                            lastID += 1
+                            let id = lastID
+                            try insert(event, id: id, receivedAt: submission.receivedAt)
                             if firstID == 0 { firstID = id }
                             result.added.append(
                                 ScannedEvent(id: id, bytes: event.body.count, conversation: event.conversation)
@@ -107,8 +109,9 @@ final class GroupCommit {
                     }
                     result.outcomes.append(lineOutcomes)
                 }
+                if lastID > totals.lastEventID { change.lastID = lastID }
                 try counters.add(change)
-                result.lastEventID = db.lastInsertRowID
+                result.lastEventID = lastID
                 if !traces.isEmpty {
                     result.traceOutcomes = try insert(
                         traces,
@@ -131,8 +134,9 @@ final class GroupCommit {
     }
 
     /// Binds the body in place (no copy into SQLite) and steps while it is still valid.
-    private func insert(_ event: PreparedEvent, receivedAt: Double) throws(QueueError) {
+    private func insert(_ event: PreparedEvent, id: Int64, receivedAt: Double) throws(QueueError) {
         insert.bind(1, receivedAt)
+        insert.bind(5, id)
         insert.bind(3, Int64(bitPattern: event.conversation))
         insert.bind(4, Int64(event.body.count))
         let failure = event.body.withUnsafeBytes { bytes -> QueueError? in

@@ -11,6 +11,8 @@ final class QueueCounters {
         var bytes: Int64 = 0
         var dropped: Int64 = 0
         var delivered: Int64 = 0
+        /// The last id given by this change (0: none): the row keeps the highest.
+        var lastID: Int64 = 0
 
         var isEmpty: Bool { self == Events() }
 
@@ -35,6 +37,8 @@ final class QueueCounters {
         var eventBytes: Int64
         var traceExports: Int64
         var traceBytes: Int64
+        /// The highest event id this queue has ever given (the next is one more): ids never repeat.
+        var lastEventID: Int64
     }
 
     private let db: SQLiteConnection
@@ -45,10 +49,19 @@ final class QueueCounters {
 
     init(_ db: SQLiteConnection) throws(QueueError) {
         self.db = db
+        // An operator's command may change a queue older than v8, which has no id mark (its ids come from
+        // AUTOINCREMENT): the mark's term is then a no-op.
+        let mark = try Self.hasIDMark(db) ? "last_event_id = max(last_event_id, ?5)" : "id = id + 0 * ?5"
         addEvents = try db.prepare(
-            "UPDATE counters SET queued_events = queued_events + ?, queued_bytes = queued_bytes + ?, "
-                + "dropped_events = dropped_events + ?, delivered_events = delivered_events + ? WHERE id = 1"
+            "UPDATE counters SET queued_events = queued_events + ?1, queued_bytes = queued_bytes + ?2, "
+                + "dropped_events = dropped_events + ?3, delivered_events = delivered_events + ?4, \(mark) "
+                + "WHERE id = 1"
         )
+    }
+
+    /// Whether the queue keeps its event id mark in `counters` (v8 on).
+    static func hasIDMark(_ db: SQLiteConnection) throws(QueueError) -> Bool {
+        try (db.scalarInt("PRAGMA user_version") ?? 0) >= 8
     }
 
     func add(_ change: Events) throws(QueueError) {
@@ -57,6 +70,7 @@ final class QueueCounters {
         addEvents.bind(2, change.bytes)
         addEvents.bind(3, change.dropped)
         addEvents.bind(4, change.delivered)
+        addEvents.bind(5, change.lastID)
         try addEvents.run()
     }
 
@@ -84,7 +98,10 @@ final class QueueCounters {
             readTotals = prepared
         } else {
             readTotals = try db.prepare(
-                "SELECT c.queued_events, c.queued_bytes, t.queued_exports, t.queued_bytes "
+                // `max(id)` as well: a row inserted by a hand that did not move the mark must not be given
+                // an id again (reading the last row of the table's b-tree is one page, cached).
+                "SELECT c.queued_events, c.queued_bytes, t.queued_exports, t.queued_bytes, "
+                    + "max(c.last_event_id, coalesce((SELECT max(id) FROM events), 0)) "
                     + "FROM counters c, trace_counters t WHERE c.id = 1 AND t.id = 1"
             )
             self.readTotals = readTotals
@@ -97,7 +114,8 @@ final class QueueCounters {
             events: readTotals.int64(0),
             eventBytes: readTotals.int64(1),
             traceExports: readTotals.int64(2),
-            traceBytes: readTotals.int64(3)
+            traceBytes: readTotals.int64(3),
+            lastEventID: readTotals.int64(4)
         )
     }
 }

@@ -340,10 +340,10 @@ public final class QueueWriter: @unchecked Sendable {
     }
 
     /// Rows deleted per cut transaction while nothing else waits: about a millisecond of the writer's time.
-    static let cutChunkRows: Int64 = 500
+    static let cutChunkRows: Int64 = 1000
     /// Rows deleted after a commit while lines keep coming and the cut is far behind: a fraction
     /// of a millisecond, so an acknowledgement waits for little more than its own commit.
-    static let interleavedCutRows: Int64 = 100
+    static let interleavedCutRows: Int64 = 400
     /// Delivered ids not yet cut past which the writer cuts after every commit.
     static let cutBacklog: Int64 = 20_000
 
