@@ -10,6 +10,8 @@ final class DeliveryLogSampler: Sendable {
         var last = 0
         var samples = 0
         var stopped = false
+        /// Why the last reading failed, for a run that got none.
+        var error: String?
     }
 
     private let state = NIOLockedValueBox(State())
@@ -20,13 +22,22 @@ final class DeliveryLogSampler: Sendable {
             defer { done.signal() }
             var tracer: EventTracer?
             while !state.withLockedValue({ $0.stopped }) {
-                if tracer == nil { tracer = try? EventTracer(queuePath: queuePath) }
-                if let bytes = try? tracer?.logBytes() {
+                do throws(QueueError) {
+                    let opened: EventTracer
+                    if let tracer {
+                        opened = tracer
+                    } else {
+                        opened = try EventTracer(queuePath: queuePath)
+                    }
+                    tracer = opened
+                    let bytes = try opened.logBytes()
                     state.withLockedValue {
                         $0.largest = max($0.largest, bytes)
                         $0.last = bytes
                         $0.samples += 1
                     }
+                } catch {
+                    state.withLockedValue { $0.error = "\(error)" }
                 }
                 Thread.sleep(forTimeInterval: 0.2)
             }
@@ -36,10 +47,15 @@ final class DeliveryLogSampler: Sendable {
         thread.start()
     }
 
-    /// Stops sampling; the largest size seen, the last one, and how many samples were taken.
-    func stop() -> (largest: Int, last: Int, samples: Int) {
+    /// Stops sampling; the largest size seen, the last one, and how many samples were taken. A run
+    /// without a single reading measured nothing: that fails, with the reading's error.
+    func stop() throws(BenchFailure) -> (largest: Int, last: Int, samples: Int) {
         state.withLockedValue { $0.stopped = true }
         done.wait()
-        return state.withLockedValue { ($0.largest, $0.last, $0.samples) }
+        let state = state.withLockedValue { $0 }
+        guard state.samples > 0 else {
+            throw BenchFailure("the delivery log's size could not be read once: \(state.error ?? "no reading")")
+        }
+        return (state.largest, state.last, state.samples)
     }
 }

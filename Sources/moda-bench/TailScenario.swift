@@ -37,7 +37,7 @@ enum TailScenario {
                     let reached = try context.mock.waitForTarget(stallSeconds: plan.stallSeconds) { agent.isRunning }
                     // The last removals' entries, then the pruning after them.
                     Thread.sleep(forTimeInterval: 1)
-                    let log = sampler.stop()
+                    let log = try sampler.stop()
                     logLargest.append(Double(log.largest))
                     context.say(
                         "  delivery log: largest \(log.largest) B, last \(log.last) B of trace.maxBytes "
