@@ -343,7 +343,7 @@ public final class QueueWriter: @unchecked Sendable {
     static let cutChunkRows: Int64 = 1000
     /// Rows deleted after a commit while lines keep coming and the cut is far behind: a fraction
     /// of a millisecond, so an acknowledgement waits for little more than its own commit.
-    static let interleavedCutRows: Int64 = 400
+    static let interleavedCutRows: Int64 = 200
     /// Delivered ids not yet cut past which the writer cuts after every commit.
     static let cutBacklog: Int64 = 20_000
 
