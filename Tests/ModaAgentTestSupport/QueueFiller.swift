@@ -4,6 +4,11 @@ import Foundation
 /// Writes events straight into a queue database the daemon created, in one transaction: a
 /// backlog of a million events in seconds, without going through the socket.
 public enum QueueFiller {
+    public struct FillError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { "filling the queue failed: \(message)" }
+    }
+
     public static func fill(path: String, count: Int, body: (Int) -> String) throws {
         var db: OpaquePointer?
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let db else {
@@ -11,7 +16,9 @@ public enum QueueFiller {
         }
         defer { sqlite3_close_v2(db) }
         sqlite3_busy_timeout(db, 10_000)
-        sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil)
+        guard sqlite3_exec(db, "BEGIN IMMEDIATE", nil, nil, nil) == SQLITE_OK else {
+            throw FillError(message: String(cString: sqlite3_errmsg(db)))
+        }
         var statement: OpaquePointer?
         sqlite3_prepare_v2(db, "INSERT INTO events (received_at, body) VALUES (?, ?)", -1, &statement, nil)
         let now = Date().timeIntervalSince1970
@@ -23,7 +30,12 @@ public enum QueueFiller {
             _ = text.withCString {
                 sqlite3_bind_text(statement, 2, $0, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
             }
-            sqlite3_step(statement)
+            guard sqlite3_step(statement) == SQLITE_DONE else {
+                let message = String(cString: sqlite3_errmsg(db))
+                sqlite3_finalize(statement)
+                sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+                throw FillError(message: "event \(index): \(message)")
+            }
             sqlite3_reset(statement)
         }
         sqlite3_finalize(statement)

@@ -17,7 +17,7 @@ public final class QueueWriter: @unchecked Sendable {
     // the streams' continuations are thread-safe.
     public enum Outcome: Sendable, Equatable {
         /// `count` events stored with the consecutive ids `firstID`... (one writer, one line's
-        /// inserts in a row: AUTOINCREMENT hands them out in order, never twice).
+        /// inserts in a row: `GroupCommit` gives them in order above the queue's mark, never twice).
         case accepted(Int, firstID: Int64)
         /// Refused for lack of room; the client may retry.
         case queueFull(String)
