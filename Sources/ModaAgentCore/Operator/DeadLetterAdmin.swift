@@ -48,13 +48,15 @@ public final class DeadLetterAdmin {
         try store.db.transaction { () throws(QueueError) -> (events: Int, traces: Int) in
             let filter = try makeFilter(ids)
             let events = hasTraces ? "\(filter.isEmpty ? "WHERE" : filter + " AND") kind = 'events'" : filter
-            if try QueueCounters.hasIDMark(store.db) {
-                // New ids above every id the queue has given, as the daemon's writer gives them (`GroupCommit`).
+            let hasIDMark = try QueueCounters.hasIDMark(store.db)
+            if hasIDMark {
+                // New ids above every id the queue has given, as the daemon's writer gives them (`GroupCommit`);
+                // the counters' change below moves the mark past them.
                 try store.db.execute(
                     "INSERT INTO events (id, received_at, body) "
                         + "SELECT mark.last + row_number() OVER (ORDER BY id), received_at, body FROM dead_letters, "
-                        + "(SELECT max(last_event_id, coalesce((SELECT max(id) FROM events), 0)) AS last "
-                        + "FROM counters WHERE id = 1) AS mark \(events) ORDER BY id"
+                        + "(SELECT \(QueueCounters.highestEventID) AS last FROM counters WHERE id = 1) AS mark "
+                        + "\(events) ORDER BY id"
                 )
             } else {
                 try store.db.execute(
@@ -63,19 +65,14 @@ public final class DeadLetterAdmin {
                 )
             }
             let moved = store.db.changes
-            if try QueueCounters.hasIDMark(store.db) {
-                try store.db.execute(
-                    "UPDATE counters SET last_event_id = max(last_event_id, coalesce((SELECT max(id) FROM events), 0)) "
-                        + "WHERE id = 1"
-                )
-            }
+            let lastID = hasIDMark ? try store.db.scalarInt("SELECT max(id) FROM events") ?? 0 : 0
             let bytes =
                 try store.db.scalarInt(
                     "SELECT total(length(CAST(body AS BLOB))) FROM dead_letters \(events)"
                 ) ?? 0
             try store.db.execute("DELETE FROM dead_letters \(events)")
             let counters = try QueueCounters(store.db)
-            try counters.add(QueueCounters.Events(queued: Int64(moved), bytes: bytes))
+            try counters.add(QueueCounters.Events(queued: Int64(moved), bytes: bytes, lastID: lastID))
             guard hasTraces else { return (moved, 0) }
             let traces = "\(filter.isEmpty ? "WHERE" : filter + " AND") kind = 'traces'"
             try store.db.execute(

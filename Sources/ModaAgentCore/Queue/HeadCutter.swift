@@ -50,7 +50,6 @@ final class HeadCutter {
             let last = chunk.isNull(2) ? done : max(done, chunk.int64(2))
             if events > 0 {
                 deleteThrough.bind(1, last)
-                defer { deleteThrough.reset() }
                 try deleteThrough.run()
             }
             let through = events < rows ? target : last

@@ -43,6 +43,7 @@ final class QueueCounters {
 
     private let db: SQLiteConnection
     private let addEvents: SQLiteStatement
+    private let hasIDMark: Bool
     /// Prepared on first use: an operator's command may open a queue older than the traces table (v6).
     private var addTraces: SQLiteStatement?
     private var readTotals: SQLiteStatement?
@@ -50,12 +51,12 @@ final class QueueCounters {
     init(_ db: SQLiteConnection) throws(QueueError) {
         self.db = db
         // An operator's command may change a queue older than v8, which has no id mark (its ids come from
-        // AUTOINCREMENT): the mark's term is then a no-op.
-        let mark = try Self.hasIDMark(db) ? "last_event_id = max(last_event_id, ?5)" : "id = id + 0 * ?5"
+        // AUTOINCREMENT): its statement leaves the mark out.
+        hasIDMark = try Self.hasIDMark(db)
         addEvents = try db.prepare(
             "UPDATE counters SET queued_events = queued_events + ?1, queued_bytes = queued_bytes + ?2, "
-                + "dropped_events = dropped_events + ?3, delivered_events = delivered_events + ?4, \(mark) "
-                + "WHERE id = 1"
+                + "dropped_events = dropped_events + ?3, delivered_events = delivered_events + ?4"
+                + (hasIDMark ? ", last_event_id = max(last_event_id, ?5)" : "") + " WHERE id = 1"
         )
     }
 
@@ -64,13 +65,17 @@ final class QueueCounters {
         try (db.scalarInt("PRAGMA user_version") ?? 0) >= 8
     }
 
+    /// The highest event id the queue has given: the mark, or a row above it that a hand which did not
+    /// move the mark inserted (the last row of the table's b-tree: one page, cached). v8 on.
+    static let highestEventID = "max(last_event_id, coalesce((SELECT max(id) FROM events), 0))"
+
     func add(_ change: Events) throws(QueueError) {
         guard !change.isEmpty else { return }
         addEvents.bind(1, change.queued)
         addEvents.bind(2, change.bytes)
         addEvents.bind(3, change.dropped)
         addEvents.bind(4, change.delivered)
-        addEvents.bind(5, change.lastID)
+        if hasIDMark { addEvents.bind(5, change.lastID) }
         try addEvents.run()
     }
 
@@ -98,10 +103,7 @@ final class QueueCounters {
             readTotals = prepared
         } else {
             readTotals = try db.prepare(
-                // `max(id)` as well: a row inserted by a hand that did not move the mark must not be given
-                // an id again (reading the last row of the table's b-tree is one page, cached).
-                "SELECT c.queued_events, c.queued_bytes, t.queued_exports, t.queued_bytes, "
-                    + "max(c.last_event_id, coalesce((SELECT max(id) FROM events), 0)) "
+                "SELECT c.queued_events, c.queued_bytes, t.queued_exports, t.queued_bytes, \(Self.highestEventID) "
                     + "FROM counters c, trace_counters t WHERE c.id = 1 AND t.id = 1"
             )
             self.readTotals = readTotals
