@@ -60,6 +60,19 @@ struct DeliveryDriverTests {
         #expect(rig.queued == 10)
     }
 
+    @Test("each request body is written into an answered one's buffer, not into fresh memory")
+    func answeredBodiesAreWrittenIntoAgain() async throws {
+        let rig = try await Rig(events: 40, maxEvents: 10, maxInFlight: 1)
+        defer { rig.close() }
+        rig.driver.start()
+        try await rig.waitUntil("every batch is delivered") { rig.queued == 0 }
+        let requests = rig.uploader.requests
+        #expect(requests.count == 4)
+        // One batch at a time: each is built once the one before is answered and its buffer given back.
+        #expect(Set(requests.map(\.storage)).count == 1, "buffers: \(requests.map(\.storage))")
+        #expect(requests.map { String(decoding: $0.body, as: UTF8.self).hasSuffix("]}") } == [true, true, true, true])
+    }
+
     @Test("trace exports: protobuf ones merge into one request, a JSON one travels alone")
     func traceExportsTravelByTheirRule() async throws {
         let rig = try await Rig(events: 0, maxEvents: 10, flushIntervalMs: 0, traces: true)
@@ -91,7 +104,8 @@ private final class Rig: Sendable {
         maxEvents: Int,
         flushIntervalMs: Double = 0,
         answers: [Int] = [],
-        traces: Bool = false
+        traces: Bool = false,
+        maxInFlight: Int = 8
     ) async throws {
         var config = AgentConfig()
         config.endpoint = "http://127.0.0.1:9/v1/ingest"
@@ -100,6 +114,7 @@ private final class Rig: Sendable {
         config.batch.flushIntervalMs = flushIntervalMs
         config.delivery.retryInitialSeconds = 10
         config.delivery.retryMaxSeconds = 20
+        config.delivery.maxInFlight = maxInFlight
         let db = try QueueDatabase.open(path: config.queue.path, durability: .full, create: true)
         writer = try QueueWriter(db: db, config: config.queue)
         uploader = ScriptedUploader(answers: answers)
@@ -198,6 +213,8 @@ final class ScriptedUploader: BatchUploader, Sendable {
         var body: [UInt8]
         var contentType: String
         var endpoint: String
+        /// Where the body's bytes live: the same address again is the same buffer written into again.
+        var storage: UInt
     }
     private let state: NIOLockedValueBox<(answers: [Int], requests: [Request])>
 
@@ -215,7 +232,10 @@ final class ScriptedUploader: BatchUploader, Sendable {
         timeoutSeconds: Double
     ) async -> UploadResult {
         let status = state.withLockedValue { state in
-            state.requests.append(Request(body: Array(body.readableBytesView), contentType: contentType, endpoint: endpoint))
+            let storage = body.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+            state.requests.append(
+                Request(body: Array(body.readableBytesView), contentType: contentType, endpoint: endpoint, storage: storage)
+            )
             return state.answers.isEmpty ? 200 : state.answers.removeFirst()
         }
         let confirms = status == 200 && endpoint.hasSuffix("/v1/ingest")

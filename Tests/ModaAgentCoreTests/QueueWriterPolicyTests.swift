@@ -46,23 +46,36 @@ struct QueueWriterPolicyTests {
 
     @Test("head cut: lines go first; a chunk runs when idle, or after each commit once far behind")
     func order() {
-        var schedule = HeadCutSchedule<Int>(chunkRows: 500, interleavedRows: 100, backlog: 1000)
-        #expect(schedule.next(inboxEmpty: true, justCommitted: false) == .idle)
-        #expect(schedule.next(inboxEmpty: false, justCommitted: true) == .commit)
+        var schedule = HeadCutSchedule<Int>(chunkRows: 500, interleavedRows: 100, interleavedCap: 400, backlog: 1000)
+        #expect(schedule.next(inboxEmpty: true, committed: nil) == .idle)
+        #expect(schedule.next(inboxEmpty: false, committed: 10) == .commit)
         #expect(schedule.delivered(through: 800, waiter: 1) == nil)
-        #expect(schedule.next(inboxEmpty: true, justCommitted: true) == .cut(through: 800, rows: 500))
-        #expect(schedule.next(inboxEmpty: false, justCommitted: true) == .commit, "800 behind: lines first")
+        #expect(schedule.next(inboxEmpty: true, committed: 10) == .cut(through: 800, rows: 500))
+        #expect(schedule.next(inboxEmpty: false, committed: 10) == .commit, "800 behind: lines first")
         #expect(schedule.delivered(through: 1200, waiter: 2) == nil)
         #expect(
-            schedule.next(inboxEmpty: false, justCommitted: true) == .cut(through: 1200, rows: 100),
+            schedule.next(inboxEmpty: false, committed: 10) == .cut(through: 1200, rows: 100),
             "far behind: one small chunk"
         )
-        #expect(schedule.next(inboxEmpty: false, justCommitted: false) == .commit, "then lines again")
+        #expect(schedule.next(inboxEmpty: false, committed: nil) == .commit, "then lines again")
+    }
+
+    @Test("head cut: far behind, the chunk after a commit matches what it added, within its floor and cap")
+    func proportional() {
+        var schedule = HeadCutSchedule<Int>(chunkRows: 500, interleavedRows: 100, interleavedCap: 400, backlog: 1000)
+        #expect(schedule.delivered(through: 5000, waiter: 1) == nil)
+        #expect(schedule.next(inboxEmpty: false, committed: 250) == .cut(through: 5000, rows: 250))
+        #expect(schedule.next(inboxEmpty: false, committed: 3) == .cut(through: 5000, rows: 100), "the floor")
+        #expect(schedule.next(inboxEmpty: false, committed: 3000) == .cut(through: 5000, rows: 400), "the cap")
+        #expect(schedule.next(inboxEmpty: false, committed: 0) == .cut(through: 5000, rows: 100))
+        #expect(schedule.next(inboxEmpty: false, committed: nil) == .commit, "after a chunk: lines")
+        _ = schedule.cut(through: 4500)
+        #expect(schedule.next(inboxEmpty: false, committed: 3000) == .commit, "500 behind: lines first")
     }
 
     @Test("head cut: each markDelivered is answered once the cut has passed its ids, not before")
     func waiters() {
-        var schedule = HeadCutSchedule<Int>(chunkRows: 500, interleavedRows: 100, backlog: 1000)
+        var schedule = HeadCutSchedule<Int>(chunkRows: 500, interleavedRows: 100, interleavedCap: 400, backlog: 1000)
         #expect(schedule.delivered(through: 300, waiter: 1) == nil)
         #expect(schedule.delivered(through: 900, waiter: 2) == nil)
         #expect(schedule.cut(through: 500) == [1])
@@ -74,12 +87,12 @@ struct QueueWriterPolicyTests {
 
     @Test("head cut: a failed chunk fails every waiter and stops cutting until delivery asks again")
     func failure() {
-        var schedule = HeadCutSchedule<Int>(chunkRows: 500, interleavedRows: 100, backlog: 1000)
+        var schedule = HeadCutSchedule<Int>(chunkRows: 500, interleavedRows: 100, interleavedCap: 400, backlog: 1000)
         _ = schedule.delivered(through: 300, waiter: 1)
         _ = schedule.delivered(through: 600, waiter: 2)
         #expect(schedule.cutFailed() == [1, 2])
-        #expect(schedule.next(inboxEmpty: true, justCommitted: false) == .idle)
+        #expect(schedule.next(inboxEmpty: true, committed: nil) == .idle)
         #expect(schedule.delivered(through: 600, waiter: 3) == nil)
-        #expect(schedule.next(inboxEmpty: true, justCommitted: false) == .cut(through: 600, rows: 500))
+        #expect(schedule.next(inboxEmpty: true, committed: nil) == .cut(through: 600, rows: 500))
     }
 }

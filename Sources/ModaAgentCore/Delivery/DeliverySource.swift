@@ -14,7 +14,7 @@ protocol DeliverySource {
     func scan(after: Int64, limit: Int) throws(QueueError) -> [ScannedEvent]
     /// The request for these ids (those still queued), or nil when none is; `spare` is a buffer
     /// of an earlier request the body may be written into.
-    func request(ids: [Int64], spare: ByteBuffer) throws(QueueError) -> OutgoingRequest?
+    func request(ids: [Int64], spare: consuming ByteBuffer) throws(QueueError) -> OutgoingRequest?
     func endpoint(_ settings: DeliverySettings) -> String
     func classify(_ result: UploadResult, itemCount: Int) -> DeliveryDecision
 
@@ -73,8 +73,8 @@ struct EventSource: DeliverySource {
         try reader.scan(after: after, limit: limit)
     }
 
-    func request(ids: [Int64], spare: ByteBuffer) throws(QueueError) -> OutgoingRequest? {
-        guard let rows = try reader.requestBody(ids: ids, spare: spare) else { return nil }
+    func request(ids: [Int64], spare: consuming ByteBuffer) throws(QueueError) -> OutgoingRequest? {
+        guard let rows = try reader.requestBody(ids: ids, spare: consume spare) else { return nil }
         return OutgoingRequest(
             body: rows.body,
             contentType: "application/json",

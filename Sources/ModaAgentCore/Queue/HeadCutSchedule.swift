@@ -4,9 +4,10 @@
 ///
 /// Deletion runs in chunks, each a transaction of its own, between group commits, and lines
 /// waiting always go first: `chunkRows` at a time while nothing else waits, and only when the
-/// delivered rows not yet cut pile up past `backlog` does a small chunk (`interleavedRows`) follow
-/// each commit, so the rows kept (and `delivered`) stay bounded under a load that never leaves
-/// the writer idle, while a commit that acknowledges lines waits for at most that small chunk.
+/// delivered rows not yet cut pile up past `backlog` does a chunk follow each commit, as many rows
+/// as that commit added (`interleavedRows` at least, `interleavedCap` at most), so the cut keeps
+/// pace with a load that never leaves the writer idle, while lines a few at a time (each commit
+/// small) wait for at most a small chunk.
 /// Measured while a 300k backlog drained beside 2k lines/s: chunks of 500 rows after every commit
 /// took 2-5 ms each on a busy disk, the ack p99 was 34 ms (docs/performance.md).
 ///
@@ -16,6 +17,7 @@
 struct HeadCutSchedule<Waiter> {
     let chunkRows: Int64
     let interleavedRows: Int64
+    let interleavedCap: Int64
     let backlog: Int64
     /// Delivered events up to `target` may be deleted; up to `done` they are.
     private(set) var target: Int64 = 0
@@ -24,9 +26,10 @@ struct HeadCutSchedule<Waiter> {
     private(set) var failed = false
     private var waiters: [(through: Int64, waiter: Waiter)] = []
 
-    init(chunkRows: Int64, interleavedRows: Int64, backlog: Int64) {
+    init(chunkRows: Int64, interleavedRows: Int64, interleavedCap: Int64, backlog: Int64) {
         self.chunkRows = chunkRows
         self.interleavedRows = interleavedRows
+        self.interleavedCap = interleavedCap
         self.backlog = backlog
     }
 
@@ -40,13 +43,16 @@ struct HeadCutSchedule<Waiter> {
 
     var isCutting: Bool { target > done && !failed }
 
-    /// What the writer does next. `inboxEmpty`: nothing waits to be committed; `justCommitted`:
-    /// the writer's last step was a commit (not a chunk).
-    func next(inboxEmpty: Bool, justCommitted: Bool) -> Next {
+    /// What the writer does next. `inboxEmpty`: nothing waits to be committed; `committed`: the
+    /// events the writer's last step added, when that step was a commit (nil after a chunk).
+    func next(inboxEmpty: Bool, committed: Int64?) -> Next {
         if !isCutting { return inboxEmpty ? .idle : .commit }
         if inboxEmpty { return .cut(through: target, rows: chunkRows) }
-        // Lines wait: they go first, except for one small chunk after each commit once far behind.
-        if justCommitted && target - done > backlog { return .cut(through: target, rows: interleavedRows) }
+        // Lines wait: they go first, except for one chunk after each commit once far behind, as
+        // many rows as that commit added (at least `interleavedRows`, at most `interleavedCap`).
+        if let committed, target - done > backlog {
+            return .cut(through: target, rows: min(max(committed, interleavedRows), interleavedCap))
+        }
         return .commit
     }
 

@@ -108,8 +108,9 @@ public final class QueueStore {
     /// `{"events":[e1,e2,...]}` (`RequestBody`), written from SQLite's row buffers straight into the
     /// buffer the HTTP client sends: no array per event, no second copy of the body. Nil when none
     /// is queued any more. `spare`: an earlier body's buffer to write into (its pages already mapped).
-    func requestBody(ids: [Int64], spare: ByteBuffer = ByteBuffer()) throws(QueueError) -> RequestRows? {
-        var body = spare
+    func requestBody(ids: [Int64], spare: consuming ByteBuffer = ByteBuffer()) throws(QueueError) -> RequestRows? {
+        // Consumed, not copied: a second reference would make `clear()` copy the buffer into fresh pages.
+        var body = consume spare
         body.clear()
         var found: [Int64] = []
         var conversations: [UInt64] = []

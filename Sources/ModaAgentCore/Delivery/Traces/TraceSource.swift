@@ -22,7 +22,7 @@ struct TraceSource: DeliverySource {
         }
     }
 
-    func request(ids: [Int64], spare: ByteBuffer) throws(QueueError) -> OutgoingRequest? {
+    func request(ids: [Int64], spare: consuming ByteBuffer) throws(QueueError) -> OutgoingRequest? {
         let traces = try reader.traces(ids: ids)
         guard let first = traces.first else { return nil }
         var body = ByteBuffer()
