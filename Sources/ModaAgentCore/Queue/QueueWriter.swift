@@ -342,11 +342,11 @@ public final class QueueWriter: @unchecked Sendable {
     static let cutChunkRows: Int64 = 1000
     /// Rows deleted after a commit while lines keep coming and the cut is far behind: as many as
     /// the commit added, at least `interleavedCutRows` and at most `interleavedCutCap`. A fixed 200
-    /// let a saturating load (commits of ~3,000 lines over 4 connections) outrun the cut: the
-    /// delivered rows piled up, the file grew by all of them and the checkpoints wrote new blocks
-    /// instead of pages freed and reused; CPU per event end to end 4.5 → 3.4 µs with a cap of 2,000
-    /// (1,000: 3.7; 4,000: 3.7, and one run of three with an ack p99 of 7 ms at 10k/s).
-    /// A chunk of 2,000 rows is one to two milliseconds of the writer's time.
+    /// let a saturating load (commits of ~3,000 lines over 4 connections) outrun the cut: delivered
+    /// rows piled up, the file grew by all of them and the checkpoints wrote new blocks instead of
+    /// pages freed and reused (docs/performance.md). CPU per event end to end, one run: 200, 1,000
+    /// and 4,000 rows 4.5, 3.7 and 3.7 µs (4,000: one run of three with an ack p99 of 7 ms at 10k/s);
+    /// another, five runs each: 1,000 → 2,000 rows 3.8 → 3.4 µs. 2,000 rows are 1-2 ms of the writer.
     static let interleavedCutRows: Int64 = 200
     static let interleavedCutCap: Int64 = 2000
     /// Delivered ids not yet cut past which the writer cuts after every commit.
