@@ -26,10 +26,8 @@ public final class DeliveryDriver: @unchecked Sendable {
     private var timer: DispatchWorkItem?
     private var random = SystemRandomNumberGenerator()
     private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
-    /// Bodies of answered requests, written into again by the next ones: a fresh buffer of a few
-    /// hundred KB is fresh pages from the kernel, each faulted in and zeroed (clear_page was 4.7 %
-    /// of the daemon's CPU end to end). At most `maxInFlight`; dropped once delivery is idle.
-    private var spareBodies: [ByteBuffer] = []
+    /// Bodies of answered requests, written into again by the next ones (`SpareBodies`).
+    private var spareBodies = SpareBodies()
     private var sentSinceTimer = 0
     /// `machine.status` as of the last event, for monitors that must not wait behind a batch's encoding.
     private let published: PublishedValue<DeliveryStatus>
@@ -282,7 +280,7 @@ public final class DeliveryDriver: @unchecked Sendable {
     private func send(_ batch: DeliveryStateMachine.Batch) -> DeliveryStateMachine.Event? {
         let request: OutgoingRequest
         do {
-            guard let read = try source.request(ids: batch.ids, spare: uniqueSpare() ?? ByteBuffer()) else {
+            guard let read = try source.request(ids: batch.ids, spare: spareBodies.take() ?? ByteBuffer()) else {
                 return .vanished(batch.id)
             }
             request = read
@@ -327,31 +325,13 @@ public final class DeliveryDriver: @unchecked Sendable {
             let decision = source.classify(result, itemCount: eventCount)
             tap.inFlight.finished(batch: batch.id.raw)
             self.queue.async {
-                self.keep(body.take(), limit: settings.delivery.maxInFlight)
+                self.spareBodies.keep(body.take(), after: decision, limit: settings.delivery.maxInFlight)
                 self.logs.answered(batch.id, result: result, decision: decision, latency: latency)
                 let jitter = Double.random(in: 0...1, using: &self.random)
                 self.apply(.response(batch.id, decision, jitter: jitter))
             }
         }
         return nil
-    }
-
-    /// A kept body no one else still holds. The HTTP client lets go of a request's body a little after
-    /// its answer, so the body kept last was always still shared when the next batch was built, and
-    /// clearing it copied it into fresh pages: counted over a 1M run, 0 of 492 reused in place before,
-    /// 986 of 1,000 with this look for an unshared one.
-    private func uniqueSpare() -> ByteBuffer? {
-        for index in spareBodies.indices.reversed() {
-            if spareBodies[index].modifyIfUniquelyOwned({ _ in }) != nil {
-                return spareBodies.remove(at: index)
-            }
-        }
-        return nil
-    }
-
-    private func keep(_ body: ByteBuffer?, limit: Int) {
-        guard let body, spareBodies.count < limit else { return }
-        spareBodies.append(body)
     }
 
     private func written(_ id: DeliveryStateMachine.BatchID, _ result: Result<Void, QueueError>, failure: String) {
@@ -372,7 +352,7 @@ public final class DeliveryDriver: @unchecked Sendable {
             guard let self else { return }
             self.timer = nil
             // Nothing sent since the last timer: delivery is idle; its spare bodies go back.
-            if self.sentSinceTimer == 0 { self.spareBodies.removeAll() }
+            if self.sentSinceTimer == 0 { self.spareBodies.drop() }
             self.sentSinceTimer = 0
             self.apply(.timerFired)
         }
@@ -384,20 +364,5 @@ public final class DeliveryDriver: @unchecked Sendable {
         let waiters = drainWaiters
         drainWaiters.removeAll()
         for waiter in waiters { waiter.resume(returning: drained) }
-    }
-}
-
-/// A request body on its way: the driver keeps this one reference while the request is out and
-/// takes the buffer back when it is answered, to write the next body into.
-private final class SpareBody: @unchecked Sendable {
-    // @unchecked: `buffer` is set on the driver's queue, read by the request's task, then taken on
-    // the driver's queue again after the request finished: one after the other, never at once.
-    private(set) var buffer: ByteBuffer?
-
-    init(_ buffer: ByteBuffer) { self.buffer = buffer }
-
-    func take() -> ByteBuffer? {
-        defer { buffer = nil }
-        return buffer
     }
 }
