@@ -297,7 +297,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         let source = self.source
         let endpoint = source.endpoint(settings)
         let contentType = request.contentType
-        // The driver's one reference to the body, taken back once answered (`keep`).
+        // The driver's one reference to the body, taken back once answered (`SpareBodies.keep`).
         let body = SpareBody(request.body)
         sentSinceTimer += 1
         metrics.requestStarted()

@@ -12,7 +12,7 @@ import NIOConcurrencyHelpers
 /// head in chunks (`HeadCutSchedule` decides when, `HeadCutter` deletes), lines first.
 public final class QueueWriter: @unchecked Sendable {
     // @unchecked: `inbox` is touched only under `lock`; everything else that changes (`schedule`,
-    // `justCommitted`, and the connection with its statements inside `group`, `cutter`, `counters` and
+    // `lastStepCommitted`, and the connection with its statements inside `group`, `cutter`, `counters` and
     // `levelsReader`) only on `queue`, a serial queue. `levels` guards its value with a lock of its own;
     // the streams' continuations are thread-safe.
     public enum Outcome: Sendable, Equatable {
@@ -86,7 +86,7 @@ public final class QueueWriter: @unchecked Sendable {
         backlog: QueueWriter.cutBacklog
     )
     /// The events the writer's last step added when it was a commit (a chunk may follow it when far behind).
-    private var justCommitted: Int64?
+    private var lastStepCommitted: Int64?
     private let reserve: DiskReserve?
     private let logger: Logger
     private let commitDuration = CoreMetrics.Timer(label: "moda_agent_commit_duration_seconds")
@@ -227,7 +227,7 @@ public final class QueueWriter: @unchecked Sendable {
             case prune
         }
         let step = lock.withLock { () -> Step? in
-            switch schedule.next(inboxEmpty: inbox.isEmpty, committed: justCommitted) {
+            switch schedule.next(inboxEmpty: inbox.isEmpty, committed: lastStepCommitted) {
             case .idle:
                 // Nothing else waits: the writer's idle moment is the delivery log's pruning too.
                 if logPruner.isDue { return .prune }
@@ -244,12 +244,12 @@ public final class QueueWriter: @unchecked Sendable {
         case nil: return
         case .cut(let rows):
             cut(rows: rows)
-            justCommitted = nil
+            lastStepCommitted = nil
         case .prune:
             logPruner.prune()
-            justCommitted = nil
+            lastStepCommitted = nil
         case .commit(let taken):
-            justCommitted = commit(taken)
+            lastStepCommitted = commit(taken)
         }
         queue.async { self.drain() }
     }
