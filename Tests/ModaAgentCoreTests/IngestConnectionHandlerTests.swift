@@ -14,7 +14,8 @@ struct IngestConnectionHandlerTests {
         typealias Completion = @Sendable ([QueueWriter.Outcome]) -> Void
         private let waiting = Mutex<[(lines: [[PreparedEvent]], completion: Completion)]>([])
 
-        func submit(lines: [[PreparedEvent]], receivedAt: Double, completion: @escaping Completion) {
+        func submit(lines: PreparedLines, receivedAt: Double, completion: @escaping Completion) {
+            let lines = lines.lines
             waiting.withLock { $0.append((lines, completion)) }
         }
 

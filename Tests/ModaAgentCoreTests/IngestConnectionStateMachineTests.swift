@@ -8,7 +8,7 @@ struct IngestConnectionStateMachineTests {
     typealias Machine = IngestConnectionStateMachine
 
     private static func event(_ line: Int) -> Machine.Entry {
-        .events([PreparedEvent(body: Array(#"{"n":\#(line)}"#.utf8))], line: line)
+        .events(line: line)
     }
 
     private static let invalid = IngestReply.rejected(line: 2, message: "bad", retryable: false)
@@ -30,7 +30,7 @@ struct IngestConnectionStateMachineTests {
     }
 
     private static func accepted(_ burst: Machine.Burst) -> [QueueWriter.Outcome] {
-        burst.lines.map { .accepted($0.count, firstID: 7) }
+        (0..<burst.acceptedLines).map { _ in .accepted(1, firstID: 7) }
     }
 
     @Test("a burst is submitted once its read completes, accounted, and the budget asked")
@@ -97,7 +97,7 @@ struct IngestConnectionStateMachineTests {
         machine.append(.reply(Self.invalid), bytes: 0)
         machine.append(Self.event(3), bytes: 10)
         let burst = try #require(Self.submitted(machine.handle(.readComplete(lineNumber: 3), partialBytes: 0)))
-        #expect(burst.lines.count == 2, "only the valid lines go to the writer")
+        #expect(burst.acceptedLines == 2, "only the valid lines go to the writer")
         let actions = machine.handle(
             .committed(burst, [.accepted(1, firstID: 41), .queueFull("queue full")], unreadReplyBytes: 0),
             partialBytes: 0

@@ -67,3 +67,14 @@ enum ValidatorFixtures {
         #"{"conversation_id":"c1","role":"user","message":"hi""# + (extra.isEmpty ? "" : "," + extra) + "}"
     }
 }
+
+extension QueueWriter {
+    /// Lines of events made one by one, as the tests build them.
+    func submit(
+        lines: [[PreparedEvent]],
+        receivedAt: Double,
+        completion: @escaping @Sendable ([Outcome]) -> Void
+    ) {
+        submit(lines: PreparedLines(lines), receivedAt: receivedAt, completion: completion)
+    }
+}

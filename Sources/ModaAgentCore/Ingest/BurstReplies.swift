@@ -21,7 +21,7 @@ struct BurstReplies: Equatable {
             switch entry {
             case .reply(let fixed):
                 reply = fixed
-            case .events(_, let line):
+            case .events(let line):
                 switch next.next() {
                 case .accepted(let events, let firstID):
                     acceptedEvents += events
@@ -37,7 +37,7 @@ struct BurstReplies: Equatable {
                 }
             }
             if case .rejected(let line, let message, _) = reply { rejections.append("line \(line): \(message)") }
-            text += reply.json
+            reply.append(to: &text)
             count += 1
         }
     }

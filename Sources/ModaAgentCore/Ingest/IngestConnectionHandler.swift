@@ -30,6 +30,9 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// One receive time per burst: the stamp for events without a timestamp and the queue's received_at.
     private var burstReceivedAt: Double = 0
     private var burstStamp = ""
+    /// The events of the burst's accepted lines, one line per `.events` entry of the machine's burst,
+    /// handed to the writer with it.
+    private var prepared = PreparedLines()
     /// The last reply write, so the connection closes only once replies are out, not with them queued.
     private var lastWrite: EventLoopFuture<Void>?
     private var handling = false
@@ -189,7 +192,8 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func submit(_ burst: Machine.Burst, context: ChannelHandlerContext) {
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        let lines = burst.lines
+        let lines = prepared.take()
+        assert(lines.lineCount == burst.acceptedLines, "the prepared lines are the burst's accepted ones")
         // Only rejections: nothing to commit, but the replies still wait their turn behind earlier
         // bursts, so they go through the writer too.
         committer.submit(lines: lines, receivedAt: lines.isEmpty ? 0 : burstReceivedAt) { outcomes in
@@ -236,12 +240,11 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             machine.append(.reply(.rejected(line: number, message: tooLongMessage, retryable: false)), bytes: 0)
         case .line(let number, let bytes):
             if Self.isBlank(bytes) { return }
-            switch validator.prepare(line: bytes, receivedAt: stamp) {
-            case .success(let events):
-                machine.append(.events(events, line: number), bytes: bytes.count)
-            case .failure(let rejection):
+            if let rejection = validator.prepare(line: bytes, receivedAt: stamp, into: &prepared) {
                 metrics.rejected(rejection.isTooLarge ? .tooLarge : .invalid)
                 machine.append(.reply(.rejected(line: number, message: rejection.message, retryable: false)), bytes: 0)
+            } else {
+                machine.append(.events(line: number), bytes: bytes.count)
             }
         }
     }

@@ -18,9 +18,10 @@
 /// What the connection holds (its unfinished line, lines not yet committed, replies not yet out) is
 /// settled with the shared `MemoryBudget` in one `account` per event, until the connection leaves it.
 struct IngestConnectionStateMachine {
-    /// One line of a burst: its events for the writer, or a reply fixed at framing (a rejection).
+    /// One line of a burst: accepted by the validator (its events wait in the driver's `PreparedLines`,
+    /// one line there per such entry, for the writer), or a reply fixed at framing (a rejection).
     enum Entry: Equatable {
-        case events([PreparedEvent], line: Int)
+        case events(line: Int)
         case reply(IngestReply)
     }
 
@@ -30,11 +31,9 @@ struct IngestConnectionStateMachine {
         /// Bytes of the accepted lines, counted as held until their commit.
         var bytes = 0
 
-        var lines: [[PreparedEvent]] {
-            var lines: [[PreparedEvent]] = []
-            lines.reserveCapacity(entries.count)
-            for case .events(let events, _) in entries { lines.append(events) }
-            return lines
+        /// Lines the validator accepted: the lines handed to the writer with this burst.
+        var acceptedLines: Int {
+            entries.count { if case .events = $0 { true } else { false } }
         }
     }
 

@@ -7,14 +7,27 @@ public enum IngestReply: Sendable, Equatable {
     case refused(message: String)
 
     public var json: String {
+        var text = ""
+        append(to: &text)
+        return text
+    }
+
+    /// Appends the reply line to `text`. An accepted line's reply is written piece by piece: the
+    /// interpolated string it was built as cost two allocations per line (a quarter of the daemon's
+    /// mallocs end to end, counted with a uprobe on malloc).
+    func append(to text: inout String) {
         switch self {
         case .accepted(let count, let firstID):
-            return "{\"ok\":true,\"accepted\":\(count),\"firstId\":\(firstID)}\n"
+            text += "{\"ok\":true,\"accepted\":"
+            text += String(count)
+            text += ",\"firstId\":"
+            text += String(firstID)
+            text += "}\n"
         case .rejected(let line, let message, let retryable):
-            return "{\"ok\":false,\"accepted\":0,\"retryable\":\(retryable),\"error\":"
+            text += "{\"ok\":false,\"accepted\":0,\"retryable\":\(retryable),\"error\":"
                 + JSONText.quoted("line \(line): \(message)") + "}\n"
         case .refused(let message):
-            return "{\"ok\":false,\"accepted\":0,\"retryable\":true,\"error\":" + JSONText.quoted(message) + "}\n"
+            text += "{\"ok\":false,\"accepted\":0,\"retryable\":true,\"error\":" + JSONText.quoted(message) + "}\n"
         }
     }
 }

@@ -56,9 +56,11 @@ final class GroupCommit {
                 var purged = false
                 for submission in submissions {
                     var lineOutcomes: [QueueWriter.Outcome] = []
-                    lineOutcomes.reserveCapacity(submission.lines.count)
-                    for line in submission.lines {
-                        let lineBytes = Int64(line.reduce(0) { $0 + $1.body.count })
+                    let lines = submission.lines
+                    lineOutcomes.reserveCapacity(lines.lineCount)
+                    for line in 0..<lines.lineCount {
+                        let events = lines.events(ofLine: line)
+                        let lineBytes = Int64(lines.bodyBytes(of: events))
                         var situation = RoomPolicy.Situation(
                             eventBytes: eventBytes,
                             traceBytes: totals.traceBytes,
@@ -93,19 +95,22 @@ final class GroupCommit {
                         }
                         guard fits else { continue }
                         var firstID: Int64 = 0
-                        for event in line {
+                        for event in events {
                             lastID += 1
                             let id = lastID
-                            try insert(event, id: id, receivedAt: submission.receivedAt)
+                            let conversation = lines.conversation(event)
+                            try lines.withBody(event) { (body) throws(QueueError) in
+                                try insert(body, conversation: conversation, id: id, receivedAt: submission.receivedAt)
+                            }
                             if firstID == 0 { firstID = id }
                             result.added.append(
-                                ScannedEvent(id: id, bytes: event.body.count, conversation: event.conversation)
+                                ScannedEvent(id: id, bytes: lines.bodySize(event), conversation: conversation)
                             )
                         }
-                        change.queued += Int64(line.count)
+                        change.queued += Int64(events.count)
                         change.bytes += lineBytes
                         eventBytes += lineBytes
-                        lineOutcomes.append(.accepted(line.count, firstID: firstID))
+                        lineOutcomes.append(.accepted(events.count, firstID: firstID))
                     }
                     result.outcomes.append(lineOutcomes)
                 }
@@ -124,7 +129,7 @@ final class GroupCommit {
         } catch {
             for index in jobs.indices where jobs[index].error == nil { jobs[index].error = error }
             let message = QueueWriter.failureMessage(error)
-            result.outcomes = submissions.map { $0.lines.map { _ in .failed(message) } }
+            result.outcomes = submissions.map { Array(repeating: .failed(message), count: $0.lines.lineCount) }
             result.traceOutcomes = traces.map { _ in .failed(message) }
             result.added = []
             result.lastTraceID = nil
@@ -133,22 +138,19 @@ final class GroupCommit {
         return result
     }
 
-    /// Binds the body in place (no copy into SQLite) and steps while it is still valid.
-    private func insert(_ event: PreparedEvent, id: Int64, receivedAt: Double) throws(QueueError) {
+    /// Binds the body in place (no copy into SQLite): `body` must stay valid until the step is done.
+    private func insert(
+        _ body: UnsafeRawBufferPointer,
+        conversation: UInt64,
+        id: Int64,
+        receivedAt: Double
+    ) throws(QueueError) {
         insert.bind(1, receivedAt)
         insert.bind(5, id)
-        insert.bind(3, Int64(bitPattern: event.conversation))
-        insert.bind(4, Int64(event.body.count))
-        let failure = event.body.withUnsafeBytes { bytes -> QueueError? in
-            insert.bindText(2, bytes, copy: false)
-            do throws(QueueError) {
-                try insert.run()
-                return nil
-            } catch {
-                return error
-            }
-        }
-        if let failure { throw failure }
+        insert.bind(3, Int64(bitPattern: conversation))
+        insert.bind(4, Int64(body.count))
+        insert.bindText(2, body, copy: false)
+        try insert.run()
     }
 
     /// Inserts trace exports while the queue has room; a full queue refuses an export.

@@ -35,7 +35,7 @@ public final class QueueWriter: @unchecked Sendable {
     }
 
     struct Submission {
-        var lines: [[PreparedEvent]]
+        var lines: PreparedLines
         var receivedAt: Double
         var completion: @Sendable ([Outcome]) -> Void
     }
@@ -146,7 +146,7 @@ public final class QueueWriter: @unchecked Sendable {
     /// Hands over the lines of one read; `completion` gets one outcome per line, in order, on the
     /// writer's queue. One call per read burst, not per line, keeps lock traffic flat.
     public func submit(
-        lines: [[PreparedEvent]],
+        lines: PreparedLines,
         receivedAt: Double,
         completion: @escaping @Sendable ([Outcome]) -> Void
     ) {

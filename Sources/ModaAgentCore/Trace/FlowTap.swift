@@ -15,7 +15,7 @@ public final class FlowTap: @unchecked Sendable {
     private let lock = NIOLock()
     private var subscribers: [TailSubscriber] = []
     private var recent: [TailRecord] = []
-    private var lastCommit: (lines: [[PreparedEvent]], outcomes: [QueueWriter.Outcome], at: Double)?
+    private var lastCommit: (lines: PreparedLines, outcomes: [QueueWriter.Outcome], at: Double)?
     private let following = ManagedAtomic<Int>(0)
     /// Commits handed to `queue` and not yet turned into records.
     private let backlog = ManagedAtomic<Int>(0)
@@ -31,7 +31,7 @@ public final class FlowTap: @unchecked Sendable {
     // MARK: - From the pipeline
 
     /// A group commit: each submission's lines and their outcomes.
-    func committed(_ submissions: [(lines: [[PreparedEvent]], outcomes: [QueueWriter.Outcome])]) {
+    func committed(_ submissions: [(lines: PreparedLines, outcomes: [QueueWriter.Outcome])]) {
         let at = Timestamp.now()
         guard isFollowed else {
             if let last = submissions.last(where: { $0.outcomes.contains(where: \.isAccepted) }) {
@@ -85,10 +85,10 @@ public final class FlowTap: @unchecked Sendable {
         var records = kept
         if let last, kinds.contains(.accepted) {
             var accepted: [TailRecord] = []
-            for (line, outcome) in zip(last.lines, last.outcomes) {
+            for (line, outcome) in zip(0..<last.lines.lineCount, last.outcomes) {
                 guard case .accepted(_, let firstID) = outcome else { continue }
-                for (offset, event) in line.enumerated() {
-                    accepted.append(.accepted(id: firstID + Int64(offset), event: event, at: last.at))
+                for (offset, event) in last.lines.events(ofLine: line).enumerated() {
+                    accepted.append(.accepted(id: firstID + Int64(offset), event: last.lines.event(event), at: last.at))
                 }
             }
             records += accepted.suffix(Self.recentLimit)
@@ -121,36 +121,39 @@ public final class FlowTap: @unchecked Sendable {
 
     /// The accepted events of a commit a follower of `conversation` (nil: all) would have been shown.
     private static func acceptedCount(
-        _ submissions: [(lines: [[PreparedEvent]], outcomes: [QueueWriter.Outcome])],
+        _ submissions: [(lines: PreparedLines, outcomes: [QueueWriter.Outcome])],
         of conversation: UInt64?
     ) -> Int {
         var count = 0
         for submission in submissions {
-            for (line, outcome) in zip(submission.lines, submission.outcomes) where outcome.isAccepted {
-                count += conversation.map { key in line.count { $0.conversation == key } } ?? line.count
+            let lines = submission.lines
+            for (line, outcome) in zip(0..<lines.lineCount, submission.outcomes) where outcome.isAccepted {
+                let events = lines.events(ofLine: line)
+                count += conversation.map { key in events.count { lines.conversation($0) == key } } ?? events.count
             }
         }
         return count
     }
 
-    private func publishAccepted(_ lines: [[PreparedEvent]], _ outcomes: [QueueWriter.Outcome], at: Double) {
+    private func publishAccepted(_ lines: PreparedLines, _ outcomes: [QueueWriter.Outcome], at: Double) {
         let followers = lock.withLock { subscribers.filter { $0.kinds.contains(.accepted) } }
         guard !followers.isEmpty else { return }
         var texts = [String](repeating: "", count: followers.count)
         var counts = [Int](repeating: 0, count: followers.count)
         var room = followers.map(\.hasRoom)
         var missed = [Int](repeating: 0, count: followers.count)
-        for (line, outcome) in zip(lines, outcomes) {
+        for (line, outcome) in zip(0..<lines.lineCount, outcomes) {
             guard case .accepted(_, let firstID) = outcome else { continue }
-            for (offset, event) in line.enumerated() {
+            for (offset, event) in lines.events(ofLine: line).enumerated() {
                 var record: TailRecord?
+                let conversation = lines.conversation(event)
                 for (index, follower) in followers.enumerated()
-                where follower.conversation == nil || follower.conversation == event.conversation {
+                where follower.conversation == nil || follower.conversation == conversation {
                     guard room[index] else {
                         missed[index] += 1
                         continue
                     }
-                    let built = record ?? .accepted(id: firstID + Int64(offset), event: event, at: at)
+                    let built = record ?? .accepted(id: firstID + Int64(offset), event: lines.event(event), at: at)
                     record = built
                     texts[index] += built.line + "\n"
                     counts[index] += 1

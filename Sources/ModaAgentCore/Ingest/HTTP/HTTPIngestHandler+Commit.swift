@@ -65,12 +65,11 @@ extension HTTPIngestHandler {
 
     func finish(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
         let receivedAt = Timestamp.now()
-        let prepared = body.withUnsafeReadableBytes {
-            validator.prepare(line: $0, receivedAt: Timestamp.iso8601(receivedAt), envelopeOnly: true)
+        var lines = PreparedLines()
+        let refused = body.withUnsafeReadableBytes {
+            validator.prepare(line: $0, receivedAt: Timestamp.iso8601(receivedAt), envelopeOnly: true, into: &lines)
         }
-        let events: [PreparedEvent]
-        switch prepared {
-        case .failure(let rejection):
+        if let rejection = refused {
             metrics.burstAnswered(lines: 1, events: 0)
             refuse(
                 rejection.isTooLarge ? .payloadTooLarge : .badRequest,
@@ -81,12 +80,10 @@ extension HTTPIngestHandler {
             )
             state = .idle
             return
-        case .success(let prepared):
-            events = prepared
         }
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        writer.submit(lines: [events], receivedAt: receivedAt) { outcomes in
+        writer.submit(lines: lines, receivedAt: receivedAt) { outcomes in
             loop.execute {
                 let (handler, context) = bound.value
                 handler.committed(outcomes.first, head: head, context: context)

@@ -19,38 +19,47 @@ public struct EventValidator: Sendable {
 
     /// `receivedAt` is the already-formatted ISO 8601 UTC receive time, e.g. "2026-11-27T03:18:53.123Z".
     /// `envelopeOnly`: the body of `POST /v1/ingest`, which must be `{"events":[...]}` as Moda's API wants.
+    /// A valid line's events are appended to `lines` as one line; a refused one leaves `lines` as it was.
+    public func prepare(
+        line: UnsafeRawBufferPointer,
+        receivedAt: String,
+        envelopeOnly: Bool = false,
+        into lines: inout PreparedLines
+    ) -> LineRejection? {
+        if let offset = UTF8Validation.firstInvalidOffset(in: line) {
+            return LineRejection(message: "invalid UTF-8 at byte \(offset): send the line as UTF-8 encoded text")
+        }
+        switch parse(line) {
+        case .syntaxError(let error):
+            return LineRejection(message: error.message)
+        case .notAnObject:
+            return LineRejection(message: "line must be a JSON object: one event, or an envelope {\"events\":[...]}")
+        case .bareEvent(let record, let faults):
+            if envelopeOnly {
+                return LineRejection(
+                    message: "the body must be an object with an \"events\" array, as for Moda's POST /v1/ingest"
+                )
+            }
+            guard let record else {
+                return store(EmptyCollection(), environment: nil, faults: faults, line, receivedAt, into: &lines)
+            }
+            return store(CollectionOfOne(record), environment: nil, faults: faults, line, receivedAt, into: &lines)
+        case .envelope(let records, let environment, let faults):
+            return store(records, environment: environment, faults: faults, line, receivedAt, into: &lines)
+        }
+    }
+
+    /// One line's events as values of their own (tests, `modactl`, the HTTP receivers' single requests).
     public func prepare(
         line: UnsafeRawBufferPointer,
         receivedAt: String,
         envelopeOnly: Bool = false
     ) -> Result<[PreparedEvent], LineRejection> {
-        if let offset = UTF8Validation.firstInvalidOffset(in: line) {
-            return .failure(
-                LineRejection(message: "invalid UTF-8 at byte \(offset): send the line as UTF-8 encoded text")
-            )
+        var lines = PreparedLines()
+        if let rejection = prepare(line: line, receivedAt: receivedAt, envelopeOnly: envelopeOnly, into: &lines) {
+            return .failure(rejection)
         }
-        switch parse(line) {
-        case .syntaxError(let error):
-            return .failure(LineRejection(message: error.message))
-        case .notAnObject:
-            return .failure(
-                LineRejection(message: "line must be a JSON object: one event, or an envelope {\"events\":[...]}")
-            )
-        case .bareEvent(let record, let faults):
-            if envelopeOnly {
-                return .failure(
-                    LineRejection(
-                        message: "the body must be an object with an \"events\" array, as for Moda's POST /v1/ingest"
-                    )
-                )
-            }
-            guard let record else {
-                return store(EmptyCollection(), environment: nil, faults: faults, line, receivedAt)
-            }
-            return store(CollectionOfOne(record), environment: nil, faults: faults, line, receivedAt)
-        case .envelope(let records, let environment, let faults):
-            return store(records, environment: environment, faults: faults, line, receivedAt)
-        }
+        return .success(lines.lines.first ?? [])
     }
 
     public func prepare(line: [UInt8], receivedAt: String) -> Result<[PreparedEvent], LineRejection> {
@@ -70,14 +79,15 @@ public struct EventValidator: Sendable {
         }
     }
 
-    /// Adds size faults, then builds the stored bodies if the line has no fault at all.
+    /// Adds size faults, then appends the stored bodies as one line if the line has no fault at all.
     private func store<Records: Collection<EventRecord>>(
         _ records: Records,
         environment envelopeEnvironment: JSONToken?,
         faults: [String],
         _ line: UnsafeRawBufferPointer,
-        _ receivedAt: String
-    ) -> Result<[PreparedEvent], LineRejection> {
+        _ receivedAt: String,
+        into lines: inout PreparedLines
+    ) -> LineRejection? {
         JSONStringEscaping.withEscapedContent(of: receivedAt) { timestamp in
             withEnvironment(envelopeEnvironment, in: line) { environment in
                 let values = StoredBodyWriter.Values(timestamp: timestamp, environment: environment)
@@ -95,17 +105,18 @@ public struct EventValidator: Sendable {
                     }
                 }
                 guard faults.isEmpty else {
-                    return .failure(LineRejection(message: faults.joined(separator: "; "), isTooLarge: tooLarge))
+                    return LineRejection(message: faults.joined(separator: "; "), isTooLarge: tooLarge)
                 }
                 if let redactor, let rules = redactor.rules {
-                    return redacted(records, redactor: redactor, rules: rules, line, values)
+                    return redacted(records, redactor: redactor, rules: rules, line, values, into: &lines)
                 }
-                var events: [PreparedEvent] = []
-                events.reserveCapacity(records.count)
                 for record in records {
-                    events.append(PreparedEvent(body: StoredBodyWriter.body(of: record, in: line, values: values)))
+                    lines.appendEvent(size: StoredBodyWriter.length(of: record, values: values)) {
+                        StoredBodyWriter.append(record, in: line, values: values, to: &$0)
+                    }
                 }
-                return .success(events)
+                lines.endLine()
+                return nil
             }
         }
     }
@@ -117,10 +128,9 @@ public struct EventValidator: Sendable {
         redactor: Redactor,
         rules: RedactionRules,
         _ line: UnsafeRawBufferPointer,
-        _ values: StoredBodyWriter.Values
-    ) -> Result<[PreparedEvent], LineRejection> {
-        var events: [PreparedEvent] = []
-        events.reserveCapacity(records.count)
+        _ values: StoredBodyWriter.Values,
+        into lines: inout PreparedLines
+    ) -> LineRejection? {
         var faults: [String] = []
         for record in records {
             let body = redactor.redact(event: StoredBodyWriter.body(of: record, in: line, values: values), rules: rules)
@@ -130,12 +140,14 @@ public struct EventValidator: Sendable {
                         + "over batch.maxEventBytes (\(maxEventBytes)): split it or raise the limit"
                 )
             }
-            events.append(PreparedEvent(body: body))
+            if faults.isEmpty { lines.appendEvent(size: body.count) { $0.append(contentsOf: body) } }
         }
         guard faults.isEmpty else {
-            return .failure(LineRejection(message: faults.joined(separator: "; "), isTooLarge: true))
+            lines.dropUnfinishedLine()
+            return LineRejection(message: faults.joined(separator: "; "), isTooLarge: true)
         }
-        return .success(events)
+        lines.endLine()
+        return nil
     }
 
     /// The environment events without one get, as JSON string content: the envelope's, else the configured one.
@@ -165,5 +177,10 @@ public struct PreparedEvent: Sendable, Equatable {
     public init(body: [UInt8]) {
         self.body = body
         self.conversation = ConversationKey.of(event: body)
+    }
+
+    init(body: [UInt8], conversation: UInt64) {
+        self.body = body
+        self.conversation = conversation
     }
 }

@@ -33,62 +33,65 @@ enum StoredBodyWriter {
     }
 
     static func body(of record: EventRecord, in line: UnsafeRawBufferPointer, values: Values) -> [UInt8] {
-        let total = length(of: record, values: values)
-        return [UInt8](unsafeUninitializedCapacity: total) { buffer, initializedCount in
-            var writer = Writer(buffer: UnsafeMutableRawBufferPointer(buffer))
-            var cursor = record.start
-            // Null values are overwritten in the order they occur in the object.
-            typealias Null = (at: Int, value: UnsafeRawBufferPointer)
-            var nulls: (first: Null?, second: Null?) = (nil, nil)
-            if case .replaceNull(let at) = record.timestamp {
-                nulls.first = (at, values.timestamp)
-            }
-            if let environment = values.environment, case .replaceNull(let at) = record.environment {
-                if let first = nulls.first, first.at > at {
-                    nulls = ((at, environment), first)
-                } else if nulls.first == nil {
-                    nulls.first = (at, environment)
-                } else {
-                    nulls.second = (at, environment)
-                }
-            }
-            func replace(_ null: Null?) {
-                guard let null else { return }
-                writer.append(line, cursor..<null.at)
-                writer.appendQuoted(null.value)
-                cursor = null.at + 4
-            }
-            replace(nulls.first)
-            replace(nulls.second)
-            writer.append(line, cursor..<(record.end - 1))
-            var needsComma = !record.isEmpty
-            func insert(_ key: StaticString, _ value: UnsafeRawBufferPointer) {
-                if needsComma { writer.append(JSONByte.comma) }
-                writer.append(key)
-                writer.appendQuoted(value)
-                needsComma = true
-            }
-            if record.timestamp == .insert {
-                insert(timestampKey, values.timestamp)
-            }
-            if let environment = values.environment, record.environment == .insert {
-                insert(environmentKey, environment)
-            }
-            writer.append(JSONByte.closeBrace)
-            assert(writer.count == total, "stored body length miscomputed")
-            initializedCount = writer.count
-        }
+        var body: [UInt8] = []
+        body.reserveCapacity(length(of: record, values: values))
+        append(record, in: line, values: values, to: &body)
+        return body
     }
 
-    /// Appends into uninitialized array storage; never writes past it.
+    /// Appends the stored body to `output` (a burst's bodies, `PreparedLines`), `length(of:values:)` bytes.
+    static func append(_ record: EventRecord, in line: UnsafeRawBufferPointer, values: Values, to output: inout [UInt8]) {
+        var writer = Writer(output: output)
+        output = []
+        defer { output = writer.output }
+        var cursor = record.start
+        // Null values are overwritten in the order they occur in the object.
+        typealias Null = (at: Int, value: UnsafeRawBufferPointer)
+        var nulls: (first: Null?, second: Null?) = (nil, nil)
+        if case .replaceNull(let at) = record.timestamp {
+            nulls.first = (at, values.timestamp)
+        }
+        if let environment = values.environment, case .replaceNull(let at) = record.environment {
+            if let first = nulls.first, first.at > at {
+                nulls = ((at, environment), first)
+            } else if nulls.first == nil {
+                nulls.first = (at, environment)
+            } else {
+                nulls.second = (at, environment)
+            }
+        }
+        func replace(_ null: Null?) {
+            guard let null else { return }
+            writer.append(line, cursor..<null.at)
+            writer.appendQuoted(null.value)
+            cursor = null.at + 4
+        }
+        replace(nulls.first)
+        replace(nulls.second)
+        writer.append(line, cursor..<(record.end - 1))
+        var needsComma = !record.isEmpty
+        func insert(_ key: StaticString, _ value: UnsafeRawBufferPointer) {
+            if needsComma { writer.append(JSONByte.comma) }
+            writer.append(key)
+            writer.appendQuoted(value)
+            needsComma = true
+        }
+        if record.timestamp == .insert {
+            insert(timestampKey, values.timestamp)
+        }
+        if let environment = values.environment, record.environment == .insert {
+            insert(environmentKey, environment)
+        }
+        writer.append(JSONByte.closeBrace)
+    }
+
+    /// Appends to the array it owns for the duration of one body (moved in and out: no copy).
     private struct Writer {
-        let buffer: UnsafeMutableRawBufferPointer
-        var count = 0
+        var output: [UInt8]
 
         mutating func append(_ bytes: UnsafeRawBufferPointer) {
-            guard bytes.count <= buffer.count - count else { return }
-            UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count + bytes.count)]).copyMemory(from: bytes)
-            count += bytes.count
+            // Typed, so the append is one copy of contiguous memory, not a loop over a sequence.
+            output.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
         }
 
         mutating func append(_ line: UnsafeRawBufferPointer, _ range: Range<Int>) {
@@ -96,9 +99,7 @@ enum StoredBodyWriter {
         }
 
         mutating func append(_ byte: UInt8) {
-            guard count < buffer.count else { return }
-            buffer[count] = byte
-            count += 1
+            output.append(byte)
         }
 
         mutating func append(_ text: StaticString) {
