@@ -22,6 +22,8 @@ public struct PreparedLines: Sendable, Equatable {
     private(set) var events: [Event] = []
     /// Per line, the index in `events` just past its last event.
     private(set) var lineEnds: [Int] = []
+    /// Bytes the last chunk can still take without growing.
+    private var lastChunkRoom = 0
 
     public init() {}
 
@@ -84,21 +86,29 @@ public struct PreparedLines: Sendable, Equatable {
     /// Appends one event's body of `size` bytes, which `write` appends to the chunk it is given.
     /// `conversation` nil: worked out from the body.
     mutating func appendEvent(size: Int, conversation: UInt64? = nil, _ write: (inout [UInt8]) -> Void) {
-        if chunks.isEmpty || chunks[chunks.count - 1].capacity - chunks[chunks.count - 1].count < size {
+        if chunks.isEmpty || lastChunkRoom < size {
             var chunk: [UInt8] = []
             chunk.reserveCapacity(max(size, Self.chunkBytes))
+            lastChunkRoom = chunk.capacity
             chunks.append(chunk)
         }
         let index = chunks.count - 1
-        let start = chunks[index].count
-        write(&chunks[index])
-        let end = chunks[index].count
-        assert(end - start == size, "an event's body is the size it was announced as")
-        let key =
-            conversation
-            ?? chunks[index].withUnsafeBytes { ConversationKey.of(event: UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+        let start = events.last.map { $0.chunk == index ? $0.end : 0 } ?? 0
+        let end = start + size
+        var key = conversation ?? 0
+        // One in-place access to the chunk: reading it through the outer array's getter would retain it.
+        Self.modify(&chunks[index]) { chunk in
+            write(&chunk)
+            assert(chunk.count == end, "an event's body is the size it was announced as")
+            if conversation == nil {
+                key = chunk.withUnsafeBytes { ConversationKey.of(event: UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+            }
+        }
+        lastChunkRoom -= size
         events.append(Event(chunk: index, start: start, end: end, conversation: key))
     }
+
+    private static func modify(_ chunk: inout [UInt8], _ body: (inout [UInt8]) -> Void) { body(&chunk) }
 
     /// Ends the line whose events were appended since the last call.
     mutating func endLine() {
@@ -113,6 +123,7 @@ public struct PreparedLines: Sendable, Equatable {
         events.removeSubrange(kept...)
         chunks.removeSubrange((first.chunk + 1)...)
         chunks[first.chunk].removeSubrange(first.start...)
+        lastChunkRoom = chunks[first.chunk].capacity - first.start
     }
 
     /// Takes everything out and leaves no storage behind: the taker hands it to the writer's thread.

@@ -5,8 +5,8 @@ struct EventSchema: Sendable {
     /// Standard events need `message` or `content`, which no single field rule can say.
     let requiresMessageOrContent: Bool
 
-    static let messageTypes: [StaticString] = ["channel", "tool_call", "email", "call"]
-    static let messageTypeRule = FieldRule.oneOf(messageTypes)
+    static let messageTypes = Choices.messageType.names
+    static let messageTypeRule = FieldRule.oneOf(.messageType)
 
     /// The schema of a `messageType` value, by its index in `messageTypes`.
     static func typed(_ index: Int) -> EventSchema? {
@@ -19,7 +19,7 @@ struct EventSchema: Sendable {
         }
     }
 
-    private static let chatRoles = FieldRule.oneOf(["user", "assistant", "system"])
+    private static let chatRoles = FieldRule.oneOf(.chatRole)
 
     static let standard = EventSchema(
         fields: [
@@ -72,7 +72,7 @@ struct EventSchema: Sendable {
     ])
 
     static let email = typed([
-        FieldSpec(.role, .oneOf(["user", "assistant"]), required: true),
+        FieldSpec(.role, .oneOf(.emailRole), required: true),
         FieldSpec(.body, .string, required: true),
         FieldSpec(.inReplyTo, .string),
         FieldSpec(.subject, .string),
@@ -83,7 +83,7 @@ struct EventSchema: Sendable {
     static let call = typed([
         FieldSpec(.transcript, .transcript, required: true),
         FieldSpec(.duration, .nonNegativeNumber),
-        FieldSpec(.callType, .oneOf(["phone", "video", "voice"])),
+        FieldSpec(.callType, .oneOf(.callType)),
     ])
 
     /// Whether this schema validates `field` at all (faults found inside other fields are dropped).
