@@ -17,7 +17,7 @@ final class GroupCommit {
     private let db: SQLiteConnection
     private let counters: QueueCounters
     private let room: RoomPolicy
-    private let insert: SQLiteStatement
+    private let inserter: EventInserter
     private let oldest: SQLiteStatement
     private let deleteThrough: SQLiteStatement
     private var insertTrace: SQLiteStatement?
@@ -26,7 +26,7 @@ final class GroupCommit {
         self.db = db
         self.counters = counters
         self.room = room
-        insert = try db.prepare("INSERT INTO events (received_at, body, conversation, size, id) VALUES (?, ?, ?, ?, ?)")
+        inserter = try EventInserter(db: db)
         oldest = try db.prepare("SELECT id, \(QueueWrite.storedSize) FROM events ORDER BY id")
         deleteThrough = try db.prepare("DELETE FROM events WHERE id <= ?")
     }
@@ -58,59 +58,70 @@ final class GroupCommit {
                     var lineOutcomes: [QueueWriter.Outcome] = []
                     let lines = submission.lines
                     lineOutcomes.reserveCapacity(lines.lineCount)
-                    for line in 0..<lines.lineCount {
-                        let events = lines.events(ofLine: line)
-                        let lineBytes = Int64(lines.bodyBytes(of: events))
-                        var situation = RoomPolicy.Situation(
-                            eventBytes: eventBytes,
-                            traceBytes: totals.traceBytes,
-                            lineBytes: lineBytes,
-                            purged: purged
-                        )
-                        var fits = false
-                        decide: while true {
-                            switch room.step(situation) {
-                            case .insert:
-                                fits = true
-                                break decide
-                            case .refuse(let queued):
-                                let message = QueueWriter.fullMessage(bytes: queued, limit: room.maxBytes)
-                                lineOutcomes.append(.queueFull(message))
-                                break decide
-                            case .purgeDelivered:
-                                let gone = try Self.purgeDelivered(in: db, counters: counters)
-                                eventBytes -= gone.bytes
-                                purged = true
-                                situation.eventBytes = eventBytes
-                                situation.purged = true
-                            case .dropOldest(let needed):
-                                let freed = try dropOldest(atLeast: needed)
-                                change.queued -= freed.events
-                                change.bytes -= freed.bytes
-                                change.dropped += freed.events
-                                eventBytes -= freed.bytes
-                                fits = true
-                                break decide
-                            }
-                        }
-                        guard fits else { continue }
-                        var firstID: Int64 = 0
-                        for event in events {
-                            lastID += 1
-                            let id = lastID
-                            let conversation = lines.conversation(event)
-                            try lines.withBody(event) { (body) throws(QueueError) in
-                                try insert(body, conversation: conversation, id: id, receivedAt: submission.receivedAt)
-                            }
-                            if firstID == 0 { firstID = id }
-                            result.added.append(
-                                ScannedEvent(id: id, bytes: lines.bodySize(event), conversation: conversation)
+                    // The bound bodies stay valid until the rows are flushed, inside this call.
+                    try lines.withBodies { (bodies) throws(QueueError) in
+                        for line in 0..<lines.lineCount {
+                            let events = lines.events(ofLine: line)
+                            let lineBytes = Int64(lines.bodyBytes(of: events))
+                            var situation = RoomPolicy.Situation(
+                                eventBytes: eventBytes,
+                                traceBytes: totals.traceBytes,
+                                lineBytes: lineBytes,
+                                purged: purged
                             )
+                            var fits = false
+                            decide: while true {
+                                switch room.step(situation) {
+                                case .insert:
+                                    fits = true
+                                    break decide
+                                case .refuse(let queued):
+                                    let message = QueueWriter.fullMessage(bytes: queued, limit: room.maxBytes)
+                                    lineOutcomes.append(.queueFull(message))
+                                    break decide
+                                case .purgeDelivered:
+                                    try inserter.flush()
+                                    let gone = try Self.purgeDelivered(in: db, counters: counters)
+                                    eventBytes -= gone.bytes
+                                    purged = true
+                                    situation.eventBytes = eventBytes
+                                    situation.purged = true
+                                case .dropOldest(let needed):
+                                    try inserter.flush()
+                                    let freed = try dropOldest(atLeast: needed)
+                                    change.queued -= freed.events
+                                    change.bytes -= freed.bytes
+                                    change.dropped += freed.events
+                                    eventBytes -= freed.bytes
+                                    fits = true
+                                    break decide
+                                }
+                            }
+                            guard fits else { continue }
+                            var firstID: Int64 = 0
+                            for event in events {
+                                lastID += 1
+                                let id = lastID
+                                let conversation = lines.conversation(event)
+                                try inserter.add(
+                                    EventInserter.Row(
+                                        id: id,
+                                        body: bodies[event],
+                                        conversation: conversation,
+                                        receivedAt: submission.receivedAt
+                                    )
+                                )
+                                if firstID == 0 { firstID = id }
+                                result.added.append(
+                                    ScannedEvent(id: id, bytes: lines.bodySize(event), conversation: conversation)
+                                )
+                            }
+                            change.queued += Int64(events.count)
+                            change.bytes += lineBytes
+                            eventBytes += lineBytes
+                            lineOutcomes.append(.accepted(events.count, firstID: firstID))
                         }
-                        change.queued += Int64(events.count)
-                        change.bytes += lineBytes
-                        eventBytes += lineBytes
-                        lineOutcomes.append(.accepted(events.count, firstID: firstID))
+                        try inserter.flush()
                     }
                     result.outcomes.append(lineOutcomes)
                 }
@@ -127,6 +138,7 @@ final class GroupCommit {
                 }
             }
         } catch {
+            inserter.discard()
             for index in jobs.indices where jobs[index].error == nil { jobs[index].error = error }
             let message = QueueWriter.failureMessage(error)
             result.outcomes = submissions.map { Array(repeating: .failed(message), count: $0.lines.lineCount) }
@@ -136,21 +148,6 @@ final class GroupCommit {
             result.failed = error
         }
         return result
-    }
-
-    /// Binds the body in place (no copy into SQLite): `body` must stay valid until the step is done.
-    private func insert(
-        _ body: UnsafeRawBufferPointer,
-        conversation: UInt64,
-        id: Int64,
-        receivedAt: Double
-    ) throws(QueueError) {
-        insert.bind(1, receivedAt)
-        insert.bind(5, id)
-        insert.bind(3, Int64(bitPattern: conversation))
-        insert.bind(4, Int64(body.count))
-        insert.bindText(2, body, copy: false)
-        try insert.run()
     }
 
     /// Inserts trace exports while the queue has room; a full queue refuses an export.

@@ -73,6 +73,46 @@ public struct PreparedLines: Sendable, Equatable {
         return try result.get()
     }
 
+    /// Every event's body at once, for binding many rows to one statement.
+    struct Bodies {
+        fileprivate let bases: [UnsafeRawBufferPointer]
+        fileprivate let events: [Event]
+
+        subscript(event: Int) -> UnsafeRawBufferPointer {
+            let slot = events[event]
+            return UnsafeRawBufferPointer(rebasing: bases[slot.chunk][slot.start..<slot.end])
+        }
+    }
+
+    /// Calls `body` with every event's body reachable, all valid until it returns (each chunk's
+    /// `withUnsafeBytes` nested around the call: a chunk of a burst is at most 60 KiB, so a burst
+    /// nests a few of them, a large request body a few hundred).
+    func withBodies<R, E: Error>(_ body: (Bodies) throws(E) -> R) throws(E) -> R {
+        var bases: [UnsafeRawBufferPointer] = []
+        bases.reserveCapacity(chunks.count)
+        return try Self.nest(chunks[...], &bases) { (bases) throws(E) -> R in
+            try body(Bodies(bases: bases, events: events))
+        }
+    }
+
+    private static func nest<R, E: Error>(
+        _ chunks: ArraySlice<[UInt8]>,
+        _ bases: inout [UnsafeRawBufferPointer],
+        _ body: ([UnsafeRawBufferPointer]) throws(E) -> R
+    ) throws(E) -> R {
+        guard let first = chunks.first else { return try body(bases) }
+        let rest = chunks.dropFirst()
+        let result: Swift.Result<R, E> = first.withUnsafeBytes { bytes in
+            bases.append(bytes)
+            do throws(E) {
+                return .success(try nest(rest, &bases, body))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
     /// Event `event` as a value of its own (a copy of its body), for the tail and tests.
     public func event(_ event: Int) -> PreparedEvent {
         let slot = events[event]
