@@ -8,23 +8,6 @@ import Testing
 /// transaction (dropping the oldest events for room) runs before the rows ahead of it are in.
 @Suite("event inserter")
 struct EventInserterTests {
-    private static func writer(_ folder: TemporaryDirectory, maxBytes: Int = 1 << 30, whenFull: AgentConfig.WhenFull = .reject)
-        throws -> (QueueWriter, String)
-    {
-        var config = AgentConfig.Queue()
-        config.path = folder.file("q/queue.db")
-        config.maxBytes = maxBytes
-        config.whenFull = whenFull
-        let db = try QueueDatabase.open(path: config.path, durability: .full, create: true)
-        return (try QueueWriter(db: db, config: config), config.path)
-    }
-
-    private static func submit(_ writer: QueueWriter, _ lines: [[PreparedEvent]]) async -> [QueueWriter.Outcome] {
-        await withCheckedContinuation { continuation in
-            writer.submit(lines: lines, receivedAt: 1000) { continuation.resume(returning: $0) }
-        }
-    }
-
     /// A body of exactly 10 bytes for n below 100,000.
     private static func event(_ n: Int, conversation: String = "c") -> PreparedEvent {
         let digits = String(n)
@@ -36,10 +19,10 @@ struct EventInserterTests {
     func rowForRow() async throws {
         let folder = TemporaryDirectory()
         defer { folder.remove() }
-        let (writer, path) = try Self.writer(folder)
+        let (writer, path) = try QueueWriterFixtures.writer(folder)
         var lines = (0..<99).map { [Self.event($0, conversation: "c\($0 % 5)")] }
         lines.insert((100..<140).map { Self.event($0, conversation: "e\($0 % 3)") }, at: 50)
-        let outcomes = await Self.submit(writer, lines)
+        let outcomes = await QueueWriterFixtures.submit(writer, lines)
         writer.finish()
         #expect(outcomes.count == 100 && outcomes[50] == .accepted(40, firstID: 51) && outcomes[51] == .accepted(1, firstID: 91))
         let db = try QueueDatabase.open(path: path, durability: .full, create: false)
@@ -65,11 +48,11 @@ struct EventInserterTests {
         let folder = TemporaryDirectory()
         defer { folder.remove() }
         let size = Self.event(0).body.count
-        let (writer, path) = try Self.writer(folder, maxBytes: 3 * size, whenFull: .dropOldest)
+        let (writer, path) = try QueueWriterFixtures.writer(folder, maxBytes: 3 * size, whenFull: .dropOldest)
         // Each line of three fills the queue alone: the last must drop the three rows of the one before
         // it, inserted in this commit and still short of a full statement.
         let lines = [[Self.event(0)], [Self.event(1)], [Self.event(2)], (3..<6).map { Self.event($0) }, (6..<9).map { Self.event($0) }]
-        let outcomes = await Self.submit(writer, lines)
+        let outcomes = await QueueWriterFixtures.submit(writer, lines)
         writer.finish()
         #expect(outcomes.allSatisfy { if case .accepted = $0 { true } else { false } })
         let snapshot = try QueueSnapshot(path: path)

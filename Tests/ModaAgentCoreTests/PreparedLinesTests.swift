@@ -41,7 +41,7 @@ struct PreparedLinesTests {
         #expect(prepared.lines[1].map(\.conversation) == ["b", "c", "b"].map { ConversationKey.of(id: $0) })
         let range = prepared.events(ofLine: 1)
         #expect(prepared.bodyBytes(of: range) == expected[1].reduce(0) { $0 + $1.body.count })
-        let stored = prepared.withBody(range.lowerBound) { String(decoding: $0, as: UTF8.self) }
+        let stored = String(decoding: prepared.event(range.lowerBound).body, as: UTF8.self)
         #expect(stored.contains(#""environment":"staging""#) && stored.contains(#""timestamp":"2026-12-05"#))
     }
 

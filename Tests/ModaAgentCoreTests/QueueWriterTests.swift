@@ -13,21 +13,12 @@ struct QueueWriterTests {
         _ folder: TemporaryDirectory,
         maxBytes: Int = 1 << 30,
         whenFull: AgentConfig.WhenFull = .reject
-    )
-        throws -> (QueueWriter, String)
-    {
-        var config = AgentConfig.Queue()
-        config.path = folder.file("q/queue.db")
-        config.maxBytes = maxBytes
-        config.whenFull = whenFull
-        let db = try QueueDatabase.open(path: config.path, durability: .full, create: true)
-        return (try QueueWriter(db: db, config: config), config.path)
+    ) throws -> (QueueWriter, String) {
+        try QueueWriterFixtures.writer(folder, maxBytes: maxBytes, whenFull: whenFull)
     }
 
     private func submit(_ writer: QueueWriter, _ lines: [[PreparedEvent]]) async -> [QueueWriter.Outcome] {
-        await withCheckedContinuation { continuation in
-            writer.submit(lines: lines, receivedAt: 1000) { continuation.resume(returning: $0) }
-        }
+        await QueueWriterFixtures.submit(writer, lines)
     }
 
     @Test("ids never repeat: the writer and a replay both give ids above the mark, the table emptied between")

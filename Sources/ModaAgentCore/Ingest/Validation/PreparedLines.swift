@@ -5,7 +5,7 @@
 /// over the 1M run). Chunks grow geometrically from the first body's size (a burst of one line takes
 /// what its body needs, as before) and stay below the mmap threshold: one buffer per burst (up to
 /// 256 KiB) was mapped and unmapped each time, 50k page faults a second.
-public struct PreparedLines: Sendable, Equatable {
+public struct PreparedLines: Sendable {
     /// One event: where its body lies and its delivery lane's key (`ConversationKey`), worked out on
     /// the connection's thread so delivery never parses a stored body to sort it.
     struct Event: Sendable, Equatable {
@@ -59,19 +59,6 @@ public struct PreparedLines: Sendable, Equatable {
     public func bodySize(_ event: Int) -> Int { events[event].end - events[event].start }
 
     public func conversation(_ event: Int) -> UInt64 { events[event].conversation }
-
-    /// Calls `body` with event `event`'s stored body, valid only during the call.
-    public func withBody<R, E: Error>(_ event: Int, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        let slot = events[event]
-        let result: Swift.Result<R, E> = chunks[slot.chunk].withUnsafeBytes { bytes in
-            do throws(E) {
-                return .success(try body(UnsafeRawBufferPointer(rebasing: bytes[slot.start..<slot.end])))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
-    }
 
     /// Every event's body at once, for binding many rows to one statement.
     struct Bodies {
