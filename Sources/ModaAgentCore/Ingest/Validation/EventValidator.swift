@@ -49,7 +49,7 @@ public struct EventValidator: Sendable {
         }
     }
 
-    /// One line's events as values of their own (tests, `modactl`, the HTTP receivers' single requests).
+    /// One line's events as values of their own (tests, `modactl redact`'s trial).
     public func prepare(
         line: UnsafeRawBufferPointer,
         receivedAt: String,
