@@ -126,18 +126,22 @@ public struct PreparedLines: Sendable {
             chunks.append(chunk)
         }
         let index = chunks.count - 1
-        let start = events.last.map { $0.chunk == index ? $0.end : 0 } ?? 0
-        let end = start + size
+        var start = 0
+        var end = 0
         var key = conversation ?? 0
         // One in-place access to the chunk: reading it through the outer array's getter would retain it.
+        // The body's place is what `write` wrote, not what was announced: a size worked out wrong costs
+        // a chunk's growth, never a body cut short or run into the next.
         Self.modify(&chunks[index]) { chunk in
+            start = chunk.count
             write(&chunk)
-            assert(chunk.count == end, "an event's body is the size it was announced as")
+            end = chunk.count
+            assert(end - start == size, "an event's body is the size it was announced as")
             if conversation == nil {
                 key = chunk.withUnsafeBytes { ConversationKey.of(event: UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
             }
         }
-        lastChunkRoom -= size
+        lastChunkRoom -= end - start
         events.append(Event(chunk: index, start: start, end: end, conversation: key))
     }
 
