@@ -102,19 +102,18 @@ final class GroupCommit {
                             for event in events {
                                 lastID += 1
                                 let id = lastID
+                                let body = bodies[event]
                                 let conversation = lines.conversation(event)
                                 try inserter.add(
                                     EventInserter.Row(
                                         id: id,
-                                        body: bodies[event],
+                                        body: body,
                                         conversation: conversation,
                                         receivedAt: submission.receivedAt
                                     )
                                 )
                                 if firstID == 0 { firstID = id }
-                                result.added.append(
-                                    ScannedEvent(id: id, bytes: lines.bodySize(event), conversation: conversation)
-                                )
+                                result.added.append(ScannedEvent(id: id, bytes: body.count, conversation: conversation))
                             }
                             change.queued += Int64(events.count)
                             change.bytes += lineBytes

@@ -41,9 +41,6 @@ enum StoredBodyWriter {
 
     /// Appends the stored body to `output` (a burst's bodies, `PreparedLines`), `length(of:values:)` bytes.
     static func append(_ record: EventRecord, in line: UnsafeRawBufferPointer, values: Values, to output: inout [UInt8]) {
-        var writer = Writer(output: output)
-        output = []
-        defer { output = writer.output }
         var cursor = record.start
         // Null values are overwritten in the order they occur in the object.
         typealias Null = (at: Int, value: UnsafeRawBufferPointer)
@@ -62,18 +59,18 @@ enum StoredBodyWriter {
         }
         func replace(_ null: Null?) {
             guard let null else { return }
-            writer.append(line, cursor..<null.at)
-            writer.appendQuoted(null.value)
+            output.appendJSON(line, cursor..<null.at)
+            output.appendQuoted(null.value)
             cursor = null.at + 4
         }
         replace(nulls.first)
         replace(nulls.second)
-        writer.append(line, cursor..<(record.end - 1))
+        output.appendJSON(line, cursor..<(record.end - 1))
         var needsComma = !record.isEmpty
         func insert(_ key: StaticString, _ value: UnsafeRawBufferPointer) {
-            if needsComma { writer.append(JSONByte.comma) }
-            writer.append(key)
-            writer.appendQuoted(value)
+            if needsComma { output.append(JSONByte.comma) }
+            output.appendJSON(key)
+            output.appendQuoted(value)
             needsComma = true
         }
         if record.timestamp == .insert {
@@ -82,35 +79,29 @@ enum StoredBodyWriter {
         if let environment = values.environment, record.environment == .insert {
             insert(environmentKey, environment)
         }
-        writer.append(JSONByte.closeBrace)
+        output.append(JSONByte.closeBrace)
+    }
+}
+
+/// The pieces a stored body is written from, appended in place to the body's array.
+extension [UInt8] {
+    fileprivate mutating func appendJSON(_ bytes: UnsafeRawBufferPointer) {
+        // Typed, so the append is one copy of contiguous memory, not a loop over a sequence.
+        append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
     }
 
-    /// Appends to the array it owns for the duration of one body (moved in and out: no copy).
-    private struct Writer {
-        var output: [UInt8]
+    fileprivate mutating func appendJSON(_ line: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        appendJSON(UnsafeRawBufferPointer(rebasing: line[range]))
+    }
 
-        mutating func append(_ bytes: UnsafeRawBufferPointer) {
-            // Typed, so the append is one copy of contiguous memory, not a loop over a sequence.
-            output.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
-        }
+    fileprivate mutating func appendJSON(_ text: StaticString) {
+        text.withUTF8Buffer { appendJSON(UnsafeRawBufferPointer($0)) }
+    }
 
-        mutating func append(_ line: UnsafeRawBufferPointer, _ range: Range<Int>) {
-            append(UnsafeRawBufferPointer(rebasing: line[range]))
-        }
-
-        mutating func append(_ byte: UInt8) {
-            output.append(byte)
-        }
-
-        mutating func append(_ text: StaticString) {
-            text.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) }
-        }
-
-        mutating func appendQuoted(_ content: UnsafeRawBufferPointer) {
-            append(JSONByte.quote)
-            append(content)
-            append(JSONByte.quote)
-        }
+    fileprivate mutating func appendQuoted(_ content: UnsafeRawBufferPointer) {
+        append(JSONByte.quote)
+        appendJSON(content)
+        append(JSONByte.quote)
     }
 }
 
