@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import Logging
 import ModaAgentTestSupport
@@ -71,6 +72,31 @@ struct DeliveryDriverTests {
         // One batch at a time: each is built once the one before is answered and its buffer given back.
         #expect(Set(requests.map(\.storage)).count == 1, "buffers: \(requests.map(\.storage))")
         #expect(requests.map { String(decoding: $0.body, as: UTF8.self).hasSuffix("]}") } == [true, true, true, true])
+    }
+
+    @Test("a commit's events are sent from the bodies it announced; after a retry, from the rows")
+    func committedBodiesFromMemory() async throws {
+        let rig = try await Rig(events: 0, maxEvents: 10, flushIntervalMs: 1_000, answers: [503, 200])
+        defer { rig.close() }
+        rig.driver.start()
+        await rig.settle()
+        let lines = (0..<5).map { [PreparedEvent(body: Array(#"{"conversation_id":"c","n":\#($0)}"#.utf8))] }
+        _ = await QueueWriterFixtures.submit(rig.writer, lines)
+        var commits = rig.writer.commits.makeAsyncIterator()
+        rig.driver.committed(try #require(await commits.next()))
+        await rig.settle()
+        // The rows changed behind delivery's back: only a request read from them can show it.
+        let db = try QueueDatabase.open(path: rig.folder.file("q/queue.db"), durability: .full, create: false)
+        try db.execute(#"UPDATE events SET body = replace(body, '"n"', '"m"')"#)
+        db.close()
+        rig.clock.advance(by: .milliseconds(1_000))
+        try await rig.waitUntil("the first send failed") { rig.driver.status.state == .retrying }
+        rig.clock.advance(by: .seconds(25))
+        try await rig.waitUntil("the retry delivered the batch") { rig.queued == 0 }
+        let bodies = rig.uploader.requests.map { String(decoding: $0.body, as: UTF8.self) }
+        #expect(bodies.count == 2)
+        #expect(bodies.first == #"{"events":["# + (0..<5).map { #"{"conversation_id":"c","n":\#($0)}"# }.joined(separator: ",") + "]}")
+        #expect(bodies.last == bodies.first?.replacingOccurrences(of: #""n""#, with: #""m""#))
     }
 
     @Test("trace exports: protobuf ones merge into one request, a JSON one travels alone")

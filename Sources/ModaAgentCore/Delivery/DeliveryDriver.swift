@@ -1,6 +1,6 @@
 import Dispatch
-import NIOCore
 import Logging
+import NIOCore
 
 /// Carries out what `DeliveryStateMachine` decides for one queue (`DeliverySource`: events or
 /// trace exports): scans the head and reads each batch's rows on its own connection, posts
@@ -8,13 +8,14 @@ import Logging
 /// keeps the one timer the machine asks for, and logs. It decides nothing itself.
 ///
 /// Everything runs on one serial queue; only the HTTP calls and the writer's commit leave it, and
-/// their results come back as events. A batch's rows are read and its body built here, while
-/// the other requests are in flight; the body lives only as long as its request.
+/// their results come back as events. A batch's body is built here (from the bodies its commit
+/// announced while delivery keeps up, else from the rows), while the other requests are in
+/// flight; the body lives only as long as its request.
 public final class DeliveryDriver: @unchecked Sendable {
     // @unchecked: the mutable state (`machine`, `timer`, `random`, `drainWaiters`, `spareBodies`,
-    // `sentSinceTimer`, `logs`) and `source` (with its SQLite connection, not Sendable) are touched only on `queue`,
-    // a serial queue; `published` is a lock-guarded value others read; the other properties are constants
-    // of Sendable types (the writer, uploader, clock, logger and metrics).
+    // `recentBodies`, `sentSinceTimer`, `logs`) and `source` (with its SQLite connection, not Sendable)
+    // are touched only on `queue`, a serial queue; `published` is a lock-guarded value others read;
+    // the other properties are constants of Sendable types (the writer, uploader, clock, logger and metrics).
     private let queue: DispatchQueue
     private var machine: DeliveryStateMachine
     private let source: any DeliverySource
@@ -28,6 +29,8 @@ public final class DeliveryDriver: @unchecked Sendable {
     private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
     /// Bodies of answered requests, written into again by the next ones (`SpareBodies`).
     private var spareBodies = SpareBodies()
+    /// Bodies of the commits taken while delivery keeps up, sent from memory (`RecentBodies`).
+    private var recentBodies = RecentBodies()
     private var sentSinceTimer = 0
     /// `machine.status` as of the last event, for monitors that must not wait behind a batch's encoding.
     private let published: PublishedValue<DeliveryStatus>
@@ -44,7 +47,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         logger: Logger
     ) throws(QueueError) {
         try self.init(
-            source: EventSource(reader: reader),
+            source: EventSource(reader: reader, droppedThrough: writer.droppedThrough),
             writer: writer,
             uploader: uploader,
             settings: settings,
@@ -108,7 +111,12 @@ public final class DeliveryDriver: @unchecked Sendable {
 
     /// The queue's writer committed events.
     public func committed(_ commit: QueueWriter.Commit) {
-        queue.async { self.apply(.committed(count: commit.events, lastID: commit.lastID, added: commit.added)) }
+        queue.async {
+            // Kept before the machine sees the commit: it may send some of them at once.
+            self.recentBodies.keep(commit.bodies)
+            self.apply(.committed(count: commit.events, lastID: commit.lastID, added: commit.added))
+            self.recentBodies.forget(after: self.machine.scanned)
+        }
     }
 
     /// `modactl flush`: deliver now, skipping any backoff or pause wait.
@@ -207,6 +215,7 @@ public final class DeliveryDriver: @unchecked Sendable {
         case .remove(let id, let ids, let through, let status):
             let count = ids.count
             let log = ids.isEmpty ? nil : logs.record(for: id, at: Timestamp.now())
+            recentBodies.forget(through: through)
             writer.perform(source.removal(ids: ids, through: through, status: status, log: log)) { result in
                 self.queue.async {
                     self.written(
@@ -259,7 +268,8 @@ public final class DeliveryDriver: @unchecked Sendable {
                 "\(source.kind.deliveryName) failed; will try again",
                 metadata: [
                     "delivery_status": "\(fault.status.map(String.init) ?? "none")", "message": "\(fault.message)",
-                    "attempt": "\(attempt)", "retry_in_seconds": "\(Durations.seconds(delay))", "state": "\(state.rawValue)",
+                    "attempt": "\(attempt)", "retry_in_seconds": "\(Durations.seconds(delay))",
+                    "state": "\(state.rawValue)",
                 ]
             )
         case .splitting(let fault, let eventCount):
@@ -280,7 +290,13 @@ public final class DeliveryDriver: @unchecked Sendable {
     private func send(_ batch: DeliveryStateMachine.Batch) -> DeliveryStateMachine.Event? {
         let request: OutgoingRequest
         do {
-            guard let read = try source.request(ids: batch.ids, spare: spareBodies.take() ?? ByteBuffer()) else {
+            guard
+                let read = try source.request(
+                    ids: batch.ids,
+                    spare: spareBodies.take() ?? ByteBuffer(),
+                    kept: recentBodies
+                )
+            else {
                 return .vanished(batch.id)
             }
             request = read
@@ -326,6 +342,11 @@ public final class DeliveryDriver: @unchecked Sendable {
             tap.inFlight.finished(batch: batch.id.raw)
             self.queue.async {
                 self.spareBodies.keep(body.take(), after: decision, limit: settings.delivery.maxInFlight)
+                // Delivery waits: the rows are read again when it goes on.
+                switch decision {
+                case .retry, .pause: self.recentBodies.removeAll()
+                case .delivered, .split, .deadLetter: break
+                }
                 self.logs.answered(batch.id, result: result, decision: decision, latency: latency)
                 let jitter = Double.random(in: 0...1, using: &self.random)
                 self.apply(.response(batch.id, decision, jitter: jitter))
@@ -353,6 +374,8 @@ public final class DeliveryDriver: @unchecked Sendable {
             self.timer = nil
             // Nothing sent since the last timer: delivery is idle; its spare bodies go back.
             if self.sentSinceTimer == 0 { self.spareBodies.drop() }
+            // Nothing waits to be sent or is out: whatever is still kept will not be asked for.
+            if self.machine.nothingOut { self.recentBodies.removeAll() }
             self.sentSinceTimer = 0
             self.apply(.timerFired)
         }

@@ -1,3 +1,4 @@
+import Atomics
 import NIOCore
 
 /// What a `DeliveryDriver` needs of the queue it delivers, so one driver and one state machine
@@ -13,8 +14,14 @@ protocol DeliverySource {
     func lastID() throws(QueueError) -> Int64
     func scan(after: Int64, limit: Int) throws(QueueError) -> [ScannedEvent]
     /// The request for these ids (those still queued), or nil when none is; `spare` is a buffer
-    /// of an earlier request the body may be written into.
-    func request(ids: [Int64], spare: consuming ByteBuffer) throws(QueueError) -> OutgoingRequest?
+    /// of an earlier request the body may be written into; `kept`, the bodies of recent commits
+    /// to write it from instead of the rows when they hold every id.
+    func request(
+        ids: [Int64],
+        spare: consuming ByteBuffer,
+        kept: borrowing RecentBodies
+    ) throws(QueueError)
+        -> OutgoingRequest?
     func endpoint(_ settings: DeliverySettings) -> String
     func classify(_ result: UploadResult, itemCount: Int) -> DeliveryDecision
 
@@ -64,6 +71,8 @@ struct OutgoingRequest {
 /// The events queue: `{"events":[...]}` spliced from the stored events, to `endpoint` (docs/operating.md).
 struct EventSource: DeliverySource {
     let reader: QueueStore
+    /// The writer's mark of events dropped for room (`GroupCommit`): no kept body at or below it is sent.
+    var droppedThrough = ManagedAtomic<Int64>(0)
 
     var kind: DeliveryQueue { .events }
 
@@ -73,8 +82,24 @@ struct EventSource: DeliverySource {
         try reader.scan(after: after, limit: limit)
     }
 
-    func request(ids: [Int64], spare: consuming ByteBuffer) throws(QueueError) -> OutgoingRequest? {
-        guard let rows = try reader.requestBody(ids: ids, spare: consume spare) else { return nil }
+    func request(
+        ids: [Int64],
+        spare: consuming ByteBuffer,
+        kept: borrowing RecentBodies
+    ) throws(QueueError)
+        -> OutgoingRequest?
+    {
+        // Consumed, not copied: a second reference would make `clear()` copy the buffer (`SpareBodies`).
+        var buffer = consume spare
+        let dropped = droppedThrough.load(ordering: .acquiring)
+        let rows: QueueStore.RequestRows
+        if let fromMemory = kept.requestBody(ids: ids, droppedThrough: dropped, spare: &buffer) {
+            rows = fromMemory
+        } else if let read = try reader.requestBody(ids: ids, spare: consume buffer) {
+            rows = read
+        } else {
+            return nil
+        }
         return OutgoingRequest(
             body: rows.body,
             contentType: "application/json",

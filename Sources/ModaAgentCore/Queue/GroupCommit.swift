@@ -1,3 +1,5 @@
+import Atomics
+
 /// One group commit: everything waiting on the writer in one transaction and one fsync. Delivery's
 /// writes go first (each in its own savepoint, so one can fail alone), then the lines, each
 /// checked against `queue.maxBytes` by `RoomPolicy`, then the trace exports. Runs on the writer's
@@ -9,6 +11,8 @@ final class GroupCommit {
         var outcomes: [[QueueWriter.Outcome]]
         var traceOutcomes: [QueueWriter.Outcome]
         var added: [ScannedEvent]
+        /// The bodies of `added`, for delivery to send from memory.
+        var bodies = CommittedBodies()
         var lastEventID: Int64
         var lastTraceID: Int64?
         var failed: QueueError?
@@ -21,9 +25,18 @@ final class GroupCommit {
     private let oldest: SQLiteStatement
     private let deleteThrough: SQLiteStatement
     private var insertTrace: SQLiteStatement?
+    /// The newest id `queue.whenFull: dropOldest` has dropped: delivery sends no body it kept of an
+    /// event at or below it (`RecentBodies`).
+    let droppedThrough: ManagedAtomic<Int64>
 
-    init(db: SQLiteConnection, counters: QueueCounters, room: RoomPolicy) throws(QueueError) {
+    init(
+        db: SQLiteConnection,
+        counters: QueueCounters,
+        room: RoomPolicy,
+        droppedThrough: ManagedAtomic<Int64> = ManagedAtomic(0)
+    ) throws(QueueError) {
         self.db = db
+        self.droppedThrough = droppedThrough
         self.counters = counters
         self.room = room
         inserter = try EventInserter(db: db)
@@ -57,6 +70,7 @@ final class GroupCommit {
                 for submission in submissions {
                     var lineOutcomes: [QueueWriter.Outcome] = []
                     let lines = submission.lines
+                    var source: Int?
                     lineOutcomes.reserveCapacity(lines.lineCount)
                     // The bound bodies stay valid until the rows are flushed, inside this call.
                     try lines.withBodies { (bodies) throws(QueueError) in
@@ -114,6 +128,8 @@ final class GroupCommit {
                                 )
                                 if firstID == 0 { firstID = id }
                                 result.added.append(ScannedEvent(id: id, bytes: body.count, conversation: conversation))
+                                if source == nil { source = result.bodies.add(lines) }
+                                result.bodies.append(id: id, source: source ?? 0, event: event)
                             }
                             change.queued += Int64(events.count)
                             change.bytes += lineBytes
@@ -143,6 +159,7 @@ final class GroupCommit {
             result.outcomes = submissions.map { Array(repeating: .failed(message), count: $0.lines.lineCount) }
             result.traceOutcomes = traces.map { _ in .failed(message) }
             result.added = []
+            result.bodies = CommittedBodies()
             result.lastTraceID = nil
             result.failed = error
         }
@@ -212,6 +229,8 @@ final class GroupCommit {
         }
         oldest.reset()
         if freedEvents > 0 {
+            // Before the delete: a request built from memory meanwhile falls back to the rows.
+            droppedThrough.store(lastID, ordering: .releasing)
             deleteThrough.bind(1, lastID)
             try deleteThrough.run()
         }

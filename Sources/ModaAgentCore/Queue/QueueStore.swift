@@ -158,7 +158,7 @@ public final class QueueStore {
     }
 
     /// A first guess at a body's size (events are a few hundred bytes); the buffer grows past it.
-    private static func bodyCapacity(_ events: Int) -> Int {
+    static func bodyCapacity(_ events: Int) -> Int {
         RequestBody.size(eventCount: events, eventBytes: events * 512)
     }
 

@@ -32,6 +32,13 @@ public final class QueueWriter: @unchecked Sendable {
         /// Events only: the events of the commit as delivery sorts them (id, size, conversation),
         /// which it takes instead of reading back the rows while it has caught up with the queue.
         public var added: [ScannedEvent] = []
+        /// Events only: their bodies, which delivery sends from memory while it keeps up (`RecentBodies`).
+        public var bodies = CommittedBodies()
+
+        public static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.events == rhs.events && lhs.lastID == rhs.lastID && lhs.added == rhs.added
+                && lhs.bodies.firstID == rhs.bodies.firstID && lhs.bodies.count == rhs.bodies.count
+        }
     }
 
     struct Submission {
@@ -92,6 +99,8 @@ public final class QueueWriter: @unchecked Sendable {
     private let commitDuration = CoreMetrics.Timer(label: "moda_agent_commit_duration_seconds")
     private let lastCommitFailure = ManagedAtomic<Bool>(false)
     let checkpointer: Checkpointer
+    /// The newest id dropped for room (`queue.whenFull: dropOldest`), for delivery's bodies kept in memory.
+    public let droppedThrough: ManagedAtomic<Int64>
     /// How full the queue is, published after every transaction for monitors that must not wait.
     public let levels: PublishedValue<QueueLevels>
     private let levelsReader: QueueLevelsReader
@@ -127,10 +136,13 @@ public final class QueueWriter: @unchecked Sendable {
         try db.transaction { () throws(QueueError) in
             _ = try GroupCommit.purgeDelivered(in: db, counters: counters)
         }
+        let dropped = ManagedAtomic<Int64>(0)
+        droppedThrough = dropped
         group = try GroupCommit(
             db: db,
             counters: counters,
-            room: RoomPolicy(maxBytes: Int64(config.maxBytes), whenFull: config.whenFull)
+            room: RoomPolicy(maxBytes: Int64(config.maxBytes), whenFull: config.whenFull),
+            droppedThrough: dropped
         )
         cutter = try HeadCutter(db: db, counters: counters, durability: config.durability)
         levelsReader = try QueueLevelsReader(db: db)
@@ -285,7 +297,9 @@ public final class QueueWriter: @unchecked Sendable {
             submission.completion(outcome)
         }
         if !result.added.isEmpty {
-            announce.yield(Commit(events: result.added.count, lastID: result.lastEventID, added: result.added))
+            announce.yield(
+                Commit(events: result.added.count, lastID: result.lastEventID, added: result.added, bodies: result.bodies)
+            )
         }
         if let lastTraceID = result.lastTraceID {
             let stored = result.traceOutcomes.count { if case .accepted = $0 { true } else { false } }

@@ -1,5 +1,5 @@
-import NIOCore
 import Logging
+import NIOCore
 
 /// The trace exports' queue (docs/protocol.md): exports relayed as received to `tracesEndpoint`, with
 /// their own `Content-Type`. Protobuf exports of one batch are concatenated (concatenated
@@ -22,7 +22,14 @@ struct TraceSource: DeliverySource {
         }
     }
 
-    func request(ids: [Int64], spare: consuming ByteBuffer) throws(QueueError) -> OutgoingRequest? {
+    /// Trace commits announce no bodies: `kept` holds none of them.
+    func request(
+        ids: [Int64],
+        spare: consuming ByteBuffer,
+        kept: borrowing RecentBodies
+    ) throws(QueueError)
+        -> OutgoingRequest?
+    {
         let traces = try reader.traces(ids: ids)
         guard let first = traces.first else { return nil }
         var body = ByteBuffer()

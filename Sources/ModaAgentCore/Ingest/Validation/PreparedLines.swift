@@ -100,6 +100,15 @@ public struct PreparedLines: Sendable {
         return try result.get()
     }
 
+    /// Calls `body` with event `event`'s body (delivery's requests from memory, `CommittedBodies`).
+    func withBody<R>(_ event: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let slot = events[event]
+        return chunks[slot.chunk].withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[slot.start..<slot.end])) }
+    }
+
+    /// What the chunks take in memory, their unused room included.
+    var storageBytes: Int { chunks.reduce(0) { $0 + $1.capacity } }
+
     /// Event `event` as a value of its own (a copy of its body), for the tail and tests.
     public func event(_ event: Int) -> PreparedEvent {
         let slot = events[event]
