@@ -25,12 +25,26 @@ struct IngestConnectionStateMachineTests {
     }
 
     private static func written(_ actions: [Machine.Action]) -> String? {
-        for case .write(let text, _) in actions { return text }
+        for case .write(let replies) in actions { return String(decoding: replies, as: UTF8.self) }
         return nil
     }
 
     private static func accepted(_ burst: Machine.Burst) -> [QueueWriter.Outcome] {
         (0..<burst.acceptedLines).map { _ in .accepted(1, firstID: 7) }
+    }
+
+    @Test(
+        "reply lines spell their numbers as JSON does, whatever their size",
+        arguments: [
+            (0, Int64(0)), (1, 9), (10, 10), (999, 1_000_000), (1_000, Int64.max),
+        ]
+    )
+    func replyNumbers(count: Int, firstID: Int64) {
+        let reply = IngestReply.accepted(count, firstID: firstID)
+        #expect(reply.json == "{\"ok\":true,\"accepted\":\(count),\"firstId\":\(firstID)}\n")
+        var negative: [UInt8] = []
+        IngestReply.appendDecimal(-firstID, to: &negative)
+        #expect(String(decoding: negative, as: UTF8.self) == String(-firstID))
     }
 
     @Test("a burst is submitted once its read completes, accounted, and the budget asked")
@@ -190,7 +204,9 @@ struct IngestConnectionStateMachineTests {
         #expect(actions12.isEmpty)
     }
 
-    @Test("a grant's reservation is on the connection's account until its next burst settles it, and given back if it went")
+    @Test(
+        "a grant's reservation is on the connection's account until its next burst settles it, and given back if it went"
+    )
     func budgetReservation() {
         var machine = Machine()
         _ = machine.handle(.readComplete(lineNumber: 0), partialBytes: 4096)

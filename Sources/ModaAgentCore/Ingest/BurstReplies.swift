@@ -2,7 +2,7 @@
 /// rejection) and what the writer's commit answered for each accepted line (docs/protocol.md).
 struct BurstReplies: Equatable {
     /// The reply lines, in input order, each ending in "\n".
-    var text = ""
+    var text: [UInt8] = []
     /// Replies in `text`: one per non-blank line of the burst.
     var count = 0
     /// Events acknowledged.
@@ -14,7 +14,8 @@ struct BurstReplies: Equatable {
 
     /// `outcomes` has one element per `.events` entry of `burst`, in order.
     init(_ burst: IngestConnectionStateMachine.Burst, outcomes: [QueueWriter.Outcome]) {
-        text.reserveCapacity(burst.entries.count * 24)
+        // An accepted line's reply is about 45 bytes.
+        text.reserveCapacity(burst.entries.count * 48)
         var next = outcomes.makeIterator()
         for entry in burst.entries {
             let reply: IngestReply

@@ -150,8 +150,8 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             submit(burst, context: context)
         case .read:
             context.read()
-        case .write(let text, let bytes):
-            write(text, bytes: bytes, context: context)
+        case .write(let replies):
+            write(replies, context: context)
         case .dropReplies(let count):
             metrics.droppedReplies.add(count)
         case .answered(let lines, let events, let refusals):
@@ -210,9 +210,10 @@ final class IngestConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         handle(.committed(burst, outcomes, unreadReplyBytes: unread), context: context)
     }
 
-    private func write(_ text: String, bytes: Int, context: ChannelHandlerContext) {
+    private func write(_ replies: [UInt8], context: ChannelHandlerContext) {
+        let bytes = replies.count
         var buffer = context.channel.allocator.buffer(capacity: bytes)
-        buffer.writeString(text)
+        buffer.writeBytes(replies)
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
         machine.writeIssued()

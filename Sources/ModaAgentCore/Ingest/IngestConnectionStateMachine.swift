@@ -67,8 +67,8 @@ struct IngestConnectionStateMachine {
     enum Action: Equatable {
         case submit(Burst)
         case read
-        /// Write `text`, the replies of one burst (`bytes` long); call `writeIssued`, then report `replyWritten`.
-        case write(String, bytes: Int)
+        /// Write the replies of one burst; call `writeIssued`, then report `replyWritten`.
+        case write([UInt8])
         /// The reply stream has stopped: these replies are never written.
         case dropReplies(Int)
         /// For the metrics: a burst answered, and why its lines were refused at the writer.
@@ -224,11 +224,11 @@ struct IngestConnectionStateMachine {
         actions.append(.answered(lines: replies.count, events: replies.acceptedEvents, refusals: replies.refusals))
         if !replies.rejections.isEmpty { actions.append(.rejectedLines(replies.rejections)) }
         if !repliesStopped {
-            let size = replies.text.utf8.count
+            let size = replies.text.count
             if let unread, unread + size <= Self.maxUnreadReplyBytes {
                 replyBytes += size
                 writingReplies = true
-                actions.append(.write(replies.text, bytes: size))
+                actions.append(.write(replies.text))
                 return
             }
             repliesStopped = true
