@@ -35,6 +35,7 @@ public final class QueueWriter: @unchecked Sendable {
         /// Events only: their bodies, which delivery sends from memory while it keeps up (`RecentBodies`).
         public var bodies = CommittedBodies()
 
+        /// Bodies compare by the ids they cover, not byte by byte: commits of the same ids hold the same rows.
         public static func == (lhs: Self, rhs: Self) -> Bool {
             lhs.events == rhs.events && lhs.lastID == rhs.lastID && lhs.added == rhs.added
                 && lhs.bodies.firstID == rhs.bodies.firstID && lhs.bodies.count == rhs.bodies.count
