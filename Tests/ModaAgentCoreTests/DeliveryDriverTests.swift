@@ -176,13 +176,21 @@ private final class Rig: Sendable {
     }
 
     /// Lets the driver finish what it has started (its queue, the writer, an answer in flight), before
-    /// a test checks that something did not happen: a bounded pause, since there is no event to wait for.
+    /// a test checks that something did not happen: the writer idle and then the driver's queue run
+    /// through with no request out and no write waiting, twice in a row (a write handed over in the
+    /// first round comes back in the second). No time passes on the manual clock meanwhile.
     func settle() async {
-        for _ in 0..<5 {
+        var quietRounds = 0
+        for _ in 0..<100_000 where quietRounds < 2 {
             await writer.idle()
-            _ = driver.status
-            try? await Task.sleep(for: .milliseconds(10))
+            if await driver.isQuiet() {
+                quietRounds += 1
+            } else {
+                quietRounds = 0
+                await Task.yield()
+            }
         }
+        if quietRounds < 2 { Issue.record("the driver never went quiet: \(driver.status)") }
     }
 
     /// Waits for `condition`, at most 60 s of real time (a loaded CI machine runs every suite at once).

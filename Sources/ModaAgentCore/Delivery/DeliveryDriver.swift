@@ -119,6 +119,15 @@ public final class DeliveryDriver: @unchecked Sendable {
         }
     }
 
+    /// Answers once the driver's queue has run everything handed to it before the call: true when no
+    /// request is out and no write waits on the writer. What a test waits on before checking that
+    /// nothing happened, instead of waiting for time to pass.
+    func isQuiet() async -> Bool {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.machine.inFlight.isEmpty && self.machine.writes.isEmpty) }
+        }
+    }
+
     /// `modactl flush`: deliver now, skipping any backoff or pause wait.
     public func flush() {
         queue.async {
