@@ -1,5 +1,5 @@
-import Foundation
 import Dispatch
+import Foundation
 import Logging
 import ModaAgentTestSupport
 import NIOConcurrencyHelpers
@@ -95,7 +95,10 @@ struct DeliveryDriverTests {
         try await rig.waitUntil("the retry delivered the batch") { rig.queued == 0 }
         let bodies = rig.uploader.requests.map { String(decoding: $0.body, as: UTF8.self) }
         #expect(bodies.count == 2)
-        #expect(bodies.first == #"{"events":["# + (0..<5).map { #"{"conversation_id":"c","n":\#($0)}"# }.joined(separator: ",") + "]}")
+        #expect(
+            bodies.first == #"{"events":["#
+                + (0..<5).map { #"{"conversation_id":"c","n":\#($0)}"# }.joined(separator: ",") + "]}"
+        )
         #expect(bodies.last == bodies.first?.replacingOccurrences(of: #""n""#, with: #""m""#))
     }
 
@@ -268,7 +271,12 @@ final class ScriptedUploader: BatchUploader, Sendable {
         let status = state.withLockedValue { state in
             let storage = body.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
             state.requests.append(
-                Request(body: Array(body.readableBytesView), contentType: contentType, endpoint: endpoint, storage: storage)
+                Request(
+                    body: Array(body.readableBytesView),
+                    contentType: contentType,
+                    endpoint: endpoint,
+                    storage: storage
+                )
             )
             return state.answers.isEmpty ? 200 : state.answers.removeFirst()
         }

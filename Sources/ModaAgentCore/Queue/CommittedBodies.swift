@@ -21,6 +21,19 @@ public struct CommittedBodies: Sendable {
     /// The id past the last event.
     public var endID: Int64 { firstID + Int64(places.count) }
 
+    /// The events as delivery sorts them (id, size, conversation), as a scan of their rows would give them.
+    public var scanned: [ScannedEvent] {
+        places.indices.map { index in
+            let place = places[index]
+            let event = Int(place.event)
+            return ScannedEvent(
+                id: firstID + Int64(index),
+                bytes: sources[Int(place.source)].bodySize(event),
+                conversation: sources[Int(place.source)].conversation(event)
+            )
+        }
+    }
+
     /// Starts a submission's events; returns its index for `append`.
     mutating func add(_ lines: PreparedLines) -> Int {
         sources.append(lines)

@@ -10,8 +10,7 @@ final class GroupCommit {
         /// One outcome per line, per submission, in order.
         var outcomes: [[QueueWriter.Outcome]]
         var traceOutcomes: [QueueWriter.Outcome]
-        var added: [ScannedEvent]
-        /// The bodies of `added`, for delivery to send from memory.
+        /// The events added, with their bodies (what delivery sorts and sends from memory).
         var bodies = CommittedBodies()
         var lastEventID: Int64
         var lastTraceID: Int64?
@@ -50,7 +49,7 @@ final class GroupCommit {
         jobs: inout [QueueWriter.Job],
         traces: [QueueWriter.TraceSubmission]
     ) -> Result {
-        var result = Result(outcomes: [], traceOutcomes: [], added: [], lastEventID: 0, lastTraceID: nil)
+        var result = Result(outcomes: [], traceOutcomes: [], lastEventID: 0, lastTraceID: nil)
         result.outcomes.reserveCapacity(submissions.count)
         do {
             try db.transaction { () throws(QueueError) in
@@ -127,7 +126,6 @@ final class GroupCommit {
                                     )
                                 )
                                 if firstID == 0 { firstID = id }
-                                result.added.append(ScannedEvent(id: id, bytes: body.count, conversation: conversation))
                                 if source == nil { source = result.bodies.add(lines) }
                                 result.bodies.append(id: id, source: source ?? 0, event: event)
                             }
@@ -158,7 +156,6 @@ final class GroupCommit {
             let message = QueueWriter.failureMessage(error)
             result.outcomes = submissions.map { Array(repeating: .failed(message), count: $0.lines.lineCount) }
             result.traceOutcomes = traces.map { _ in .failed(message) }
-            result.added = []
             result.bodies = CommittedBodies()
             result.lastTraceID = nil
             result.failed = error

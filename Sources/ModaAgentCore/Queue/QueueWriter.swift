@@ -29,16 +29,15 @@ public final class QueueWriter: @unchecked Sendable {
     public struct Commit: Sendable, Equatable {
         public var events: Int
         public var lastID: Int64
-        /// Events only: the events of the commit as delivery sorts them (id, size, conversation),
-        /// which it takes instead of reading back the rows while it has caught up with the queue.
-        public var added: [ScannedEvent] = []
         /// Events only: their bodies, which delivery sends from memory while it keeps up (`RecentBodies`).
         public var bodies = CommittedBodies()
+        /// Events only: the events of the commit as delivery sorts them (id, size, conversation),
+        /// which it takes instead of reading back the rows while it has caught up with the queue.
+        public var added: [ScannedEvent] { bodies.scanned }
 
-        /// Bodies compare by the ids they cover, not byte by byte: commits of the same ids hold the same rows.
+        /// Bodies compare by the events they hold (id, size, conversation), not byte by byte.
         public static func == (lhs: Self, rhs: Self) -> Bool {
             lhs.events == rhs.events && lhs.lastID == rhs.lastID && lhs.added == rhs.added
-                && lhs.bodies.firstID == rhs.bodies.firstID && lhs.bodies.count == rhs.bodies.count
         }
     }
 
@@ -297,9 +296,9 @@ public final class QueueWriter: @unchecked Sendable {
         for (submission, outcome) in zip(taken.traces, result.traceOutcomes) {
             submission.completion(outcome)
         }
-        if !result.added.isEmpty {
+        if !result.bodies.isEmpty {
             announce.yield(
-                Commit(events: result.added.count, lastID: result.lastEventID, added: result.added, bodies: result.bodies)
+                Commit(events: result.bodies.count, lastID: result.lastEventID, bodies: result.bodies)
             )
         }
         if let lastTraceID = result.lastTraceID {
@@ -307,7 +306,7 @@ public final class QueueWriter: @unchecked Sendable {
             announceTraces.yield(Commit(events: stored, lastID: lastTraceID))
         }
         logPruner.pruneIfBusyDue()
-        return Int64(result.added.count)
+        return Int64(result.bodies.count)
     }
 
     /// Deletes the next chunk of delivered events; on failure delivery sees its removals fail and
