@@ -168,6 +168,12 @@ public final class MockModaServer: Sendable {
 
     /// Waits until at least `count` events were delivered; false if `timeout` passed first.
     public func waitForDeliveredCount(_ count: Int, timeout: Duration) async -> Bool {
-        await recorder.waitForDeliveredCount(count, timeout: timeout)
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while recorder.deliveredCount < count {
+            guard clock.now < deadline, !Task.isCancelled else { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
     }
 }

@@ -14,9 +14,6 @@ final class MockServerRecorder: Sendable {
         /// Requests received and not yet answered, and the most there were at once since the last reset.
         var unanswered = 0
         var peakUnanswered = 0
-        /// Tests waiting for `deliveredCount` to reach a count, resumed by the answer that gets it there.
-        var countWaiters: [UInt64: (count: Int, continuation: CheckedContinuation<Bool, Never>)] = [:]
-        var nextWaiter: UInt64 = 0
     }
 
     let recording: MockRecording
@@ -53,53 +50,16 @@ final class MockServerRecorder: Sendable {
     /// The request was answered, confirming delivery or not.
     func recordAnswer(_ request: MockRequest, confirmsDelivery: Bool) {
         let keep = recording == .full
-        let reached = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+        state.withLock { state in
             state.tally.answered(delivered: confirmsDelivery ? request.eventCount : nil)
-            guard confirmsDelivery else { return [] }
+            guard confirmsDelivery else { return }
             if request.path.hasPrefix("/v1/traces") {
                 state.deliveredTraces.append(request)
-                return []
+                return
             }
             state.deliveredCount += request.eventCount
             if keep { state.deliveredEvents.append(contentsOf: request.eventsJSON) }
-            let ready = state.countWaiters.filter { $0.value.count <= state.deliveredCount }
-            for id in ready.keys { state.countWaiters[id] = nil }
-            return ready.values.map(\.continuation)
         }
-        for continuation in reached { continuation.resume(returning: true) }
-    }
-
-    /// Waits until at least `count` events were delivered: resumed by the answer that gets there, or
-    /// with false once `timeout` has passed or the waiting task is cancelled.
-    func waitForDeliveredCount(_ count: Int, timeout: Duration) async -> Bool {
-        let id = state.withLock { state in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
-        return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let reached = state.withLock { state in
-                    if state.deliveredCount >= count { return true }
-                    state.countWaiters[id] = (count, continuation)
-                    return false
-                }
-                if reached {
-                    continuation.resume(returning: true)
-                    return
-                }
-                Task {
-                    try? await Task.sleep(for: timeout)
-                    self.giveUp(waiter: id)
-                }
-            }
-        } onCancel: {
-            giveUp(waiter: id)
-        }
-    }
-
-    private func giveUp(waiter id: UInt64) {
-        let waiter = state.withLock { $0.countWaiters.removeValue(forKey: id) }
-        waiter?.continuation.resume(returning: false)
     }
 
     func requestFinished() {
